@@ -1,0 +1,40 @@
+# Two entry points for a new user: `make demo` and `make test`. Both create .venv and install on demand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat setup.py | sha1sum | cut -c1-12)
+export ATHLETE_PLATFORM_HOME ?= $(CURDIR)/.athlete_platform
+export DAGSTER_HOME ?= $(ATHLETE_PLATFORM_HOME)/dagster_home
+export NML_DISABLE_USAGE_LOGGING := 1
+
+.PHONY: demo test install check-java validate benchmark clean
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { echo "ERROR: Java 17 is required for Spark (install OpenJDK 17, e.g. 'apt-get install openjdk-17-jre-headless', and make sure 'java' is on PATH)."; exit 1; }
+	@java -version 2>&1 | head -1 | grep -Eq '"(17|21)' || { echo "ERROR: Spark 4 needs Java 17 or 21; found: $$(java -version 2>&1 | head -1)"; exit 1; }
+
+$(STAMP): setup.py
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3,11),(3,12)) else "ERROR: Python 3.11 or 3.12 is required")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+demo: check-java install
+	@mkdir -p $(DAGSTER_HOME)
+	$(PY) -m athlete_platform.demo $(DEMO_ARGS)
+
+test: check-java install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+validate: install
+	ATHLETE_PLATFORM_ENV=local $(VENV)/bin/dagster definitions validate -w workspace.yaml
+	ATHLETE_PLATFORM_ENV=databricks $(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+benchmark: check-java install
+	$(PY) benchmarks/features_benchmark.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(ATHLETE_PLATFORM_HOME)

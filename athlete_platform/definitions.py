@@ -1,0 +1,19 @@
+"""The one ``Definitions`` of athlete-platform.
+
+Importing this module is cheap: no Spark session, no network, no heavy ML imports (assets import those
+inside their bodies). The resource set comes from ``ATHLETE_PLATFORM_ENV`` via ``settings.load_settings``.
+"""
+
+from dagster import Definitions
+
+from athlete_platform.ingest.assets import raw_activities
+from athlete_platform.resources.environments import resources_for
+from athlete_platform.settings import load_settings
+from athlete_platform.silver.assets import silver_activities
+
+settings = load_settings()
+
+defs = Definitions(
+    assets=[raw_activities, silver_activities],
+    resources=resources_for(settings),
+)

@@ -1,0 +1,176 @@
+"""Range-aware Delta Lake IO manager for the embedded (local) environment.
+
+Why not dagster-deltalake's ``DeltaLakeIOManager``: on this stack it fails to write a multi-day range
+and silently loads only the first day of a range (see ``shared/reference/dagster-1.13-notes.md``), so
+single-run backfills would be wrong. This one:
+
+* writes a partitioned output by replacing exactly its time window
+  (``write_deltalake(mode="overwrite", predicate="col >= start AND col < end")``): re-materializing a
+  partition or a range replaces that range atomically (one Delta commit) and keeps every other partition;
+* refuses an output holding rows outside its window, naming the asset, column and offending values;
+* reads an input's whole mapped window (``col >= start AND col < end``), one day or three years;
+* moves Spark DataFrames through Arrow (``DataFrame.toArrow`` / ``createDataFrame(arrow_table)``), and
+  accepts/returns pandas or Arrow when the asset's annotation asks for them (the ML assets work in pandas).
+
+Tables live at ``<root>/<asset key path>`` (e.g. ``silver/activities``). Each asset names its partition
+column with ``metadata={"partition_expr": "<date column>"}``. Earlier table versions stay readable through
+Delta time travel (``DeltaTable(path, version=N)``).
+"""
+
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+
+from athlete_platform.resources.spark import SparkResource
+
+PARTITION_EXPR = "partition_expr"
+ALLOW_MISSING = "allow_missing_table"
+
+
+def window_dates(context: Any) -> tuple[dt.date, dt.date]:
+    """The partition window (one day or a range) as local calendar dates, end exclusive.
+
+    Works for IO manager contexts and for asset execution contexts.
+    """
+    if isinstance(context, (InputContext, OutputContext)):
+        window = context.asset_partitions_time_window
+    else:
+        window = context.partition_time_window
+    return window.start.date(), window.end.date()
+
+
+def window_predicate(column: str, start: dt.date, end: dt.date) -> str:
+    return f"{column} >= '{start.isoformat()}' AND {column} < '{end.isoformat()}'"
+
+
+def to_arrow(obj: Any) -> pa.Table:
+    if isinstance(obj, pa.Table):
+        return obj
+    if hasattr(obj, "toArrow"):  # pyspark.sql.DataFrame
+        return obj.toArrow()
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return pa.Table.from_pandas(obj, preserve_index=False)
+    raise TypeError(f"cannot store a {type(obj).__name__}: return a Spark or pandas DataFrame or an Arrow table")
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+class DeltaTableIOManager(ConfigurableIOManager):
+    """Stores each asset as a Delta table under ``root_uri`` (local path)."""
+
+    root_uri: str
+    spark: SparkResource
+
+    def table_path(self, asset_key_path: list[str]) -> Path:
+        return Path(self.root_uri).joinpath(*asset_key_path)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        from deltalake import DeltaTable, write_deltalake
+
+        if obj is None:
+            raise ValueError(f"asset {context.asset_key.to_user_string()} returned None; return an empty table instead")
+        table = to_arrow(obj)
+        path = self.table_path(context.asset_key.path)
+        exists = DeltaTable.is_deltatable(str(path))
+        metadata: dict[str, Any] = {"path": MetadataValue.path(str(path)), "dagster/row_count": table.num_rows}
+
+        if context.has_asset_partitions:
+            column = self._partition_column(context)
+            start, end = window_dates(context)
+            self._check_rows_in_window(context, table, column, start, end)
+            predicate = window_predicate(column, start, end)
+            if exists:
+                write_deltalake(str(path), table, mode="overwrite", predicate=predicate)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                write_deltalake(str(path), table, mode="overwrite")
+            metadata["partition_window"] = f"[{start}, {end})"
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            write_deltalake(str(path), table, mode="overwrite", schema_mode="overwrite" if exists else None)
+        metadata["delta_version"] = DeltaTable(str(path)).version()
+        context.add_output_metadata(metadata)
+
+    @staticmethod
+    def _partition_column(context: OutputContext | InputContext) -> str:
+        column = (context.definition_metadata or {}).get(PARTITION_EXPR)
+        if not column:
+            raise ValueError(
+                f"partitioned asset {context.asset_key.to_user_string()} needs metadata "
+                f"{{'{PARTITION_EXPR}': '<date column>'}} to be stored"
+            )
+        return column
+
+    @staticmethod
+    def _check_rows_in_window(context: OutputContext, table: pa.Table, column: str, start: dt.date, end: dt.date) -> None:
+        if column not in table.column_names:
+            raise ValueError(f"asset {context.asset_key.to_user_string()} has no partition column {column!r}")
+        import pyarrow.compute as pc
+
+        values = table.column(column)
+        if values.null_count:
+            raise ValueError(
+                f"asset {context.asset_key.to_user_string()}: {values.null_count} rows have a null {column!r}; "
+                "every row must belong to a partition"
+            )
+        if table.num_rows == 0:
+            return
+        low, high = _as_date(pc.min(values).as_py()), _as_date(pc.max(values).as_py())
+        if low < start or high >= end:
+            raise ValueError(
+                f"asset {context.asset_key.to_user_string()}: rows with {column} from {low} to {high} fall outside "
+                f"the materialized window [{start}, {end}); an asset may only write its own partitions"
+            )
+
+    # -- reading ---------------------------------------------------------------------------------
+    def load_input(self, context: InputContext) -> Any:
+        from deltalake import DeltaTable
+
+        path = self.table_path(context.asset_key.path)
+        if not DeltaTable.is_deltatable(str(path)):
+            if (context.definition_metadata or {}).get(ALLOW_MISSING):
+                return None
+            raise FileNotFoundError(
+                f"upstream table {context.asset_key.to_user_string()} does not exist at {path}: "
+                "materialize it (for these partitions) first"
+            )
+        delta = DeltaTable(str(path))
+        if context.has_asset_partitions:
+            column = self._upstream_partition_column(context)
+            start, end = window_dates(context)
+            dataset = delta.to_pyarrow_dataset()
+            if not pa.types.is_date32(dataset.schema.field(column).type):
+                raise TypeError(f"partition column {column!r} of {context.asset_key.to_user_string()} must be a date")
+            import pyarrow.dataset as ds
+
+            in_window = (ds.field(column) >= pa.scalar(start, pa.date32())) & (ds.field(column) < pa.scalar(end, pa.date32()))
+            table = dataset.to_table(filter=in_window)
+        else:
+            table = delta.to_pyarrow_table()
+        return self._convert(context, table)
+
+    def _upstream_partition_column(self, context: InputContext) -> str:
+        upstream = context.upstream_output
+        column = (upstream.definition_metadata or {}).get(PARTITION_EXPR) if upstream is not None else None
+        if not column:
+            raise ValueError(f"upstream asset {context.asset_key.to_user_string()} declares no {PARTITION_EXPR!r}")
+        return column
+
+    def _convert(self, context: InputContext, table: pa.Table) -> Any:
+        typing_type = getattr(context.dagster_type, "typing_type", None)
+        type_name = getattr(typing_type, "__name__", "")
+        module = getattr(typing_type, "__module__", "")
+        if module.startswith("pandas") and type_name == "DataFrame":
+            return table.to_pandas()
+        if typing_type is pa.Table:
+            return table
+        return self.spark.get_session().createDataFrame(table)

@@ -1,0 +1,72 @@
+"""Where activities come from: one abstract resource, three implementations.
+
+Every source yields :class:`SourceRecord` objects whose ``activity`` is shaped like a Strava API v3
+``SummaryActivity``/``DetailedActivity`` JSON object, so one parser (``athlete_platform.silver.parsing``)
+serves them all. Streams, when a source has them, are shaped like the Strava streams response with
+``key_by_type=true``: ``{"time": {"data": [...]}, "heartrate": {"data": [...]}, ...}``.
+
+A source is asked for a window of local dates ``[start, end)`` (the athlete's ``start_date_local`` date,
+which is how activities map to partitions). Records it cannot place on a date are returned in
+``FetchResult.unplaceable`` with a reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import ConfigurableResource
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One activity as received from a source."""
+
+    source: str  # "strava_api" | "strava_export" | "simulator"
+    athlete_id: int
+    activity_date: dt.date  # local date of start_date_local: the partition the record belongs to
+    activity: dict[str, Any]  # Strava-API-shaped activity JSON object
+    streams: dict[str, Any] | None = None  # Strava streams keyed by type, or None
+
+    def payload_json(self) -> str:
+        return json.dumps(self.activity, sort_keys=True, default=str)
+
+    def streams_json(self) -> str | None:
+        return None if self.streams is None else json.dumps(self.streams, sort_keys=True, default=str)
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256(self.payload_json().encode())
+        digest.update((self.streams_json() or "").encode())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class UnplaceableRecord:
+    """A record the source could not map to a local date (so to no partition)."""
+
+    source: str
+    reference: str  # e.g. "activities.csv row 17" or an activity id
+    reason: str
+
+
+@dataclass
+class FetchResult:
+    records: list[SourceRecord] = field(default_factory=list)
+    unplaceable: list[UnplaceableRecord] = field(default_factory=list)
+
+
+class ActivitySource(ConfigurableResource, ABC):
+    """Abstract activity source. Implementations: Strava API, Strava bulk export, simulator."""
+
+    @property
+    @abstractmethod
+    def source_name(self) -> str: ...
+
+    @abstractmethod
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
+        """Activities whose local start date is in ``[start, end)``. ``log`` is an optional logger
+        (Dagster's ``context.log``) for progress messages."""

@@ -1,0 +1,186 @@
+"""Silver: typed, deduplicated activities, their HR profiles, and a quarantine of rejected records.
+
+One Spark pass parses every bronze row with the pure parser (``mapInPandas``), then splits accepted rows
+from rejected ones. Duplicates (same activity id) keep the latest version: latest ``ingested_at``, then
+latest arrival (``record_seq``). Checks run on the output before it is handed to the IO manager.
+"""
+
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+    multi_asset,
+)
+
+from athlete_platform.partitions import daily_partitions
+from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.silver import checks
+from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS, Rejection, parse_record
+
+SILVER_ACTIVITIES = AssetKey(["silver", "activities"])
+SILVER_HR_PROFILES = AssetKey(["silver", "activity_hr_profiles"])
+SILVER_QUARANTINE = AssetKey(["silver", "quarantine"])
+
+PARSED_DDL = (
+    "status string, reject_fields string, reason string, "
+    "athlete_id long, activity_id long, activity_date date, start_date_utc timestamp, "
+    "start_date_local timestamp_ntz, timezone string, name string, sport string, raw_sport_type string, "
+    "workout_type int, distance_m double, moving_time_s double, elapsed_time_s double, moving_min double, "
+    "elapsed_min double, elevation_gain_m double, average_speed_mps double, max_speed_mps double, "
+    "pace_s_per_km double, average_hr double, max_hr double, has_heartrate boolean, manual boolean, "
+    "trainer boolean, source string, content_hash string, ingested_at timestamp, record_seq long, "
+    "hr_source string, hr_bpm array<double>, seconds array<double>, payload string"
+)
+PARSED_COLUMNS = [column.split(" ")[0] for column in PARSED_DDL.split(", ")]
+QUARANTINE_COLUMNS = [
+    "source", "athlete_id", "activity_id", "activity_date", "record_seq", "reject_fields", "reason",
+    "payload", "content_hash", "ingested_at",
+]
+
+
+def parse_bronze_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: every bronze row becomes one parsed row, accepted or rejected."""
+    for batch in batches:
+        out = []
+        for record in batch.itertuples(index=False):
+            base = {
+                **dict.fromkeys(PARSED_COLUMNS),  # absent values are None (not NaN) for Arrow
+                "source": record.source,
+                "athlete_id": record.athlete_id,
+                "activity_id": None if pd.isna(record.activity_id) else int(record.activity_id),
+                "activity_date": record.activity_date,
+                "content_hash": record.content_hash,
+                "ingested_at": record.ingested_at,
+                "record_seq": record.record_seq,
+            }
+            try:
+                parsed = parse_record(
+                    source=record.source,
+                    athlete_id=int(record.athlete_id),
+                    activity_date=pd.Timestamp(record.activity_date).date(),
+                    payload=record.payload,
+                    streams=None if pd.isna(record.streams) else record.streams,
+                    content_hash=record.content_hash,
+                    ingested_at=record.ingested_at,
+                    record_seq=int(record.record_seq),
+                )
+            except Rejection as rejection:
+                out.append(
+                    {
+                        **base,
+                        "status": "rejected",
+                        "reject_fields": ",".join(rejection.problems),
+                        "reason": str(rejection),
+                        "payload": record.payload,
+                    }
+                )
+                continue
+            row = {**base, **parsed.row, "status": "accepted"}
+            if parsed.hr_profile is not None:
+                row.update(
+                    hr_source=parsed.hr_profile["hr_source"],
+                    hr_bpm=parsed.hr_profile["hr_bpm"],
+                    seconds=parsed.hr_profile["seconds"],
+                )
+            out.append(row)
+        yield pd.DataFrame(out, columns=PARSED_COLUMNS)
+
+
+class SilverConfig(Config):
+    quarantine_warn_rate: float = 0.05
+
+
+@multi_asset(
+    outs={
+        "activities": AssetOut(
+            key=SILVER_ACTIVITIES,
+            metadata={"partition_expr": "activity_date"},
+            description="Typed activities (contract in silver/parsing.py), one row per activity id, latest version.",
+            kinds={"spark", "delta"},
+            code_version="1",
+        ),
+        "activity_hr_profiles": AssetOut(
+            key=SILVER_HR_PROFILES,
+            metadata={"partition_expr": "activity_date"},
+            description="Per activity with HR: seconds spent at each HR value (stream) or per split (splits), for time in zone.",
+            kinds={"spark", "delta"},
+            code_version="1",
+        ),
+        "quarantine": AssetOut(
+            key=SILVER_QUARANTINE,
+            metadata={"partition_expr": "activity_date"},
+            description="Rejected records as received, with the offending fields and the reason.",
+            kinds={"spark", "delta"},
+            code_version="1",
+        ),
+    },
+    ins={"raw_activities": AssetIn(key=AssetKey(["bronze", "raw_activities"]))},
+    group_name="silver",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=checks.SILVER_CHECK_SPECS,
+)
+def silver_activities(context: AssetExecutionContext, config: SilverConfig, raw_activities):
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    start, end = window_dates(context)
+    parsed = raw_activities.mapInPandas(parse_bronze_batches, schema=PARSED_DDL).cache()
+    accepted = parsed.filter(F.col("status") == "accepted")
+    latest_first = Window.partitionBy("activity_id").orderBy(F.desc("ingested_at"), F.desc("record_seq"))
+    latest = (
+        accepted.withColumn("_version_rank", F.row_number().over(latest_first))
+        .filter(F.col("_version_rank") == 1)
+        .drop("_version_rank")
+        .cache()
+    )
+    activities = latest.select(*SILVER_COLUMNS)
+    profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
+    quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
+
+    counts = parsed.groupBy("status").count().collect()
+    by_status = {row["status"]: row["count"] for row in counts}
+    received = sum(by_status.values())
+    rejected = by_status.get("rejected", 0)
+    accepted_rows = activities.count()
+    reasons = (
+        quarantine.groupBy("reject_fields").count().orderBy(F.desc("count")).limit(15).collect()
+    )
+    yield Output(
+        activities,
+        output_name="activities",
+        metadata={
+            "received": received,
+            "accepted": accepted_rows,
+            "duplicates_superseded": by_status.get("accepted", 0) - accepted_rows,
+            "rejected": rejected,
+            "athletes": activities.select("athlete_id").distinct().count(),
+            "sports": MetadataValue.json(
+                {r["sport"]: r["count"] for r in activities.groupBy("sport").count().collect()}
+            ),
+        },
+    )
+    yield Output(profiles, output_name="activity_hr_profiles")
+    yield Output(
+        quarantine,
+        output_name="quarantine",
+        metadata={
+            "rejected": rejected,
+            "reasons_by_field": MetadataValue.md(
+                "\n".join(f"- `{r['reject_fields']}`: {r['count']}" for r in reasons) or "none"
+            ),
+        },
+    )
+    yield from checks.evaluate_silver_checks(
+        activities, start=start, end=end, received=received, rejected=rejected,
+        quarantine_warn_rate=config.quarantine_warn_rate,
+    )

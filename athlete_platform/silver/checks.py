@@ -1,0 +1,127 @@
+"""Asset checks of silver activities, evaluated on the output in the same step (no second read).
+
+Each check is a plain function of a Spark DataFrame so tests can break data on purpose and watch the
+check fail. In a range run (single-run backfill) a result covers the whole window; its metadata says which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
+
+from athlete_platform.silver.parsing import DISTANCE_SPORTS, HR_RANGE_BPM, RUN_PACE_S_PER_KM, RUN_SPORTS
+
+SILVER = AssetKey(["silver", "activities"])
+
+SILVER_CHECK_SPECS = [
+    AssetCheckSpec("unique_activity_id", asset=SILVER, blocking=True, description="One row per activity id."),
+    AssetCheckSpec(
+        "positive_duration_and_distance",
+        asset=SILVER,
+        blocking=True,
+        description="No zero/negative moving or elapsed time; no negative distance; no zero distance for distance sports.",
+    ),
+    AssetCheckSpec(
+        "plausible_pace_and_hr",
+        asset=SILVER,
+        blocking=True,
+        description=f"Run pace within {RUN_PACE_S_PER_KM} s/km; HR within {HR_RANGE_BPM} bpm.",
+    ),
+    AssetCheckSpec(
+        "rows_in_own_partition", asset=SILVER, blocking=True, description="activity_date inside the materialized window."
+    ),
+    AssetCheckSpec(
+        "quarantine_rate",
+        asset=SILVER,
+        blocking=False,
+        description="Share of received records rejected stays under the configured threshold (warning).",
+    ),
+]
+
+
+def check_unique_activity_id(activities) -> AssetCheckResult:
+    from pyspark.sql import functions as F
+
+    duplicated = activities.groupBy("activity_id").count().filter(F.col("count") > 1)
+    examples = [row["activity_id"] for row in duplicated.limit(5).collect()]
+    return AssetCheckResult(
+        check_name="unique_activity_id",
+        asset_key=SILVER,
+        passed=not examples,
+        metadata={"duplicated_ids_sample": str(examples)},
+    )
+
+
+def check_positive_duration_and_distance(activities) -> AssetCheckResult:
+    from pyspark.sql import functions as F
+
+    bad = activities.filter(
+        (F.col("moving_time_s") <= 0)
+        | (F.col("elapsed_time_s") <= 0)
+        | (F.col("distance_m") < 0)
+        | ((F.col("distance_m") == 0) & F.col("sport").isin(*DISTANCE_SPORTS))
+        | F.col("moving_time_s").isNull()
+        | F.col("distance_m").isNull()
+    )
+    examples = [row["activity_id"] for row in bad.select("activity_id").limit(5).collect()]
+    return AssetCheckResult(
+        check_name="positive_duration_and_distance",
+        asset_key=SILVER,
+        passed=not examples,
+        metadata={"bad_rows": bad.count() if examples else 0, "activity_ids_sample": str(examples)},
+    )
+
+
+def check_plausible_pace_and_hr(activities) -> AssetCheckResult:
+    from pyspark.sql import functions as F
+
+    low_pace, high_pace = RUN_PACE_S_PER_KM
+    low_hr, high_hr = HR_RANGE_BPM
+    implausible = activities.filter(
+        (F.col("sport").isin(*RUN_SPORTS) & ~F.col("pace_s_per_km").between(low_pace, high_pace))
+        | (F.col("average_hr").isNotNull() & ~F.col("average_hr").between(low_hr, high_hr))
+        | (F.col("max_hr").isNotNull() & ~F.col("max_hr").between(low_hr, high_hr))
+    )
+    examples = [row["activity_id"] for row in implausible.select("activity_id").limit(5).collect()]
+    return AssetCheckResult(
+        check_name="plausible_pace_and_hr",
+        asset_key=SILVER,
+        passed=not examples,
+        metadata={"implausible_rows": implausible.count() if examples else 0, "activity_ids_sample": str(examples)},
+    )
+
+
+def check_rows_in_own_partition(activities, start: dt.date, end: dt.date) -> AssetCheckResult:
+    from pyspark.sql import functions as F
+
+    outside = activities.filter((F.col("activity_date") < F.lit(start)) | (F.col("activity_date") >= F.lit(end)))
+    outside_count = outside.count()
+    return AssetCheckResult(
+        check_name="rows_in_own_partition",
+        asset_key=SILVER,
+        passed=outside_count == 0,
+        metadata={"window": f"[{start}, {end})", "rows_outside": outside_count},
+    )
+
+
+def check_quarantine_rate(received: int, rejected: int, warn_rate: float) -> AssetCheckResult:
+    rate = rejected / received if received else 0.0
+    return AssetCheckResult(
+        check_name="quarantine_rate",
+        asset_key=SILVER,
+        passed=rate <= warn_rate,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"received": received, "rejected": rejected, "rate": round(rate, 4), "threshold": warn_rate},
+    )
+
+
+def evaluate_silver_checks(
+    activities, *, start: dt.date, end: dt.date, received: int, rejected: int, quarantine_warn_rate: float
+) -> Iterator[AssetCheckResult]:
+    yield check_unique_activity_id(activities)
+    yield check_positive_duration_and_distance(activities)
+    yield check_plausible_pace_and_hr(activities)
+    yield check_rows_in_own_partition(activities, start, end)
+    yield check_quarantine_rate(received, rejected, quarantine_warn_rate)
