@@ -136,6 +136,10 @@ class DeltaTableIOManager(ConfigurableIOManager):
         from deltalake import DeltaTable
 
         path = self.table_path(context.asset_key.path)
+        if context.has_asset_partitions and not context.asset_partition_keys:
+            # A mapping that points before the first partition (e.g. the day before a self-dependent
+            # asset's first day): there is nothing upstream, by definition.
+            return None
         if not DeltaTable.is_deltatable(str(path)):
             if (context.definition_metadata or {}).get(ALLOW_MISSING):
                 return None

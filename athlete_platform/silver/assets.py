@@ -7,6 +7,7 @@ latest arrival (``record_seq``). Checks run on the output before it is handed to
 
 
 from collections.abc import Iterator
+from typing import Optional
 
 import pandas as pd
 from dagster import (
@@ -18,6 +19,8 @@ from dagster import (
     Config,
     MetadataValue,
     Output,
+    ResourceParam,
+    StepLauncher,
     multi_asset,
 )
 
@@ -129,7 +132,12 @@ class SilverConfig(Config):
     backfill_policy=BackfillPolicy.single_run(),
     check_specs=checks.SILVER_CHECK_SPECS,
 )
-def silver_activities(context: AssetExecutionContext, config: SilverConfig, raw_activities):
+def silver_activities(
+    context: AssetExecutionContext,
+    config: SilverConfig,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
+    raw_activities,
+):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
