@@ -9,7 +9,9 @@ from typing import Any
 
 from dagster import EnvVar, ResourceDefinition
 
+from athlete_platform.model.contract import LOCAL_MODEL_NAME
 from athlete_platform.resources.delta_io import DeltaTableIOManager
+from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.resources.spark import SparkResource
 from athlete_platform.settings import PlatformSettings
 
@@ -45,6 +47,11 @@ def local_resources(settings: PlatformSettings) -> dict[str, Any]:
         "spark": spark,
         "io_manager": DeltaTableIOManager(root_uri=str(settings.delta_root), spark=spark),
         "activity_source": activity_source(settings),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_location=str(settings.mlflow_artifact_root),
+            model_name=LOCAL_MODEL_NAME,
+        ),
         # Locally the Spark steps run in-process: the launcher key is bound to nothing.
         STEP_LAUNCHER_KEY: ResourceDefinition.none_resource(),
     }

@@ -1,0 +1,57 @@
+"""What training and inference agree on: feature columns, targets, output columns, names.
+
+Training (``athlete_platform.model``) and inference (``athlete_platform.inference``) both build the model
+input with :func:`model_input` from rows of ``feature_store/athlete_rolling_features``, so there is one
+feature code path and no training/serving skew.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pandas as pd
+
+DISTANCES_M: Final = {"5k": 5_000.0, "10k": 10_000.0, "21k": 21_097.5, "42k": 42_195.0}
+
+#: Columns of athlete_rolling_features fed to the model, in order.
+FEATURE_COLUMNS: Final = (
+    "ctl",
+    "atl",
+    "tsb",
+    "acwr_ewma_7_28",
+    "pace_trend_30d",
+    "best_pace_30d",
+    "distance_30d_km",
+    "activity_count_30d",
+    "consistency_30d",
+    "monotony_7d",
+    "rest_days_14d",
+    "best_effort_5k_s",
+    "best_effort_10k_s",
+    "best_effort_21k_s",
+    "best_effort_42k_s",
+)
+
+#: Output columns of the model's predict(), per distance d in DISTANCES_M: point and 80 % interval (s).
+def prediction_columns(distance: str) -> tuple[str, str, str]:
+    return f"pred_{distance}_s", f"lo80_{distance}_s", f"hi80_{distance}_s"
+
+
+PREDICTION_COLUMNS: Final = tuple(column for d in DISTANCES_M for column in prediction_columns(d))
+
+LOCAL_MODEL_NAME: Final = "time_estimator"
+DATABRICKS_MODEL_NAME: Final = "uc_athlete_data.models.time_estimator"
+CHALLENGER_ALIAS: Final = "challenger"
+CHAMPION_ALIAS: Final = "champion"
+DLE_ARTIFACT_PATH: Final = "monitoring/dle_estimator.pkl"
+
+#: Gates (blocking checks): 10K MAE below this, and no worse than the Riegel baseline.
+MAX_10K_MAE_S: Final = 180.0
+
+
+def model_input(rolling_rows: pd.DataFrame) -> pd.DataFrame:
+    """The model's feature matrix from rolling-feature rows (one row per athlete and as_of_date)."""
+    missing = [c for c in FEATURE_COLUMNS if c not in rolling_rows.columns]
+    if missing:
+        raise KeyError(f"rolling features lack model columns {missing}")
+    return rolling_rows.loc[:, list(FEATURE_COLUMNS)].astype("float64")
