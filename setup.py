@@ -18,9 +18,9 @@ INSTALL_REQUIRES = [
     "nannyml==0.13.1",
     # nannyml imports statsmodels without declaring it (see shared/reference notes).
     "statsmodels>=0.14",
-    "stravalib>=2.4,<3",
+    "stravalib>=2.6,<2.7",  # the API source overrides ApiV3 internals: re-check before widening
     "requests>=2.31",
-    "fitdecode>=0.10",
+    "fitdecode>=0.11",
     "matplotlib>=3.8",
 ]
 

@@ -1,0 +1,797 @@
+"""Activities from a Strava bulk export ("Download your data": a .zip, its unpacked folder, or just
+its ``activities.csv``).
+
+``activities.csv`` is parsed by column name, because the header set differs between export
+versions (84 to 103 columns): unknown columns are ignored; HTML fragments in header names
+(``<span class="translation_missing" ...>Sport Type</span>``) are stripped and bare
+``translation missing: ...horton_values.start_time`` keys become ``Start Time``; names that appear
+twice (``Elapsed Time``, ``Distance``, ``Max Heart Rate``, ``Relative Effort``, ``Commute``) hold the
+display-unit value first and the SI value second, and the SI one is used (falling back to the first
+for unit-free columns when the second cell is empty). Headers must be in English.
+
+Time zones: ``Activity Date`` is UTC (``"Feb 22, 2021, 10:30:06 AM"``) and the export has no
+time-zone column, so ``start_date_local`` (hence the partition date) is derived with the configured
+``timezone`` (an IANA name, default UTC). Set it to the athlete's home zone; activities recorded
+while travelling get that zone's wall-clock time, not the one Strava shows.
+
+Heart-rate streams come from the file in the ``Filename`` column (``activities/<id>.gpx|.tcx|.fit``,
+optionally ``.gz``) as ``{"time": {"data": [s from the first sample]}, "heartrate": {"data": [bpm]}}``,
+one entry per sample that has both a time and a heart rate. A file without heart rate gives no
+streams; a corrupt file gives a warning and no streams. FIT needs the ``fitdecode`` package.
+
+Untrusted archives: members are read in memory and never extracted; names with ``..``, absolute
+paths or drive letters make the whole archive rejected; the member count, each member's
+decompressed size (``.gz`` inside included) and the total decompressed per fetch are bounded; files
+referenced from the CSV must stay inside the export.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import logging
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field
+
+from athlete_platform.resources.sources import (
+    ActivitySource,
+    FetchResult,
+    SourceRecord,
+    UnplaceableRecord,
+)
+
+_LOG = logging.getLogger(__name__)
+
+SOURCE_NAME = "strava_export"
+CSV_NAME = "activities.csv"
+ACTIVITY_FILE_SUFFIXES = (".gpx", ".tcx", ".fit")
+_MB = 1024 * 1024
+
+
+class StravaExportError(ValueError):
+    """The export is unusable or unsafe (bad archive, unsafe member name, size bound exceeded,
+    missing required column)."""
+
+
+class ActivityFileError(ValueError):
+    """One activity file could not be parsed (corrupt, truncated, unsupported)."""
+
+
+class StravaExportSource(ActivitySource):
+    """Activities of one athlete from a Strava bulk export (see the module docstring)."""
+
+    export_path: str = Field(description="Export .zip, its unpacked folder, or an activities.csv file.")
+    athlete_id: int = Field(description="Strava athlete id of the export's owner.")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA zone used to derive start_date_local from the UTC 'Activity Date'.",
+    )
+    parse_activity_files: bool = Field(default=True, description="Read HR streams from activity files.")
+    display_distance_unit: str = Field(
+        default="km",
+        description="Unit of a lone 'Distance' column (exports without the SI column): 'km' or 'mi'.",
+    )
+    max_member_bytes: int = Field(default=200 * _MB, description="Largest decompressed file read.")
+    max_total_bytes: int = Field(default=4096 * _MB, description="Most decompressed bytes read per fetch.")
+    max_members: int = Field(default=200_000, description="Most members an export archive may hold.")
+
+    @property
+    def source_name(self) -> str:
+        return SOURCE_NAME
+
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
+        """Rows whose local start date is in ``[start, end)``; rows with an unparseable date (or id)
+        go to ``unplaceable`` whatever the window."""
+        log = log or _LOG
+        if end <= start:
+            raise ValueError(f"StravaExportSource.fetch: empty window [{start}, {end})")
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"StravaExportSource.timezone {self.timezone!r} is not an IANA time zone") from None
+        if self.display_distance_unit not in _DISPLAY_DISTANCE_M:
+            raise ValueError(
+                f"StravaExportSource.display_distance_unit must be 'km' or 'mi', got {self.display_distance_unit!r}"
+            )
+
+        result = FetchResult()
+        with _open_export(Path(self.export_path), self._limits()) as export:
+            table = parse_activities_csv(export.read_csv())
+            if table.single_distance:
+                log.warning(
+                    "Strava export: activities.csv has one 'Distance' column (no SI column); "
+                    "reading it as %s", self.display_distance_unit,
+                )
+            files = 0
+            for row_number, row in table.rows():
+                reference = f"activities.csv row {row_number}"
+                try:
+                    activity = row_to_activity(row, self.athlete_id, zone, self.display_distance_unit)
+                except RowError as err:
+                    result.unplaceable.append(UnplaceableRecord(SOURCE_NAME, f"{reference}{err.id_suffix}", str(err)))
+                    continue
+                for warning in row.warnings:
+                    log.warning("Strava export: %s (Activity ID %s): %s", reference, activity["id"], warning)
+                activity_date = dt.date.fromisoformat(activity["start_date_local"][:10])
+                if not start <= activity_date < end:
+                    continue
+                streams = None
+                filename = row.text("Filename")
+                if filename and self.parse_activity_files and export.has_files:
+                    files += 1
+                    streams = self._streams(export, filename, f"{reference} (Activity ID {activity['id']})", log)
+                result.records.append(
+                    SourceRecord(
+                        source=SOURCE_NAME,
+                        athlete_id=self.athlete_id,
+                        activity_date=activity_date,
+                        activity=activity,
+                        streams=streams,
+                    )
+                )
+        log.info(
+            "Strava export: %d activities in [%s, %s) (%d activity files read), %d unplaceable rows",
+            len(result.records), start, end, files, len(result.unplaceable),
+        )
+        return result
+
+    def _limits(self) -> _Limits:
+        return _Limits(self.max_member_bytes, self.max_total_bytes, self.max_members)
+
+    def _streams(self, export: _Export, filename: str, reference: str, log: Any) -> dict[str, Any] | None:
+        data = export.read_activity_file(filename, reference)
+        if data is None:
+            log.warning("Strava export: %s: file %r is not in the export; no streams", reference, filename)
+            return None
+        try:
+            streams = parse_activity_file(
+                filename, data, max_bytes=export.limits.max_member_bytes, budget=export.budget
+            )
+        except ActivityFileError as err:
+            log.warning("Strava export: %s: cannot read %r: %s; no streams", reference, filename, err)
+            return None
+        if streams is None:
+            log.debug("Strava export: %s: %r has no heart rate", reference, filename)
+        return streams
+
+
+# -- activities.csv ------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+_TRANSLATION_MISSING = re.compile(r"^translation missing:\s*\S*?([A-Za-z0-9_]+)$")
+
+
+def normalize_header(raw: str) -> str:
+    """Column name without HTML, entities, BOM or odd spacing; Strava's untranslated
+    ``translation missing: en-US....horton_values.start_time`` becomes ``Start Time``."""
+    text = html.unescape(_TAG.sub("", raw)).replace("\ufeff", "")
+    text = " ".join(text.split())
+    missing = _TRANSLATION_MISSING.match(text)
+    if missing:
+        text = missing.group(1).replace("_", " ").title()
+    return text
+
+
+class RowError(ValueError):
+    """A row that cannot become an activity (no date, no id)."""
+
+    def __init__(self, message: str, activity_id: str = "") -> None:
+        super().__init__(message)
+        self.id_suffix = f" (Activity ID {activity_id})" if activity_id else ""
+
+
+@dataclass
+class ActivitiesTable:
+    """``activities.csv`` with columns looked up by (normalized) name."""
+
+    columns: dict[str, list[int]]  # name -> indices, in file order
+    body: list[list[str]]
+
+    @property
+    def single_distance(self) -> bool:
+        return len(self.columns.get("Distance", [])) == 1
+
+    def rows(self) -> Iterator[tuple[int, Row]]:
+        """(row number counted from 1 after the header, row)."""
+        for number, cells in enumerate(self.body, start=1):
+            if not any(c.strip() for c in cells):
+                continue
+            yield number, Row(self.columns, cells)
+
+
+def parse_activities_csv(data: bytes) -> ActivitiesTable:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise StravaExportError(f"activities.csv is not UTF-8: {err}") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise StravaExportError("activities.csv is empty") from None
+    except csv.Error as err:
+        raise StravaExportError(f"activities.csv header: {err}") from None
+    columns: dict[str, list[int]] = {}
+    for index, raw in enumerate(header):
+        name = normalize_header(raw)
+        if name:
+            columns.setdefault(name, []).append(index)
+    missing = [name for name in ("Activity ID", "Activity Date") if name not in columns]
+    if missing:
+        raise StravaExportError(
+            f"activities.csv lacks required column(s) {missing} (English headers expected; "
+            f"found {len(columns)} columns)"
+        )
+    try:
+        body = list(reader)
+    except csv.Error as err:
+        raise StravaExportError(f"activities.csv line {reader.line_num}: {err}") from None
+    return ActivitiesTable(columns, body)
+
+
+class Row:
+    """One CSV row; getters take the SI (last) occurrence of a duplicated name."""
+
+    def __init__(self, columns: dict[str, list[int]], cells: list[str]) -> None:
+        self._columns = columns
+        self._cells = cells
+        self.warnings: list[str] = []
+
+    def _cell(self, index: int) -> str:
+        return self._cells[index].strip() if index < len(self._cells) else ""
+
+    def has(self, name: str) -> bool:
+        return name in self._columns
+
+    def occurrences(self, name: str) -> int:
+        return len(self._columns.get(name, []))
+
+    def text(self, name: str, *, si_only: bool = False) -> str:
+        """Last non-empty occurrence (the SI one); with ``si_only`` just the last occurrence."""
+        indices = self._columns.get(name, [])
+        if si_only:
+            return self._cell(indices[-1]) if indices else ""
+        for index in reversed(indices):
+            value = self._cell(index)
+            if value:
+                return value
+        return ""
+
+    def number(self, name: str, *, si_only: bool = False) -> float | None:
+        value = self.text(name, si_only=si_only)
+        if not value:
+            return None
+        try:
+            return float(value.replace(",", ""))
+        except ValueError:
+            self.warnings.append(f"field {name!r} is not a number: {value[:20]!r}; left empty")
+            return None
+
+    def integer(self, name: str, *, si_only: bool = False) -> int | None:
+        value = self.number(name, si_only=si_only)
+        return None if value is None else int(round(value))
+
+    def flag(self, name: str) -> bool | None:
+        value = self.text(name).lower()
+        if not value:
+            return None
+        if value in ("true", "yes", "1", "1.0"):
+            return True
+        if value in ("false", "no", "0", "0.0"):
+            return False
+        self.warnings.append(f"field {name!r} is not a boolean: {value[:20]!r}; left empty")
+        return None
+
+
+_MONTHS = {
+    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
+_EXPORT_DATE = re.compile(
+    r"^(?P<mon>[A-Za-z]{3})[A-Za-z]*\.?\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4}),?\s+"
+    r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?$"
+)
+
+
+def parse_export_datetime(text: str) -> dt.datetime:
+    """``"Feb 22, 2021, 10:30:06 AM"`` (English, locale-independent) or ISO 8601, as aware UTC.
+    Raises ValueError saying what was expected."""
+    value = text.strip()
+    match = _EXPORT_DATE.match(value)
+    if match:
+        month = _MONTHS.get(match["mon"].lower())
+        if month is None:
+            raise ValueError(f"unknown month {match['mon']!r}")
+        hour = int(match["h"])
+        if match["ampm"]:
+            if not 1 <= hour <= 12:
+                raise ValueError(f"hour {hour} with AM/PM")
+            pm = match["ampm"].lower().startswith("p")
+            hour = hour % 12 + (12 if pm else 0)
+        return dt.datetime(
+            int(match["year"]), month, int(match["day"]), hour, int(match["m"]), int(match["s"] or 0),
+            tzinfo=dt.timezone.utc,
+        )
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError('expected e.g. "Feb 22, 2021, 10:30:06 AM" (UTC) or ISO 8601') from None
+    return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed.astimezone(dt.timezone.utc)
+
+
+# Export 'Activity Type' display names whose API sport_type is not the name without spaces.
+_SPORT_TYPE_EXCEPTIONS = {
+    "Rock Climb": "RockClimbing",
+    "Weight Training": "WeightTraining",
+    "Stand Up Paddle": "StandUpPaddling",
+}
+# API legacy `type` for sport types that are not types of their own.
+_LEGACY_TYPE = {"TrailRun": "Run", "MountainBikeRide": "Ride", "GravelRide": "Ride", "EMountainBikeRide": "EBikeRide"}
+_DISPLAY_DISTANCE_M = {"km": 1000.0, "mi": 1609.344}
+
+
+def sport_type_from_export(display: str) -> str:
+    """``"Weight Training"`` -> ``"WeightTraining"``, ``"E-Bike Ride"`` -> ``"EBikeRide"``."""
+    display = display.strip()
+    if display in _SPORT_TYPE_EXCEPTIONS:
+        return _SPORT_TYPE_EXCEPTIONS[display]
+    return re.sub(r"[\s\-]+", "", display)
+
+
+def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_unit: str = "km") -> dict[str, Any]:
+    """A Strava-API-shaped activity dict from one CSV row. Raises RowError for no id or date."""
+    raw_id = row.text("Activity ID")
+    try:
+        activity_id = int(raw_id)
+    except ValueError:
+        raise RowError(f"field 'Activity ID' is not an integer: {raw_id[:30]!r}") from None
+    raw_date = row.text("Activity Date")
+    if not raw_date:
+        raise RowError("field 'Activity Date' is empty", raw_id)
+    try:
+        start_utc = parse_export_datetime(raw_date)
+    except ValueError as err:
+        raise RowError(f"field 'Activity Date' {raw_date[:40]!r} cannot be parsed: {err}", raw_id) from None
+    local = start_utc.astimezone(zone)
+    offset = local.utcoffset() or dt.timedelta(0)
+    sign = "-" if offset < dt.timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+
+    display_type = row.text("Sport Type") or row.text("Activity Type")
+    sport_type = sport_type_from_export(display_type) if display_type else None
+    if row.occurrences("Distance") == 1:  # older/trimmed exports: display units only
+        display_distance = row.number("Distance")
+        distance = None if display_distance is None else display_distance * _DISPLAY_DISTANCE_M[display_distance_unit]
+    else:
+        distance = row.number("Distance", si_only=True)
+    filename = row.text("Filename")
+    average_hr = row.number("Average Heart Rate")
+    max_hr = row.number("Max Heart Rate")
+
+    activity: dict[str, Any] = {
+        "id": activity_id,
+        "athlete": {"id": athlete_id},
+        "name": row.text("Activity Name"),
+        "type": _LEGACY_TYPE.get(sport_type or "", sport_type),
+        "sport_type": sport_type,
+        "start_date": start_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "start_date_local": local.strftime("%Y-%m-%dT%H:%M:%SZ"),  # Strava's style: wall clock + 'Z'
+        "timezone": f"(GMT{sign}{minutes // 60:02d}:{minutes % 60:02d}) {zone.key}",
+        "utc_offset": offset.total_seconds(),
+        "distance": distance,
+        "moving_time": row.integer("Moving Time"),
+        "elapsed_time": row.integer("Elapsed Time"),
+        "total_elevation_gain": row.number("Elevation Gain"),
+        "average_speed": row.number("Average Speed"),
+        "max_speed": row.number("Max Speed"),
+        "average_heartrate": average_hr,
+        "max_heartrate": max_hr,
+        "has_heartrate": average_hr is not None or max_hr is not None,
+        "manual": not filename,
+        "commute": bool(row.flag("Commute")),
+    }
+    workout_type = _workout_type(row)
+    if workout_type is not None:
+        activity["workout_type"] = workout_type
+    total_work_j = row.number("Total Work")
+    optional = {
+        "elev_high": row.number("Elevation High"),
+        "elev_low": row.number("Elevation Low"),
+        "average_cadence": row.number("Average Cadence"),
+        "average_watts": row.number("Average Watts"),
+        "max_watts": row.integer("Max Watts"),
+        "weighted_average_watts": row.integer("Weighted Average Power"),
+        "kilojoules": None if total_work_j is None else total_work_j / 1000.0,
+        "calories": row.number("Calories"),
+        "suffer_score": row.number("Relative Effort"),
+        "perceived_exertion": row.number("Perceived Exertion"),
+    }
+    activity.update({k: v for k, v in optional.items() if v is not None})
+    return activity
+
+
+def _workout_type(row: Row) -> int | None:
+    """1 race / 2 long run / 0 default from the 'Competition' and 'Long Run' flags of newer exports;
+    None (key omitted) when the export has neither flag or both cells are empty (unknown)."""
+    competition = row.flag("Competition") if row.has("Competition") else None
+    long_run = row.flag("Long Run") if row.has("Long Run") else None
+    if competition:
+        return 1
+    if long_run:
+        return 2
+    if competition is False or long_run is False:
+        return 0
+    return None
+
+
+# -- activity files ------------------------------------------------------------------------------
+
+
+def parse_activity_file(
+    name: str, data: bytes, *, max_bytes: int = 200 * _MB, budget: _Budget | None = None
+) -> dict[str, Any] | None:
+    """HR streams from a .gpx/.tcx/.fit file (optionally .gz); None when it has no HR samples.
+    Raises ActivityFileError for unsupported or corrupt files, StravaExportError for a .gz that
+    decompresses beyond ``max_bytes``."""
+    lowered = name.lower()
+    if lowered.endswith(".gz"):
+        data = _gunzip_bounded(data, max_bytes, name)
+        if budget is not None:
+            budget.charge(len(data), name)
+        lowered = lowered[:-3]
+    if lowered.endswith(".gpx") or lowered.endswith(".tcx"):
+        samples = _xml_samples(data.lstrip())  # Strava's TCX files start with spaces before <?xml
+    elif lowered.endswith(".fit"):
+        samples = _fit_samples(data)
+    else:
+        raise ActivityFileError(f"unsupported file type (expected {', '.join(ACTIVITY_FILE_SUFFIXES)}, optionally .gz)")
+    return _streams_from_samples(samples)
+
+
+def _gunzip_bounded(data: bytes, max_bytes: int, name: str) -> bytes:
+    out = bytearray()
+    stream = data
+    try:
+        while stream:
+            decompressor = zlib.decompressobj(wbits=31)  # gzip header; loop for multi-member files
+            chunk = decompressor.decompress(stream, max_bytes + 1 - len(out))
+            out += chunk
+            if len(out) > max_bytes or decompressor.unconsumed_tail:
+                raise StravaExportError(
+                    f"{name}: decompresses to more than max_member_bytes={max_bytes}; refusing to read it"
+                )
+            if not decompressor.eof:
+                raise ActivityFileError("truncated gzip data")
+            stream = decompressor.unused_data
+    except zlib.error as err:
+        raise ActivityFileError(f"corrupt gzip data: {err}") from None
+    return bytes(out)
+
+
+Sample = tuple[dt.datetime, float | None]
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_samples(data: bytes) -> list[Sample]:
+    """(time, hr) of each GPX ``trkpt`` / TCX ``Trackpoint``; namespaces ignored (gpxtpx:hr,
+    ns3:hr, TCX HeartRateBpm/Value)."""
+    samples: list[Sample] = []
+    try:
+        for _event, elem in ET.iterparse(io.BytesIO(data), events=("end",)):
+            if _local(elem.tag) not in ("trkpt", "Trackpoint"):
+                continue
+            when: dt.datetime | None = None
+            hr: float | None = None
+            for child in elem.iter():
+                local = _local(child.tag)
+                if local in ("time", "Time") and when is None and child.text:
+                    when = _parse_xml_time(child.text)
+                elif local in ("hr", "heartrate") and child.text:
+                    hr = _to_float(child.text)
+                elif local == "HeartRateBpm":
+                    value = next((c.text for c in child if _local(c.tag) == "Value"), None)
+                    hr = _to_float(value)
+            if when is not None:
+                samples.append((when, hr))
+            elem.clear()
+    except ET.ParseError as err:
+        raise ActivityFileError(f"malformed XML: {err}") from None
+    return samples
+
+
+def _parse_xml_time(text: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def _to_float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
+_FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.timezone.utc)
+
+
+def _fit_samples(data: bytes) -> list[Sample]:
+    try:
+        import fitdecode
+    except ImportError:
+        raise ActivityFileError("reading .fit files needs the 'fitdecode' package") from None
+    samples: list[Sample] = []
+    try:
+        with fitdecode.FitReader(
+            io.BytesIO(data),
+            check_crc=fitdecode.CrcCheck.READONLY,
+            error_handling=fitdecode.ErrorHandling.IGNORE,
+        ) as reader:
+            for frame in reader:
+                if not isinstance(frame, fitdecode.FitDataMessage) or frame.name != "record":
+                    continue
+                when = frame.get_value("timestamp", fallback=None)
+                if isinstance(when, (int, float)):
+                    when = _FIT_EPOCH + dt.timedelta(seconds=when)
+                if not isinstance(when, dt.datetime):
+                    continue
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=dt.timezone.utc)
+                hr = frame.get_value("heart_rate", fallback=None)
+                samples.append((when, float(hr) if isinstance(hr, (int, float)) else None))
+    except fitdecode.FitError as err:
+        raise ActivityFileError(f"corrupt FIT data: {err}") from None
+    return samples
+
+
+def _streams_from_samples(samples: list[Sample]) -> dict[str, Any] | None:
+    if not samples:
+        return None
+    t0 = samples[0][0]
+    times: list[int] = []
+    bpm: list[int] = []
+    for when, hr in samples:
+        if hr is None or hr <= 0:
+            continue
+        times.append(int(round((when - t0).total_seconds())))
+        bpm.append(int(round(hr)))
+    if not bpm:
+        return None
+    meta = {"series_type": "time", "original_size": len(bpm), "resolution": "high"}
+    return {"time": {"data": times, **meta}, "heartrate": {"data": bpm, **meta}}
+
+
+# -- reading the export safely -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_member_bytes: int
+    max_total_bytes: int
+    max_members: int
+
+
+class _Budget:
+    """Decompressed bytes read during one fetch, bounded by ``max_total_bytes``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, size: int, name: str) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise StravaExportError(
+                f"reading {name} takes the decompressed total past max_total_bytes={self.limit}; "
+                "raise it or fetch a smaller window"
+            )
+
+
+def check_member_name(name: str) -> None:
+    """Reject names that could escape an extraction directory (zip slip), even though members are
+    never extracted: such an archive is not a genuine export."""
+    parts = re.split(r"[\\/]+", name)
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\x00" in name:
+        raise StravaExportError(f"unsafe member name {name!r} in export archive: absolute path")
+    if ".." in parts:
+        raise StravaExportError(f"unsafe member name {name!r} in export archive: path traversal ('..')")
+
+
+class _Export:
+    """Read-only view of an export: zip (in memory), folder, or a lone activities.csv."""
+
+    has_files = True
+
+    def __init__(self, limits: _Limits) -> None:
+        self.limits = limits
+        self.budget = _Budget(limits.max_total_bytes)
+
+    def read_csv(self) -> bytes:
+        raise NotImplementedError
+
+    def read_activity_file(self, filename: str, reference: str) -> bytes | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return
+
+    def _check_reference(self, filename: str, reference: str) -> str:
+        name = filename.strip().replace("\\", "/")
+        try:
+            check_member_name(name)
+        except StravaExportError:
+            raise StravaExportError(
+                f"{reference}: field 'Filename' {filename!r} points outside the export"
+            ) from None
+        return name
+
+    def _too_big(self, name: str, size: int) -> StravaExportError:
+        return StravaExportError(
+            f"export member {name!r} is {size} bytes decompressed, more than "
+            f"max_member_bytes={self.limits.max_member_bytes}; refusing to read it"
+        )
+
+
+class _ZipExport(_Export):
+    def __init__(self, path: Path, limits: _Limits) -> None:
+        super().__init__(limits)
+        self.path = path
+        try:
+            self.zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise StravaExportError(f"{path.name}: not a readable zip archive: {err}") from None
+        infos = self.zf.infolist()
+        if len(infos) > limits.max_members:
+            self.zf.close()
+            raise StravaExportError(
+                f"{path.name} has {len(infos)} members, more than max_members={limits.max_members}"
+            )
+        try:
+            for info in infos:
+                check_member_name(info.filename)
+        except StravaExportError:
+            self.zf.close()
+            raise
+        self.members = {info.filename: info for info in infos if not info.is_dir()}
+        csvs = sorted((n for n in self.members if PurePosixPath(n).name == CSV_NAME), key=lambda n: n.count("/"))
+        if not csvs:
+            self.zf.close()
+            raise StravaExportError(f"{path.name} has no {CSV_NAME}")
+        self.csv_name = csvs[0]
+        parent = str(PurePosixPath(self.csv_name).parent)
+        self.prefix = "" if parent == "." else parent + "/"
+
+    def _read(self, name: str) -> bytes:
+        info = self.members[name]
+        limit = self.limits.max_member_bytes
+        if info.file_size > limit:
+            raise self._too_big(name, info.file_size)
+        try:
+            with self.zf.open(info) as handle:
+                data = handle.read(limit + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+            raise ActivityFileError(f"corrupt archive member: {err}") from None
+        except (RuntimeError, NotImplementedError) as err:  # encrypted / unsupported compression
+            raise StravaExportError(f"export member {name!r} cannot be read: {err}") from None
+        if len(data) > limit:
+            raise self._too_big(name, len(data))
+        self.budget.charge(len(data), name)
+        return data
+
+    def read_csv(self) -> bytes:
+        try:
+            return self._read(self.csv_name)
+        except ActivityFileError as err:
+            raise StravaExportError(f"{self.csv_name}: {err}") from None
+
+    def read_activity_file(self, filename: str, reference: str) -> bytes | None:
+        name = self.prefix + self._check_reference(filename, reference)
+        if name not in self.members:
+            return None
+        return self._read(name)
+
+    def close(self) -> None:
+        self.zf.close()
+
+
+class _FolderExport(_Export):
+    def __init__(self, root: Path, limits: _Limits) -> None:
+        super().__init__(limits)
+        self.root = root.resolve()
+        if not (self.root / CSV_NAME).is_file():
+            raise StravaExportError(f"export folder {root} has no {CSV_NAME}")
+
+    def _read(self, path: Path, name: str) -> bytes:
+        size = path.stat().st_size
+        if size > self.limits.max_member_bytes:
+            raise self._too_big(name, size)
+        with path.open("rb") as handle:
+            data = handle.read(self.limits.max_member_bytes + 1)
+        if len(data) > self.limits.max_member_bytes:
+            raise self._too_big(name, len(data))
+        self.budget.charge(len(data), name)
+        return data
+
+    def read_csv(self) -> bytes:
+        return self._read(self.root / CSV_NAME, CSV_NAME)
+
+    def read_activity_file(self, filename: str, reference: str) -> bytes | None:
+        name = self._check_reference(filename, reference)
+        path = (self.root / name).resolve()
+        if not path.is_relative_to(self.root):  # a symlink pointing out of the export
+            raise StravaExportError(f"{reference}: field 'Filename' {filename!r} resolves outside the export")
+        if not path.is_file():
+            return None
+        return self._read(path, name)
+
+
+class _CsvOnlyExport(_FolderExport):
+    """Just an activities.csv (any file name): no activity files, so no streams."""
+
+    has_files = False
+
+    def __init__(self, csv_path: Path, limits: _Limits) -> None:
+        _Export.__init__(self, limits)
+        self.csv_path = csv_path
+
+    def read_csv(self) -> bytes:
+        return self._read(self.csv_path, self.csv_path.name)
+
+    def read_activity_file(self, filename: str, reference: str) -> bytes | None:
+        return None
+
+
+class _open_export:  # noqa: N801 - used as a context manager like open()
+    def __init__(self, path: Path, limits: _Limits) -> None:
+        self.path = path
+        self.limits = limits
+        self.export: _Export | None = None
+
+    def __enter__(self) -> _Export:
+        path = self.path
+        if path.is_dir():
+            self.export = _FolderExport(path, self.limits)
+        elif path.is_file() and zipfile.is_zipfile(path):
+            self.export = _ZipExport(path, self.limits)
+        elif path.is_file() and path.suffix.lower() == ".csv":
+            self.export = _CsvOnlyExport(path, self.limits)
+        elif path.exists():
+            raise StravaExportError(f"export_path {path} is neither a zip archive, a folder nor a .csv file")
+        else:
+            raise StravaExportError(f"export_path {path} does not exist")
+        return self.export
+
+    def __exit__(self, *exc: object) -> None:
+        if self.export is not None:
+            self.export.close()
+
+
+__all__ = [
+    "ActivityFileError",
+    "StravaExportError",
+    "StravaExportSource",
+    "check_member_name",
+    "normalize_header",
+    "parse_activities_csv",
+    "parse_activity_file",
+    "parse_export_datetime",
+    "row_to_activity",
+    "sport_type_from_export",
+]
