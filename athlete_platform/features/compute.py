@@ -758,6 +758,11 @@ ROLLING_FEATURE_COLUMNS: Final[Mapping[str, str]] = {
     "is_warmup": "bool",
     "is_overtraining_risk": "bool",
     "risk_reasons": "object",
+    # The recursion's scalar state, kept on every row so day D can continue from D−1's row alone
+    # (the trailing windows are rebuilt from the daily table: see state_from_previous_rows).
+    "days_seen": "int64",
+    "ewma_acute": "float64",
+    "ewma_chronic": "float64",
 }
 
 
@@ -816,6 +821,50 @@ def states_from_frame(state_df: pd.DataFrame | None) -> dict[int, RollingState]:
     if state_df is None or state_df.empty:
         return {}
     return {int(r["athlete_id"]): RollingState.from_record(r) for r in state_df.to_dict("records")}
+
+
+def state_from_previous_rows(
+    previous_rows: pd.DataFrame | None, daily_history: pd.DataFrame, config: FeatureConfig | None = None
+) -> pd.DataFrame:
+    """The state table as of the day of ``previous_rows`` (one rolling row per athlete, all on the same
+    day D−1), with the trailing windows rebuilt from ``daily_history`` (the athletes' daily rows up to
+    and including D−1; at least ``state_window_days`` of them when the athlete has that many).
+
+    This is what lets a partitioned asset continue the recursion from its previous partition without
+    storing 90-day windows on every row.
+    """
+    config = config or FeatureConfig()
+    if previous_rows is None or previous_rows.empty:
+        return _empty_frame(ROLLING_STATE_COLUMNS)
+    keep = config.state_window_days
+    history_days = _as_days(daily_history["date"]) if len(daily_history) else np.empty(0, dtype="datetime64[D]")
+    history = daily_history.assign(_day=history_days).sort_values(["athlete_id", "_day"], kind="stable")
+    by_athlete = {int(a): g for a, g in history.groupby("athlete_id", sort=False)}
+    states = []
+    for row in previous_rows.to_dict("records"):
+        athlete_id = int(row["athlete_id"])
+        last_day = np.datetime64(pd.Timestamp(row["as_of_date"]).date(), "D")
+        daily = by_athlete.get(athlete_id)
+        daily = daily[daily["_day"] <= last_day] if daily is not None else history.iloc[0:0]
+        if daily.empty or daily["_day"].iloc[-1] != last_day:
+            raise ValueError(f"athlete {athlete_id}: no daily features row for {last_day} to rebuild the rolling state")
+        tail = daily.iloc[-keep:]
+        window = {name: _float(tail, name) for name in STATE_WINDOW_COLUMNS}
+        for name in ("daily_load", "activity_count", "distance_km", "road_run_distance_km", "road_run_moving_min"):
+            window[name] = np.nan_to_num(window[name], nan=0.0)
+        states.append(
+            RollingState(
+                athlete_id=athlete_id,
+                last_date=pd.Timestamp(row["as_of_date"]).date(),
+                days_seen=int(row["days_seen"]),
+                ctl=float(row["ctl"]),
+                atl=float(row["atl"]),
+                ewma_acute=float(row["ewma_acute"]),
+                ewma_chronic=float(row["ewma_chronic"]),
+                window=window,
+            )
+        )
+    return states_to_frame(states)
 
 
 def _window_matrix(values: np.ndarray, window: int, new_rows: int) -> np.ndarray:
@@ -940,6 +989,9 @@ def _advance_athlete(
     output["is_warmup"] = is_warmup
     output["is_overtraining_risk"] = risk_acwr | risk_monotony | risk_tsb
     output["risk_reasons"] = reasons
+    output["days_seen"] = day_number.astype(np.int64)
+    output["ewma_acute"] = ewma_acute
+    output["ewma_chronic"] = ewma_chronic
 
     keep = config.state_window_days
     new_state = RollingState(

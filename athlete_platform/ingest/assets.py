@@ -3,9 +3,10 @@
 
 import datetime as dt
 from collections import Counter
+from typing import Optional
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
+from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, ResourceParam, StepLauncher, asset
 
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import window_dates
@@ -64,7 +65,12 @@ def bronze_table(result: FetchResult, ingested_at: dt.datetime) -> pa.Table:
         "one row per record with source, content hash and ingestion time. Placed by the athlete's local date."
     ),
 )
-def raw_activities(context: AssetExecutionContext, activity_source: ActivitySource) -> pa.Table:
+def raw_activities(
+    context: AssetExecutionContext,
+    activity_source: ActivitySource,
+    # Remote on Databricks (its output goes to a Unity Catalog table through the cluster's Spark), in-process locally.
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+) -> pa.Table:
     start, end = window_dates(context)
     result = activity_source.fetch(start, end, log=context.log)
     table = bronze_table(result, dt.datetime.now(dt.timezone.utc))

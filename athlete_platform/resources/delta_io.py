@@ -63,6 +63,56 @@ def _as_date(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
+# -- helpers shared with unity_catalog_io.UnityCatalogDeltaIOManager ----------------------------------
+def partition_column(context: OutputContext | InputContext) -> str:
+    """The date column a partitioned asset declares with ``metadata={"partition_expr": ...}``."""
+    column = (context.definition_metadata or {}).get(PARTITION_EXPR)
+    if not column:
+        raise ValueError(
+            f"partitioned asset {context.asset_key.to_user_string()} needs metadata "
+            f"{{'{PARTITION_EXPR}': '<date column>'}} to be stored"
+        )
+    return column
+
+
+def upstream_partition_column(context: InputContext) -> str:
+    upstream = context.upstream_output
+    column = (upstream.definition_metadata or {}).get(PARTITION_EXPR) if upstream is not None else None
+    if not column:
+        raise ValueError(f"upstream asset {context.asset_key.to_user_string()} declares no {PARTITION_EXPR!r}")
+    return column
+
+
+def check_window_bounds(context: OutputContext, column: str, start: dt.date, end: dt.date, *,
+                        rows: int, null_count: int, low: Any, high: Any) -> None:
+    """Refuse an output with null partition values or rows outside ``[start, end)`` (stats computed by the caller)."""
+    if null_count:
+        raise ValueError(
+            f"asset {context.asset_key.to_user_string()}: {null_count} rows have a null {column!r}; "
+            "every row must belong to a partition"
+        )
+    if rows == 0:
+        return
+    low, high = _as_date(low), _as_date(high)
+    if low < start or high >= end:
+        raise ValueError(
+            f"asset {context.asset_key.to_user_string()}: rows with {column} from {low} to {high} fall outside "
+            f"the materialized window [{start}, {end}); an asset may only write its own partitions"
+        )
+
+
+def requested_input_type(context: InputContext) -> str:
+    """``"pandas"``, ``"arrow"`` or ``"spark"`` (the default) from the input's type annotation."""
+    typing_type = getattr(context.dagster_type, "typing_type", None)
+    type_name = getattr(typing_type, "__name__", "")
+    module = getattr(typing_type, "__module__", "")
+    if module.startswith("pandas") and type_name == "DataFrame":
+        return "pandas"
+    if typing_type is pa.Table:
+        return "arrow"
+    return "spark"
+
+
 class DeltaTableIOManager(ConfigurableIOManager):
     """Stores each asset as a Delta table under ``root_uri`` (local path)."""
 
@@ -84,7 +134,7 @@ class DeltaTableIOManager(ConfigurableIOManager):
         metadata: dict[str, Any] = {"path": MetadataValue.path(str(path)), "dagster/row_count": table.num_rows}
 
         if context.has_asset_partitions:
-            column = self._partition_column(context)
+            column = partition_column(context)
             start, end = window_dates(context)
             self._check_rows_in_window(context, table, column, start, end)
             predicate = window_predicate(column, start, end)
@@ -101,35 +151,16 @@ class DeltaTableIOManager(ConfigurableIOManager):
         context.add_output_metadata(metadata)
 
     @staticmethod
-    def _partition_column(context: OutputContext | InputContext) -> str:
-        column = (context.definition_metadata or {}).get(PARTITION_EXPR)
-        if not column:
-            raise ValueError(
-                f"partitioned asset {context.asset_key.to_user_string()} needs metadata "
-                f"{{'{PARTITION_EXPR}': '<date column>'}} to be stored"
-            )
-        return column
-
-    @staticmethod
     def _check_rows_in_window(context: OutputContext, table: pa.Table, column: str, start: dt.date, end: dt.date) -> None:
         if column not in table.column_names:
             raise ValueError(f"asset {context.asset_key.to_user_string()} has no partition column {column!r}")
         import pyarrow.compute as pc
 
         values = table.column(column)
-        if values.null_count:
-            raise ValueError(
-                f"asset {context.asset_key.to_user_string()}: {values.null_count} rows have a null {column!r}; "
-                "every row must belong to a partition"
-            )
-        if table.num_rows == 0:
-            return
-        low, high = _as_date(pc.min(values).as_py()), _as_date(pc.max(values).as_py())
-        if low < start or high >= end:
-            raise ValueError(
-                f"asset {context.asset_key.to_user_string()}: rows with {column} from {low} to {high} fall outside "
-                f"the materialized window [{start}, {end}); an asset may only write its own partitions"
-            )
+        check_window_bounds(
+            context, column, start, end, rows=table.num_rows, null_count=values.null_count,
+            low=pc.min(values).as_py(), high=pc.max(values).as_py(),
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:
@@ -149,7 +180,7 @@ class DeltaTableIOManager(ConfigurableIOManager):
             )
         delta = DeltaTable(str(path))
         if context.has_asset_partitions:
-            column = self._upstream_partition_column(context)
+            column = upstream_partition_column(context)
             start, end = window_dates(context)
             dataset = delta.to_pyarrow_dataset()
             if not pa.types.is_date32(dataset.schema.field(column).type):
@@ -162,19 +193,13 @@ class DeltaTableIOManager(ConfigurableIOManager):
             table = delta.to_pyarrow_table()
         return self._convert(context, table)
 
-    def _upstream_partition_column(self, context: InputContext) -> str:
-        upstream = context.upstream_output
-        column = (upstream.definition_metadata or {}).get(PARTITION_EXPR) if upstream is not None else None
-        if not column:
-            raise ValueError(f"upstream asset {context.asset_key.to_user_string()} declares no {PARTITION_EXPR!r}")
-        return column
-
     def _convert(self, context: InputContext, table: pa.Table) -> Any:
-        typing_type = getattr(context.dagster_type, "typing_type", None)
-        type_name = getattr(typing_type, "__name__", "")
-        module = getattr(typing_type, "__module__", "")
-        if module.startswith("pandas") and type_name == "DataFrame":
+        wanted = requested_input_type(context)
+        if wanted == "pandas":
             return table.to_pandas()
-        if typing_type is pa.Table:
+        if wanted == "arrow":
             return table
+        if table.num_rows == 0:
+            # PySpark cannot convert zero-chunk nested columns; an empty table with one empty chunk works.
+            table = table.schema.empty_table()
         return self.spark.get_session().createDataFrame(table)

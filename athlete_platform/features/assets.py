@@ -1,0 +1,450 @@
+"""The four feature tables as Spark assets: thin glue around the pure functions in ``compute``.
+
+Every table is computed per athlete with ``groupBy("athlete_id")....applyInPandas`` so the pure pandas
+code runs in parallel on Spark (locally or on a Databricks cluster) and athletes never mix.
+
+History, not row windows:
+* activity_features reads the athlete's silver activities of the previous ``HISTORY_DAYS`` too, because
+  threshold pace and HRmax come from activities strictly *before* the one scored;
+* athlete_daily_features continues each athlete's calendar from its own previous partition (D−1), so
+  rest days after the last activity keep their rows (load 0);
+* athlete_rolling_features continues the PMC recursion from its own previous partition (D−1) and rebuilds
+  the trailing windows from the daily table: partition D = state(D−1) + load(D). A range run (single-run
+  backfill) does the same once for the whole range, and both equal a from-scratch computation.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Optional
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+    ResourceParam,
+    StepLauncher,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from athlete_platform.features import compute
+from athlete_platform.partitions import daily_partitions, weekly_partitions
+from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
+from athlete_platform.silver.assets import SILVER_ACTIVITIES, SILVER_HR_PROFILES
+
+ACTIVITY_FEATURES = AssetKey(["feature_store", "activity_features"])
+DAILY_FEATURES = AssetKey(["feature_store", "athlete_daily_features"])
+WEEKLY_FEATURES = AssetKey(["feature_store", "athlete_weekly_features"])
+ROLLING_FEATURES = AssetKey(["feature_store", "athlete_rolling_features"])
+
+#: Days of earlier activities read to score an activity (threshold pace: 90 d; HRmax: this window).
+HISTORY_DAYS = 365
+DATE_COLUMNS = {"activity_date", "date", "week_start", "as_of_date", "last_date"}
+PREVIOUS_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+
+
+class FeatureSettings(Config):
+    """Tunables of the feature tables (see ``compute.FeatureConfig`` for their meaning)."""
+
+    threshold_pace_s_per_km: Optional[float] = None
+    hrmax_bpm: Optional[float] = None
+    hr_rest_bpm: float = 60.0
+    sex: str = "M"
+    risk_acwr_gt: float = 1.5
+    risk_monotony_gt: float = 2.0
+    risk_tsb_lt: float = -30.0
+
+    def feature_config(self) -> compute.FeatureConfig:
+        return compute.FeatureConfig(
+            threshold_pace_s_per_km=self.threshold_pace_s_per_km,
+            hrmax_bpm=self.hrmax_bpm,
+            hr_rest_bpm=self.hr_rest_bpm,
+            sex=self.sex,
+            risk_acwr_gt=self.risk_acwr_gt,
+            risk_monotony_gt=self.risk_monotony_gt,
+            risk_tsb_lt=self.risk_tsb_lt,
+        )
+
+
+def spark_ddl(columns: Mapping[str, str]) -> str:
+    """Spark schema for a ``compute.*_COLUMNS`` mapping (pandas dtypes)."""
+    spark_types = {"int64": "bigint", "float64": "double", "bool": "boolean", "datetime64[ns, UTC]": "timestamp"}
+    fields = []
+    for name, dtype in columns.items():
+        if dtype == "object":
+            spark_type = "date" if name in DATE_COLUMNS else "string"
+        else:
+            spark_type = spark_types[dtype]
+        fields.append(f"{name} {spark_type}")
+    return ", ".join(fields)
+
+
+def _as_dates(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series).dt.date
+
+
+# -- activity features -----------------------------------------------------------------------------
+
+
+def activity_features_for_athlete(activities: pd.DataFrame, hr_profiles: pd.DataFrame, *, start, config) -> pd.DataFrame:
+    """cogroup body: score the athlete's activities in the window, earlier ones serve as history."""
+    if activities.empty:
+        return compute.activity_features(activities, None, None, config)
+    in_window = _as_dates(activities["activity_date"]) >= start
+    return compute.activity_features(activities[in_window], hr_profiles, activities[~in_window], config)
+
+
+ACTIVITY_CHECKS = [
+    AssetCheckSpec("unique_activity_id", asset=ACTIVITY_FEATURES, blocking=True),
+    AssetCheckSpec(
+        "hr_zones_sum_to_100_or_null",
+        asset=ACTIVITY_FEATURES,
+        blocking=True,
+        description="Zone shares sum to 100 ± 0.5 when present; all five null together; null without HR.",
+    ),
+    AssetCheckSpec("training_load_non_negative", asset=ACTIVITY_FEATURES, blocking=True),
+]
+
+
+def evaluate_activity_checks(features) -> list[AssetCheckResult]:
+    from pyspark.sql import functions as F
+
+    zones = [F.col(f"z{i}_pct") for i in range(1, 6)]
+    zone_sum = zones[0] + zones[1] + zones[2] + zones[3] + zones[4]
+    nulls = sum(z.isNull().cast("int") for z in zones)
+    stats = features.agg(
+        F.count("*").alias("rows"),
+        F.countDistinct("activity_id").alias("ids"),
+        F.sum(((nulls == 0) & (F.abs(zone_sum - 100.0) > 0.5)).cast("int")).alias("bad_sum"),
+        F.sum(((nulls > 0) & (nulls < 5)).cast("int")).alias("partial_zones"),
+        F.sum((F.col("avg_hr").isNull() & (nulls < 5)).cast("int")).alias("zones_without_hr"),
+        F.sum((F.col("training_load").isNull() | (F.col("training_load") < 0)).cast("int")).alias("bad_load"),
+        F.sum((nulls == 0).cast("int")).alias("rows_with_zones"),
+    ).collect()[0]
+    return [
+        AssetCheckResult(
+            check_name="unique_activity_id",
+            asset_key=ACTIVITY_FEATURES,
+            passed=stats["rows"] == stats["ids"],
+            metadata={"rows": stats["rows"], "distinct_ids": stats["ids"]},
+        ),
+        AssetCheckResult(
+            check_name="hr_zones_sum_to_100_or_null",
+            asset_key=ACTIVITY_FEATURES,
+            passed=(stats["bad_sum"] or 0) + (stats["partial_zones"] or 0) + (stats["zones_without_hr"] or 0) == 0,
+            metadata={
+                "rows_with_zones": stats["rows_with_zones"] or 0,
+                "sum_off_by_more_than_0_5": stats["bad_sum"] or 0,
+                "partially_null_zones": stats["partial_zones"] or 0,
+                "zones_without_hr": stats["zones_without_hr"] or 0,
+            },
+        ),
+        AssetCheckResult(
+            check_name="training_load_non_negative",
+            asset_key=ACTIVITY_FEATURES,
+            passed=(stats["bad_load"] or 0) == 0,
+            metadata={"null_or_negative_load": stats["bad_load"] or 0},
+        ),
+    ]
+
+
+@asset(
+    key=ACTIVITY_FEATURES,
+    group_name="features",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    ins={
+        "activities": AssetIn(
+            key=SILVER_ACTIVITIES, partition_mapping=TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS)
+        ),
+        "hr_profiles": AssetIn(key=SILVER_HR_PROFILES),
+    },
+    metadata={"partition_expr": "activity_date"},
+    check_specs=ACTIVITY_CHECKS,
+    kinds={"spark", "delta"},
+    code_version="1",
+    description=(
+        "Per activity: distance, durations, pace, elevation, threshold pace (from earlier activities only), "
+        "IF, rTSS, TRIMP, hrTSS, HR, HRmax used, time in 5 HR zones (%), efficiency index, training load."
+    ),
+)
+def activity_features(
+    context: AssetExecutionContext,
+    config: FeatureSettings,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    activities,
+    hr_profiles,
+):
+    start, _ = window_dates(context)
+    feature_config = config.feature_config()
+
+    def score(activities_pdf: pd.DataFrame, profiles_pdf: pd.DataFrame) -> pd.DataFrame:
+        return activity_features_for_athlete(activities_pdf, profiles_pdf, start=start, config=feature_config)
+
+    features = (
+        activities.groupBy("athlete_id")
+        .cogroup(hr_profiles.groupBy("athlete_id"))
+        .applyInPandas(score, schema=spark_ddl(compute.ACTIVITY_FEATURE_COLUMNS))
+        .cache()
+    )
+    yield Output(features, metadata={"rows": features.count()})
+    yield from evaluate_activity_checks(features)
+
+
+# -- daily features --------------------------------------------------------------------------------
+
+
+@asset(
+    key=DAILY_FEATURES,
+    group_name="features",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    ins={
+        "activity_features": AssetIn(key=ACTIVITY_FEATURES),
+        "previous_days": AssetIn(key=DAILY_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
+    },
+    metadata={"partition_expr": "date"},
+    check_specs=[
+        AssetCheckSpec("one_row_per_athlete_day", asset=DAILY_FEATURES, blocking=True),
+        AssetCheckSpec(
+            "no_missing_calendar_days",
+            asset=DAILY_FEATURES,
+            blocking=True,
+            description="Every athlete has a row for every day of the window from its first day (rest days included).",
+        ),
+    ],
+    kinds={"spark", "delta"},
+    code_version="1",
+    description="Every calendar day from each athlete's first activity, rest days included with zero load.",
+)
+def athlete_daily_features(
+    context: AssetExecutionContext,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    activity_features,
+    previous_days,
+):
+    from pyspark.sql import functions as F
+
+    start, end = window_dates(context)
+    spark = activity_features.sparkSession
+    day_before = start - dt.timedelta(days=1)
+    if previous_days is None:
+        continuing = spark.createDataFrame([], "athlete_id bigint, first_activity_date date")
+    else:
+        # Athletes with a row on the day before the window continue (their first day is earlier).
+        continuing = (
+            previous_days.filter(F.col("date") == F.lit(day_before))
+            .select("athlete_id", F.col("date").alias("first_activity_date"))
+        )
+
+    def calendar(features_pdf: pd.DataFrame, firsts_pdf: pd.DataFrame) -> pd.DataFrame:
+        return compute.daily_features(features_pdf, firsts_pdf, start, end)
+
+    daily = (
+        activity_features.groupBy("athlete_id")
+        .cogroup(continuing.groupBy("athlete_id"))
+        .applyInPandas(calendar, schema=spark_ddl(compute.DAILY_FEATURE_COLUMNS))
+        .cache()
+    )
+    stats = daily.agg(
+        F.count("*").alias("rows"),
+        F.countDistinct("athlete_id", "date").alias("keys"),
+        F.countDistinct("athlete_id").alias("athletes"),
+        F.sum("daily_load").alias("load"),
+    ).collect()[0]
+    spans = daily.groupBy("athlete_id").agg(
+        F.min("date").alias("first"), F.max("date").alias("last"), F.count("*").alias("n")
+    )
+    gaps = spans.filter(F.datediff("last", "first") + 1 != F.col("n")).count()
+    not_to_end = spans.filter(F.col("last") != F.lit(end - dt.timedelta(days=1))).count()
+    yield Output(daily, metadata={"rows": stats["rows"], "athletes": stats["athletes"], "total_load": float(stats["load"] or 0.0)})
+    yield AssetCheckResult(
+        check_name="one_row_per_athlete_day",
+        asset_key=DAILY_FEATURES,
+        passed=stats["rows"] == stats["keys"],
+        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+    )
+    yield AssetCheckResult(
+        check_name="no_missing_calendar_days",
+        asset_key=DAILY_FEATURES,
+        passed=gaps == 0 and not_to_end == 0,
+        metadata={"athletes_with_gaps": gaps, "athletes_not_reaching_window_end": not_to_end},
+    )
+
+
+# -- weekly features -------------------------------------------------------------------------------
+
+
+@asset(
+    key=WEEKLY_FEATURES,
+    group_name="features",
+    partitions_def=weekly_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    ins={"daily": AssetIn(key=DAILY_FEATURES)},
+    metadata={"partition_expr": "week_start"},
+    check_specs=[AssetCheckSpec("one_row_per_athlete_week", asset=WEEKLY_FEATURES, blocking=True)],
+    kinds={"spark", "delta"},
+    code_version="1",
+    description="Per athlete and Monday-based week: volume, load, monotony, strain, long run, run count, rest days.",
+)
+def athlete_weekly_features(
+    context: AssetExecutionContext, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]], daily
+):
+    from pyspark.sql import functions as F
+
+    weekly = daily.groupBy("athlete_id").applyInPandas(
+        compute.weekly_features, schema=spark_ddl(compute.WEEKLY_FEATURE_COLUMNS)
+    ).cache()
+    stats = weekly.agg(F.count("*").alias("rows"), F.countDistinct("athlete_id", "week_start").alias("keys")).collect()[0]
+    yield Output(weekly, metadata={"rows": stats["rows"]})
+    yield AssetCheckResult(
+        check_name="one_row_per_athlete_week",
+        asset_key=WEEKLY_FEATURES,
+        passed=stats["rows"] == stats["keys"],
+        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+    )
+
+
+# -- rolling features ------------------------------------------------------------------------------
+
+
+def rolling_for_athlete(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame, *, start, config) -> pd.DataFrame:
+    """cogroup body: continue one athlete's recursion from its row of the day before the window."""
+    columns = list(compute.ROLLING_FEATURE_COLUMNS)
+    if daily_pdf.empty:
+        return pd.DataFrame(columns=columns)
+    athlete_id = int(daily_pdf["athlete_id"].iloc[0])
+    days = _as_dates(daily_pdf["date"])
+    history, new = daily_pdf[days < start], daily_pdf[days >= start]
+    day_before = start - dt.timedelta(days=1)
+    previous = previous_pdf[_as_dates(previous_pdf["as_of_date"]) == day_before] if not previous_pdf.empty else previous_pdf
+    if previous.empty and not history.empty:
+        raise ValueError(
+            f"athlete {athlete_id} has daily features before {start} but no rolling features for {day_before}: "
+            f"materialize athlete_rolling_features for {day_before} (or a range ending there) first"
+        )
+    state = compute.state_from_previous_rows(previous, history, config) if not previous.empty else None
+    rows, _ = compute.rolling_features(new, state, config)
+    return rows[columns]
+
+
+ROLLING_CHECKS = [
+    AssetCheckSpec("one_row_per_athlete_day", asset=ROLLING_FEATURES, blocking=True),
+    AssetCheckSpec(
+        "pmc_and_acwr_non_null",
+        asset=ROLLING_FEATURES,
+        blocking=True,
+        description="CTL, ATL, TSB and EWMA ACWR are set on every row (ACWR may be null only on zero chronic load).",
+    ),
+    AssetCheckSpec(
+        "row_for_every_recently_active_athlete",
+        asset=ROLLING_FEATURES,
+        blocking=True,
+        description="Every athlete with an activity in the 42 days before the window end has a row on its last day.",
+    ),
+]
+
+
+@asset(
+    key=ROLLING_FEATURES,
+    group_name="features",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    ins={
+        "daily": AssetIn(
+            key=DAILY_FEATURES,
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-compute.FeatureConfig().state_window_days),
+        ),
+        "previous_day": AssetIn(key=ROLLING_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
+    },
+    metadata={"partition_expr": "as_of_date"},
+    check_specs=ROLLING_CHECKS,
+    kinds={"spark", "delta"},
+    code_version="1",
+    description=(
+        "Per athlete and day, as of the end of the day: CTL/ATL (TrainingPeaks 1/N), TSB (yesterday's CTL − ATL), "
+        "ACWR (coupled rolling 7/28 and EWMA 7/28), pace trend, best pace, volume, consistency, monotony, strain, "
+        "rest days, best-effort race estimates and overtraining risk with reasons. Incremental from D−1."
+    ),
+)
+def athlete_rolling_features(
+    context: AssetExecutionContext,
+    config: FeatureSettings,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    daily,
+    previous_day,
+):
+    from pyspark.sql import functions as F
+
+    start, end = window_dates(context)
+    feature_config = config.feature_config()
+    spark = daily.sparkSession
+    if previous_day is None:
+        previous_day = spark.createDataFrame([], spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
+
+    def advance(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame) -> pd.DataFrame:
+        return rolling_for_athlete(daily_pdf, previous_pdf, start=start, config=feature_config)
+
+    rolling = (
+        daily.groupBy("athlete_id")
+        .cogroup(previous_day.groupBy("athlete_id"))
+        .applyInPandas(advance, schema=spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
+        .cache()
+    )
+    last_day = end - dt.timedelta(days=1)
+    stats = rolling.agg(
+        F.count("*").alias("rows"),
+        F.countDistinct("athlete_id", "as_of_date").alias("keys"),
+        F.sum((F.col("ctl").isNull() | F.col("atl").isNull() | F.col("tsb").isNull()).cast("int")).alias("null_pmc"),
+        F.sum((F.col("acwr_ewma_7_28").isNull() & (F.col("ewma_chronic") > 0)).cast("int")).alias("null_acwr"),
+        F.sum(F.col("is_overtraining_risk").cast("int")).alias("risk_rows"),
+    ).collect()[0]
+    recently_active = (
+        daily.filter((F.col("date") > F.lit(last_day - dt.timedelta(days=42))) & (F.col("activity_count") > 0))
+        .select("athlete_id")
+        .distinct()
+    )
+    on_last_day = rolling.filter(F.col("as_of_date") == F.lit(last_day)).select("athlete_id")
+    missing_athletes = [r["athlete_id"] for r in recently_active.subtract(on_last_day).limit(10).collect()]
+    latest = rolling.filter(F.col("as_of_date") == F.lit(last_day)).agg(
+        F.avg("ctl").alias("ctl"), F.avg("atl").alias("atl"), F.avg("tsb").alias("tsb")
+    ).collect()[0]
+    yield Output(
+        rolling,
+        metadata={
+            "rows": stats["rows"],
+            "overtraining_risk_rows": int(stats["risk_rows"] or 0),
+            "mean_ctl_last_day": float(latest["ctl"] or 0.0),
+            "mean_atl_last_day": float(latest["atl"] or 0.0),
+            "mean_tsb_last_day": float(latest["tsb"] or 0.0),
+            "conventions": MetadataValue.md(
+                "CTL/ATL: TrainingPeaks 1/N (42/7 d). `tsb` = yesterday's CTL − ATL; `tsb_same_day` = today's. "
+                "ACWR: `acwr_rolling_7_28` coupled rolling means, `acwr_ewma_7_28` EWMA λ=2/(N+1)."
+            ),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="one_row_per_athlete_day",
+        asset_key=ROLLING_FEATURES,
+        passed=stats["rows"] == stats["keys"],
+        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+    )
+    yield AssetCheckResult(
+        check_name="pmc_and_acwr_non_null",
+        asset_key=ROLLING_FEATURES,
+        passed=(stats["null_pmc"] or 0) + (stats["null_acwr"] or 0) == 0,
+        metadata={"rows_null_pmc": stats["null_pmc"] or 0, "rows_null_acwr_with_load": stats["null_acwr"] or 0},
+    )
+    yield AssetCheckResult(
+        check_name="row_for_every_recently_active_athlete",
+        asset_key=ROLLING_FEATURES,
+        passed=not missing_athletes,
+        metadata={"missing_athletes_sample": str(missing_athletes), "last_day": str(last_day)},
+    )
