@@ -6,6 +6,12 @@ inside their bodies). The resource set comes from ``ATHLETE_PLATFORM_ENV`` via `
 
 from dagster import Definitions
 
+from athlete_platform.features.assets import (
+    activity_features,
+    athlete_daily_features,
+    athlete_rolling_features,
+    athlete_weekly_features,
+)
 from athlete_platform.ingest.assets import raw_activities
 from athlete_platform.resources.environments import resources_for
 from athlete_platform.settings import load_settings
@@ -14,6 +20,13 @@ from athlete_platform.silver.assets import silver_activities
 settings = load_settings()
 
 defs = Definitions(
-    assets=[raw_activities, silver_activities],
+    assets=[
+        raw_activities,
+        silver_activities,
+        activity_features,
+        athlete_daily_features,
+        athlete_weekly_features,
+        athlete_rolling_features,
+    ],
     resources=resources_for(settings),
 )
