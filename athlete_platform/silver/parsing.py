@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from athlete_platform.domain import hr_zones
 
 # Strava sport types (API `sport_type`/`type`, or the export's display names without spaces) -> our vocabulary.
 SPORT_VOCABULARY: dict[str, str] = {
@@ -109,40 +109,27 @@ def _timestamp(activity: dict[str, Any], field: str, problems: dict[str, str]) -
 
 
 def hr_profile_from_streams(streams: dict[str, Any]) -> tuple[list[float], list[float]] | None:
-    """Seconds spent at each heart-rate value, weighting each sample by the time until the next one.
-
-    The last sample gets the median sample interval; gaps longer than 30 s (auto-pause) count 30 s so a
-    paused watch does not credit minutes to the HR it showed when stopped.
-    """
+    """HR profile of a Strava streams response (``hr_zones.profile_from_stream`` documents the weighting)."""
     heartrate = (streams.get("heartrate") or {}).get("data")
+    if not heartrate:
+        return None
     time_s = (streams.get("time") or {}).get("data")
-    if not heartrate or not time_s or len(heartrate) != len(time_s):
-        return None
-    hr = np.asarray(heartrate, dtype=float)
-    t = np.asarray(time_s, dtype=float)
-    if len(t) == 1:
-        return [float(hr[0])], [1.0]
-    step = np.diff(t)
-    median_step = float(np.median(step[step > 0])) if np.any(step > 0) else 1.0
-    weights = np.clip(np.append(step, median_step), 0.0, 30.0)
-    valid = (hr > 0) & (weights > 0)
-    if not valid.any():
-        return None
-    values, inverse = np.unique(np.round(hr[valid]), return_inverse=True)
-    seconds = np.bincount(inverse, weights=weights[valid])
-    return values.tolist(), seconds.tolist()
+    profile = hr_zones.profile_from_stream(time_s, heartrate)
+    return (profile.hr_bpm.tolist(), profile.seconds.tolist()) if profile.total_seconds > 0 else None
 
 
 def hr_profile_from_splits(splits: list[dict[str, Any]]) -> tuple[list[float], list[float]] | None:
     """Per-split average HR weighted by the split's moving time (elapsed when moving is absent)."""
-    bpm, seconds = [], []
-    for split in splits or []:
-        hr = split.get("average_heartrate")
-        duration = split.get("moving_time") or split.get("elapsed_time")
-        if hr and duration and float(hr) > 0 and float(duration) > 0:
-            bpm.append(float(hr))
-            seconds.append(float(duration))
-    return (bpm, seconds) if bpm else None
+    with_hr = [
+        (float(split["average_heartrate"]), float(split.get("moving_time") or split.get("elapsed_time") or 0))
+        for split in splits or []
+        if split.get("average_heartrate")
+    ]
+    with_hr = [(hr, seconds) for hr, seconds in with_hr if hr > 0 and seconds > 0]
+    if not with_hr:
+        return None
+    profile = hr_zones.profile_from_splits([hr for hr, _ in with_hr], [seconds for _, seconds in with_hr])
+    return profile.hr_bpm.tolist(), profile.seconds.tolist()
 
 
 def parse_record(

@@ -73,13 +73,14 @@ def test_strength_session_without_distance_is_valid_and_has_no_pace():
     assert row["sport"] == "strength" and row["pace_s_per_km"] is None
 
 
-def test_hr_profile_from_stream_weights_samples_by_time_and_caps_pauses():
+def test_hr_profile_from_stream_weights_samples_by_time_and_discounts_pauses():
     streams = {"time": {"data": [0, 10, 20, 120, 130]}, "heartrate": {"data": [120, 120, 150, 160, 160]}}
     profile = parse(run_activity(9, "2025-02-10")["activity"], streams=streams).hr_profile
     assert profile["hr_source"] == "stream"
     seconds = dict(zip(profile["hr_bpm"], profile["seconds"]))
-    # 120 covers 0-10 and 10-20; 150 covers 20-120 capped at 30 s; 160: 10 s + last sample (median step 10 s).
-    assert seconds == {120.0: 20.0, 150.0: 30.0, 160.0: 20.0}
+    # 120 covers 0-10 and 10-20; the 100 s pause after 150 counts one typical step (10 s);
+    # 160: 10 s + the last sample (typical step).
+    assert seconds == {120.0: 20.0, 150.0: 10.0, 160.0: 20.0}
 
 
 def test_hr_profile_from_splits_weights_by_split_time():
