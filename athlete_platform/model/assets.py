@@ -1,0 +1,646 @@
+"""Training set, the gated race-time estimator, and its registration (weekly partitions, pandas).
+
+Graph::
+
+    feature_store/race_results ─┐  (all days before the week)
+                                ├─► feature_store/training_set ─► models/time_estimator ─► models/registered_time_estimator
+    feature_store/athlete_rolling_features ─┘   [no_future_features]   [mae_10k_gate, beats_riegel]
+
+* ``feature_store/training_set`` (week W = [Monday, next Monday)): every race with ``race_date <`` W's Monday,
+  joined point-in-time with the athlete's last rolling-feature row strictly before the race
+  (:mod:`.training_set`); blocking check ``no_future_features`` (:mod:`.leakage`) fails the run on any leak.
+* ``models/time_estimator``: time-ordered CV (gap ≥ 43 days), baselines on the same folds, the final model
+  logged to MLflow (pyfunc with signature and input example, metrics, lineage tags, NannyML DLE artifact)
+  — logged, **not registered**. Blocking checks ``mae_10k_gate`` (10K MAE < ``contract.MAX_10K_MAE_S``)
+  and ``beats_riegel`` (model MAE ≤ Riegel MAE over all out-of-fold races).
+* ``models/registered_time_estimator``: registers that run's model, moves ``@challenger`` to it, and moves
+  ``@champion`` when there is none or the challenger's latest-fold 10K MAE is lower than the champion's on
+  the same races. A failing gate on ``time_estimator`` skips this step (the run fails), so a bad model is
+  never registered — registration lives downstream of the checks because a failing check does not undo
+  what its own asset already did. Caveat of this rule: the challenger's latest-fold error is out-of-fold,
+  while the champion was trained on everything before *its* week, often including these races; the
+  comparison favours the champion (conservative promotion) and the reason says how many races it had seen.
+
+Partition mapping (measured with dagster 1.13, see the model tests): from a weekly asset to a daily one,
+``TimeWindowPartitionMapping`` offsets count **downstream (weekly) partitions**: ``start_offset=-1,
+end_offset=-1`` maps week W to the seven days of week W−1, and a start before the daily definition's
+first day is clamped to that day (no error, nothing reported missing). ``ALL_DAYS_BEFORE_WEEK`` =
+``(start_offset=-HISTORY_WEEKS, end_offset=-1)`` therefore loads every day from 2015-01-01 up to the
+Sunday before W: all history, nothing from W itself or later.
+"""
+
+
+import hashlib
+import json
+import math
+import pickle
+import tempfile
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetRecordsFilter,
+    Config,
+    DagsterInstance,
+    MetadataValue,
+    Output,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from athlete_platform.features.assets import ROLLING_FEATURES
+from athlete_platform.labels.assets import RACE_RESULTS, RACE_RESULTS_SCHEMA
+from athlete_platform.model import contract
+from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorParams
+from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
+from athlete_platform.partitions import weekly_partitions
+from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.resources.mlflow_resource import MlflowResource
+
+TRAINING_SET = AssetKey(["feature_store", "training_set"])
+TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
+REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
+
+#: ~190 years of weeks: clamps to the first daily partition (see the module docstring).
+HISTORY_WEEKS = 10_000
+ALL_DAYS_BEFORE_WEEK = TimeWindowPartitionMapping(start_offset=-HISTORY_WEEKS, end_offset=-1)
+
+MODEL_CODE_VERSION = "1"
+MIN_GAP_DAYS = 43
+MODEL_ARTIFACT_NAME = "model"
+_FINGERPRINT_FILES = (
+    "model/contract.py", "model/training_set.py", "model/leakage.py", "model/evaluation.py", "model/baselines.py",
+    "model/estimator.py", "model/pyfunc.py", "model/dle.py", "model/assets.py", "labels/race_detection.py",
+    "features/compute.py", "domain/race_baselines.py",
+)
+
+TRAINING_SET_SCHEMA = pa.schema(
+    [
+        *RACE_RESULTS_SCHEMA,
+        pa.field("as_of_date", pa.date32()),
+        pa.field("feature_age_days", pa.int64()),
+        *[pa.field(name, pa.float64()) for name in contract.FEATURE_COLUMNS],
+        pa.field("training_week", pa.date32()),
+    ]
+)
+if TRAINING_SET_SCHEMA.names != [*TRAINING_ROW_COLUMNS, "training_week"]:
+    raise RuntimeError("TRAINING_SET_SCHEMA and training_set.TRAINING_ROW_COLUMNS disagree")
+
+TIME_ESTIMATOR_SCHEMA = pa.schema(
+    [
+        ("training_week", pa.date32()),
+        ("run_id", pa.string()),
+        ("model_uri", pa.string()),
+        ("experiment_id", pa.string()),
+        ("model_kind", pa.string()),
+        ("train_rows", pa.int64()),
+        ("data_window_start", pa.date32()),
+        ("data_window_end", pa.date32()),  # exclusive: the partition's Monday
+        ("latest_fold_test_start", pa.date32()),
+        ("latest_fold_test_end", pa.date32()),  # inclusive
+        *[(f"{method}_mae_{d}_s", pa.float64()) for method in METHODS for d in (*DISTANCE_KEYS, "all")],
+        ("latest_fold_model_mae_10k_s", pa.float64()),
+        ("latest_fold_model_mae_all_s", pa.float64()),
+        ("coverage80_all", pa.float64()),
+        ("gate_mae_10k_passed", pa.bool_()),
+        ("gate_beats_riegel_passed", pa.bool_()),
+    ]
+)
+
+REGISTERED_SCHEMA = pa.schema(
+    [
+        ("training_week", pa.date32()),
+        ("model_name", pa.string()),
+        ("version", pa.string()),
+        ("run_id", pa.string()),
+        ("aliases", pa.string()),  # comma-joined aliases of this version after the step
+        ("promoted", pa.bool_()),
+        ("reason", pa.string()),
+        ("challenger_latest_fold_mae_s", pa.float64()),
+        ("champion_latest_fold_mae_s", pa.float64()),  # the previous champion's, NaN when there was none
+        ("previous_champion_version", pa.string()),
+    ]
+)
+
+
+# -- lineage helpers -----------------------------------------------------------------------------------
+
+
+def latest_materialization_metadata(instance: DagsterInstance, key: AssetKey, partition: str | None = None) -> dict[str, Any]:
+    """Plain values of the metadata of the latest materialization of ``key`` (of one partition if given)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    return {name: getattr(value, "value", value) for name, value in records[0].asset_materialization.metadata.items()}
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def code_fingerprint() -> str:
+    """sha256 (12 hex) of the source files that define labels, features, baselines and the model."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for relative in _FINGERPRINT_FILES:
+        digest.update(relative.encode())
+        digest.update((root / relative).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def package_version() -> str:
+    try:
+        return importlib_metadata.version("athlete_platform")
+    except importlib_metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+# -- training set ---------------------------------------------------------------------------------------
+
+
+class TrainingSetSettings(Config):
+    #: Share of races without an earlier feature row above which the (non-blocking) check warns.
+    max_share_without_features: float = 0.05
+
+
+@asset(
+    key=TRAINING_SET,
+    group_name="model",
+    partitions_def=weekly_partitions,
+    ins={
+        "race_results": AssetIn(key=RACE_RESULTS, partition_mapping=ALL_DAYS_BEFORE_WEEK),
+        "rolling_features": AssetIn(key=ROLLING_FEATURES, partition_mapping=ALL_DAYS_BEFORE_WEEK),
+    },
+    metadata={"partition_expr": "training_week"},
+    check_specs=[
+        AssetCheckSpec(
+            "no_future_features",
+            asset=TRAINING_SET,
+            blocking=True,
+            description=(
+                "Every row's as_of_date < race_date, a rolling row exists for (athlete_id, as_of_date) and every "
+                "model feature equals that row's value (recomputed from the rolling table)."
+            ),
+        ),
+        AssetCheckSpec(
+            "races_without_features",
+            asset=TRAINING_SET,
+            blocking=False,
+            description="Races with no feature row before them (not trainable) stay under the configured share.",
+        ),
+    ],
+    kinds={"pandas", "delta"},
+    code_version="1",
+    description=(
+        "Snapshot for the week: every race before the week's Monday with the athlete's rolling features as of the "
+        "last day before the race (ASOF join, never the race day itself)."
+    ),
+)
+def training_set(
+    context: AssetExecutionContext,
+    config: TrainingSetSettings,
+    race_results: pd.DataFrame,
+    rolling_features: pd.DataFrame,
+):
+    from athlete_platform.model.leakage import find_leaks
+    from athlete_platform.model.training_set import point_in_time_join, races_before
+
+    week_start, _ = window_dates(context)
+    races = races_before(race_results, week_start)
+    join = point_in_time_join(races, rolling_features)
+    rows = join.rows.assign(training_week=week_start)
+    report = find_leaks(rows, rolling_features)
+    unmatched = join.unmatched
+    upstream = {
+        "race_results_delta_version": latest_materialization_metadata(context.instance, RACE_RESULTS).get("delta_version"),
+        "rolling_features_delta_version": latest_materialization_metadata(context.instance, ROLLING_FEATURES).get("delta_version"),
+    }
+    if not unmatched.empty:
+        context.log.warning(
+            f"{len(unmatched)} races have no rolling-feature row before them and are not in the training set "
+            f"(e.g. activity ids {unmatched['activity_id'].head(5).tolist()})"
+        )
+    yield Output(
+        pa.Table.from_pandas(rows.loc[:, TRAINING_SET_SCHEMA.names], schema=TRAINING_SET_SCHEMA, preserve_index=False),
+        metadata={
+            "rows": len(rows),
+            "races_before_week": len(races),
+            "races_without_features": len(unmatched),
+            "athletes": int(rows["athlete_id"].nunique()),
+            "first_race_date": str(rows["race_date"].min()) if len(rows) else "",
+            "last_race_date": str(rows["race_date"].max()) if len(rows) else "",
+            "by_distance": MetadataValue.json({str(k): int(v) for k, v in rows["distance_bucket"].value_counts().items()}),
+            **{k: v for k, v in upstream.items() if v is not None},
+        },
+    )
+    yield AssetCheckResult(
+        check_name="no_future_features",
+        asset_key=TRAINING_SET,
+        passed=report.passed,
+        metadata={
+            "rows_checked": report.rows_checked,
+            "leaking_rows": len(report.leaks),
+            "by_reason": MetadataValue.json(report.counts()),
+            "sample": MetadataValue.md(_markdown(report.leaks.head(10)) if len(report.leaks) else "none"),
+        },
+    )
+    share = len(unmatched) / len(races) if len(races) else 0.0
+    yield AssetCheckResult(
+        check_name="races_without_features",
+        asset_key=TRAINING_SET,
+        passed=share <= config.max_share_without_features,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "races_without_features": len(unmatched),
+            "share": round(share, 4),
+            "activity_ids_sample": str(unmatched["activity_id"].head(10).tolist()),
+        },
+    )
+
+
+# -- time estimator -------------------------------------------------------------------------------------
+
+
+class TimeEstimatorConfig(Config):
+    """Cross-validation, model and gate tunables (see :class:`~athlete_platform.model.estimator.EstimatorParams`)."""
+
+    n_folds: int = 4
+    gap_days: int = 43
+    min_train_races: int = 100
+    model_kind: str = "gbm_pooled"  # gbm_pooled | gbm_per_distance | riegel | constant
+    offset: str = "riegel"  # riegel | vdot
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 20
+    l2_regularization: float = 1.0
+    loss: str = "absolute_error"
+    min_rows_per_distance: int = 60
+    interval_level: float = 0.8
+    min_calibration_rows: int = 30
+    random_state: int = 0
+    n_threads: int = 1
+    #: The 10K gate; may be set stricter than contract.MAX_10K_MAE_S, never looser.
+    max_10k_mae_s: float = contract.MAX_10K_MAE_S
+    fit_dle: bool = True
+    dle_chunk_size: int = 50
+    dle_min_reference_rows: int = 20
+
+    def estimator_params(self) -> EstimatorParams:
+        if self.gap_days < MIN_GAP_DAYS:
+            raise ValueError(
+                f"gap_days={self.gap_days}: at least {MIN_GAP_DAYS} days must separate training and test races "
+                "(longer than the 42-day chronic-load window)"
+            )
+        return EstimatorParams(
+            model_kind=self.model_kind,
+            offset=self.offset,
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            loss=self.loss,
+            min_rows_per_distance=self.min_rows_per_distance,
+            interval_level=self.interval_level,
+            min_calibration_rows=self.min_calibration_rows,
+            random_state=self.random_state,
+            n_threads=self.n_threads,
+        )
+
+    def gate_threshold(self) -> float:
+        if not self.max_10k_mae_s <= contract.MAX_10K_MAE_S:
+            raise ValueError(
+                f"max_10k_mae_s={self.max_10k_mae_s} is looser than the contract's {contract.MAX_10K_MAE_S}: "
+                "the gate can only be tightened by run config"
+            )
+        return self.max_10k_mae_s
+
+
+def _finite(value: float) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _mlflow_metrics(cv) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for table, prefix in ((cv.metrics, ""), (cv.latest_fold_metrics, "latest_fold_")):
+        for record in table.to_dict("records"):
+            for name in ("mae_s", "rmse_s", "mape_pct", "n"):
+                value = float(record[name])
+                if _finite(value):
+                    metrics[f"{prefix}{record['method']}_{name}_{record['distance']}"] = value
+    for record in cv.coverage.to_dict("records"):
+        metrics[f"coverage80_{record['distance']}"] = float(record["coverage"])
+    for distance, width in cv.halfwidths.items():
+        if _finite(width):
+            metrics[f"interval_log_halfwidth_{distance}"] = float(width)
+    return metrics
+
+
+def _input_example(rows: pd.DataFrame) -> pd.DataFrame:
+    """A few model-input rows, complete ones preferred (JSON examples keep NaN as null, which is fine too)."""
+    features = contract.model_input(rows)
+    complete = features.dropna()
+    return (complete if len(complete) >= 3 else features).head(5).reset_index(drop=True)
+
+
+@asset(
+    key=TIME_ESTIMATOR,
+    group_name="model",
+    partitions_def=weekly_partitions,
+    ins={"training_set": AssetIn(key=TRAINING_SET)},
+    metadata={"partition_expr": "training_week"},
+    check_specs=[
+        AssetCheckSpec(
+            "mae_10k_gate",
+            asset=TIME_ESTIMATOR,
+            blocking=True,
+            description=f"Out-of-fold 10K MAE below the gate (contract.MAX_10K_MAE_S = {contract.MAX_10K_MAE_S:.0f} s).",
+        ),
+        AssetCheckSpec(
+            "beats_riegel",
+            asset=TIME_ESTIMATOR,
+            blocking=True,
+            description="Out-of-fold MAE over all races no worse than Riegel's on the same folds.",
+        ),
+    ],
+    kinds={"scikitlearn", "mlflow", "delta"},
+    code_version=MODEL_CODE_VERSION,
+    description=(
+        "Trains the race-time estimator on the week's training set (time-ordered CV with a 43-day gap, Riegel and "
+        "VDOT baselines on the same folds, split-conformal 80 % intervals), logs it to MLflow with lineage and a "
+        "NannyML DLE artifact. Logged, not registered: registration is downstream of the gates."
+    ),
+)
+def time_estimator(
+    context: AssetExecutionContext,
+    config: TimeEstimatorConfig,
+    mlflow: MlflowResource,
+    training_set: pd.DataFrame,
+):
+    import mlflow as mlflow_lib
+    import numpy as np
+    import sklearn
+    from mlflow.models import infer_signature
+
+    from athlete_platform.model.dle import DleSettings, fit_dle_per_distance
+    from athlete_platform.model.estimator import metrics_markdown, train_time_estimator
+    from athlete_platform.model.pyfunc import TimeEstimatorModel
+
+    threshold = config.gate_threshold()
+    params = config.estimator_params()
+    week_start, _ = window_dates(context)
+    partition_key = context.partition_key
+    rows = training_set.drop(columns=["training_week"]).copy()
+    rows["race_date"] = pd.to_datetime(rows["race_date"]).dt.date
+    late = rows[pd.to_datetime(rows["race_date"]) >= pd.Timestamp(week_start)]
+    if not late.empty:
+        raise ValueError(f"training_set {partition_key} holds {len(late)} races on or after {week_start}")
+
+    outcome = train_time_estimator(
+        rows, params, n_folds=config.n_folds, gap_days=config.gap_days, min_train_races=config.min_train_races
+    )
+    cv, fitted = outcome.cv, outcome.model
+    latest = cv.folds[-1]
+    mae_10k = cv.metric("model", "10k")
+    model_all, riegel_all = cv.metric("model", "all"), cv.metric("riegel", "all")
+    gate_mae = _finite(mae_10k) and mae_10k < threshold
+    gate_riegel = _finite(model_all) and _finite(riegel_all) and model_all <= riegel_all
+    table_md = metrics_markdown(cv)
+
+    training_meta = latest_materialization_metadata(context.instance, TRAINING_SET, partition_key)
+    tags = {
+        "dagster_run_id": context.run_id,
+        "dagster_partition_key": partition_key,
+        "dagster_asset": TIME_ESTIMATOR.to_user_string(),
+        "data_window_start": str(rows["race_date"].min()),
+        "data_window_end": str(week_start),
+        "code_version": f"{package_version()}+asset{MODEL_CODE_VERSION}",
+        "code_fingerprint": code_fingerprint(),
+        "model_kind": params.model_kind,
+        "delta_version.training_set": str(training_meta.get("delta_version", "unknown")),
+        "delta_version.race_results": str(training_meta.get("race_results_delta_version", "unknown")),
+        "delta_version.athlete_rolling_features": str(training_meta.get("rolling_features_delta_version", "unknown")),
+    }
+    run_params = {
+        **{f"cv_{k}": v for k, v in {"n_folds": config.n_folds, "gap_days": config.gap_days,
+                                       "min_train_races": config.min_train_races}.items()},
+        **params.as_dict(),
+        "gate_max_10k_mae_s": threshold,
+        "train_rows": len(rows),
+        "train_athletes": int(rows["athlete_id"].nunique()),
+        "folds": json.dumps([
+            {"train_end": str(f.train_end), "test_start": str(f.test_start), "test_end": str(f.test_end),
+             "n_train": int(f.train.size), "n_test": int(f.test.size)} for f in cv.folds
+        ]),
+    }
+
+    mlflow.configure_process()
+    experiment_id = mlflow.experiment_id()
+    with mlflow_lib.start_run(experiment_id=experiment_id, run_name=f"time_estimator {partition_key}", tags=tags) as run:
+        mlflow_lib.log_params(run_params)
+        mlflow_lib.log_metrics(_mlflow_metrics(cv))
+        mlflow_lib.log_text(table_md, "metrics/cv_metrics.md")
+        mlflow_lib.log_text(cv.oof.drop(columns=list(contract.FEATURE_COLUMNS)).to_csv(index=False), "metrics/oof_predictions.csv")
+        example = _input_example(rows)
+        python_model = TimeEstimatorModel(fitted)
+        signature = infer_signature(example, python_model.predict(None, example))
+        model_info = mlflow_lib.pyfunc.log_model(
+            name=MODEL_ARTIFACT_NAME,
+            python_model=python_model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=[
+                f"mlflow=={mlflow_lib.__version__}",
+                f"scikit-learn=={sklearn.__version__}",
+                f"pandas=={pd.__version__}",
+                f"numpy=={np.__version__}",
+            ],
+            metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
+        )
+        if config.fit_dle:
+            dle = fit_dle_per_distance(
+                cv.oof, DleSettings(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
+            )
+            artifact_dir, artifact_file = contract.DLE_ARTIFACT_PATH.rsplit("/", 1)
+            with tempfile.TemporaryDirectory() as folder:
+                local = Path(folder) / artifact_file
+                local.write_bytes(pickle.dumps(dle))
+                mlflow_lib.log_artifact(str(local), artifact_path=artifact_dir)
+            mlflow_lib.set_tag("dle_distances", ",".join(dle["estimators"]) or "none")
+        mlflow_lib.set_tags({"gate_mae_10k_passed": str(gate_mae), "gate_beats_riegel_passed": str(gate_riegel)})
+
+    record: dict[str, Any] = {
+        "training_week": week_start,
+        "run_id": run.info.run_id,
+        "model_uri": model_info.model_uri,
+        "experiment_id": experiment_id,
+        "model_kind": params.model_kind,
+        "train_rows": len(rows),
+        "data_window_start": min(rows["race_date"]),
+        "data_window_end": week_start,
+        "latest_fold_test_start": latest.test_start,
+        "latest_fold_test_end": latest.test_end,
+        **{f"{m}_mae_{d}_s": cv.metric(m, d) for m in METHODS for d in (*DISTANCE_KEYS, "all")},
+        "latest_fold_model_mae_10k_s": cv.metric("model", "10k", latest_fold=True),
+        "latest_fold_model_mae_all_s": cv.metric("model", "all", latest_fold=True),
+        "coverage80_all": float(cv.coverage.loc[cv.coverage["distance"] == "all", "coverage"].iloc[0])
+        if (cv.coverage["distance"] == "all").any() else float("nan"),
+        "gate_mae_10k_passed": bool(gate_mae),
+        "gate_beats_riegel_passed": bool(gate_riegel),
+    }
+    frame = pd.DataFrame([record])
+    yield Output(
+        pa.Table.from_pandas(frame, schema=TIME_ESTIMATOR_SCHEMA, preserve_index=False),
+        metadata={
+            "cv_metrics": MetadataValue.md(table_md),
+            "mlflow_run_id": run.info.run_id,
+            "model_uri": model_info.model_uri,
+            "model_mae_10k_s": mae_10k,
+            "riegel_mae_all_s": riegel_all,
+            "model_mae_all_s": model_all,
+            "folds": MetadataValue.json(json.loads(run_params["folds"])),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="mae_10k_gate",
+        asset_key=TIME_ESTIMATOR,
+        passed=bool(gate_mae),
+        metadata={"model_mae_10k_s": mae_10k, "threshold_s": threshold, "n_10k": cv.metric("model", "10k", "n")},
+    )
+    yield AssetCheckResult(
+        check_name="beats_riegel",
+        asset_key=TIME_ESTIMATOR,
+        passed=bool(gate_riegel),
+        metadata={"model_mae_all_s": model_all, "riegel_mae_all_s": riegel_all, "n": cv.metric("model", "all", "n")},
+    )
+
+
+# -- registration ---------------------------------------------------------------------------------------
+
+
+def _latest_fold_mae(frame: pd.DataFrame, prediction: pd.Series) -> tuple[float, str]:
+    """10K MAE on the latest fold, or the all-distance MAE when that fold has no 10K race."""
+    from athlete_platform.model.evaluation import regression_metrics
+
+    is_10k = (frame["distance_bucket"] == "10k").to_numpy()
+    if is_10k.any():
+        return regression_metrics(frame.loc[is_10k, "official_time_s"], prediction[is_10k])["mae_s"], "10k"
+    return regression_metrics(frame["official_time_s"], prediction)["mae_s"], "all"
+
+
+@asset(
+    key=REGISTERED_TIME_ESTIMATOR,
+    group_name="model",
+    partitions_def=weekly_partitions,
+    ins={"time_estimator": AssetIn(key=TIME_ESTIMATOR), "training_set": AssetIn(key=TRAINING_SET)},
+    metadata={"partition_expr": "training_week"},
+    kinds={"mlflow", "delta"},
+    code_version="1",
+    description=(
+        "Registers the week's gated model (alias @challenger) and promotes it to @champion when there is none or "
+        "it beats the champion's 10K MAE on the latest CV fold's races."
+    ),
+)
+def registered_time_estimator(
+    context: AssetExecutionContext,
+    mlflow: MlflowResource,
+    time_estimator: pd.DataFrame,
+    training_set: pd.DataFrame,
+):
+    import mlflow as mlflow_lib
+
+    from athlete_platform.model.estimator import own_distance_prediction
+
+    if len(time_estimator) != 1:
+        raise ValueError(f"expected one time_estimator row for {context.partition_key}, got {len(time_estimator)}")
+    trained = time_estimator.iloc[0]
+    if not (bool(trained["gate_mae_10k_passed"]) and bool(trained["gate_beats_riegel_passed"])):
+        # The blocking checks normally stop the run before this step; refuse anyway if it is run on its own.
+        raise ValueError(f"run {trained['run_id']} did not pass its gates; it is not registered")
+    name = mlflow.model_name
+    client = mlflow.client()
+
+    existing = client.search_model_versions(f"name='{name}' and run_id='{trained['run_id']}'")
+    if existing:
+        version = sorted(existing, key=lambda v: int(v.version))[-1]
+        context.log.info(f"run {trained['run_id']} is already version {version.version} of {name}")
+    else:
+        version = mlflow_lib.register_model(trained["model_uri"], name)
+    client.set_registered_model_alias(name, contract.CHALLENGER_ALIAS, version.version)
+
+    aliases = client.get_registered_model(name).aliases  # alias -> version
+    previous_champion = aliases.get(contract.CHAMPION_ALIAS)
+    fold = training_set.copy()
+    fold_days = pd.to_datetime(fold["race_date"])
+    fold = fold[(fold_days >= pd.Timestamp(trained["latest_fold_test_start"]))
+                & (fold_days <= pd.Timestamp(trained["latest_fold_test_end"]))].reset_index(drop=True)
+    challenger_score = float(trained["latest_fold_model_mae_10k_s"])
+    champion_score = float("nan")
+    if not math.isfinite(challenger_score):
+        challenger_score = float(trained["latest_fold_model_mae_all_s"])
+    if previous_champion is None:
+        promote, reason = True, "no champion yet"
+    elif str(previous_champion) == str(version.version):
+        promote, reason = False, "this version is already the champion"
+    else:
+        champion = mlflow_lib.pyfunc.load_model(f"models:/{name}@{contract.CHAMPION_ALIAS}")
+        predictions = champion.predict(contract.model_input(fold))
+        champion_pred, _, _ = own_distance_prediction(predictions, fold["distance_bucket"])
+        champion_score, scope = _latest_fold_mae(fold, pd.Series(champion_pred))
+        promote = challenger_score < champion_score
+        # The challenger's number is out-of-fold; the champion may have been trained on some of these races
+        # (it was trained on everything before its own week), which favours the champion: say how many.
+        champion_run = client.get_model_version(name, str(previous_champion)).run_id
+        champion_window_end = client.get_run(champion_run).data.tags.get("data_window_end") if champion_run else None
+        seen = (
+            int((pd.to_datetime(fold["race_date"]) < pd.Timestamp(champion_window_end)).sum())
+            if champion_window_end else len(fold)
+        )
+        reason = (
+            f"challenger latest-fold {scope} MAE {challenger_score:.1f} s "
+            f"{'<' if promote else '>='} champion v{previous_champion} {champion_score:.1f} s "
+            f"on the same {len(fold)} races ({trained['latest_fold_test_start']}..{trained['latest_fold_test_end']}; "
+            f"the champion was trained on {seen} of them)"
+        )
+    if promote:
+        client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, version.version)
+    for key, value in {
+        "training_week": str(trained["training_week"]),
+        "latest_fold_mae_s": f"{challenger_score:.3f}",
+        "promotion_decision": reason,
+    }.items():
+        client.set_model_version_tag(name, version.version, key, value)
+    aliases_now = sorted(a for a, v in client.get_registered_model(name).aliases.items() if str(v) == str(version.version))
+    context.log.info(f"{name} v{version.version}: aliases {aliases_now}; {reason}")
+    record = {
+        "training_week": pd.Timestamp(trained["training_week"]).date(),
+        "model_name": name,
+        "version": str(version.version),
+        "run_id": str(trained["run_id"]),
+        "aliases": ",".join(aliases_now),
+        "promoted": bool(promote),
+        "reason": reason,
+        "challenger_latest_fold_mae_s": challenger_score,
+        "champion_latest_fold_mae_s": champion_score,
+        "previous_champion_version": None if previous_champion is None else str(previous_champion),
+    }
+    return Output(
+        pa.Table.from_pandas(pd.DataFrame([record]), schema=REGISTERED_SCHEMA, preserve_index=False),
+        metadata={"model_name": name, "version": str(version.version), "aliases": ",".join(aliases_now),
+                  "promoted": bool(promote), "reason": reason},
+    )

@@ -1,0 +1,222 @@
+"""The gated estimator end to end: real Delta tables, real MLflow sqlite store + registry, real sklearn/NannyML.
+
+One scenario on a small simulated population (12 athletes, ~290 races), five runs sharing one instance
+and one MLflow store:
+
+A. week 2024-09-30, ``model_kind=riegel`` (the formula as a model: passes both gates) → v1, first champion.
+B. week 2024-10-07, default gradient boosting (with the DLE artifact) → v2, beats the champion → champion.
+C. week 2024-10-07, ``riegel`` again → v3 is the challenger, the champion stays v2.
+D. week 2024-10-07, ``constant`` (trivial model) → both gates fail: run FAILED, nothing registered.
+E. week 2024-10-07, good model but a 1-second 10K gate → ``mae_10k_gate`` alone fails: nothing registered.
+"""
+
+import datetime as dt
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, materialize
+
+from athlete_platform.features.assets import athlete_rolling_features
+from athlete_platform.labels.assets import race_results
+from athlete_platform.model import contract
+from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
+from athlete_platform.model.estimator import DISTANCE_KEYS, EstimatorParams, train_time_estimator
+from athlete_platform.model.training_set import point_in_time_join
+from athlete_platform_tests.model.helpers import model_resources, simulated_tables, upstream_spec, write_upstream
+from athlete_platform_tests.support.runs import check_results
+
+W1, W2 = "2024-09-30", "2024-10-07"
+BASE_CONFIG = {"min_train_races": 80, "n_folds": 4, "gap_days": 43}
+
+
+def run_week(root: Path, instance, partition: str, **config):
+    assets = [upstream_spec(race_results), upstream_spec(athlete_rolling_features),
+              training_set, time_estimator, registered_time_estimator]
+    return materialize(
+        assets,
+        partition_key=partition,
+        resources=model_resources(root),
+        instance=instance,
+        run_config={"ops": {"models__time_estimator": {"config": {**BASE_CONFIG, **config}}}},
+        raise_on_error=False,
+    )
+
+
+def registered_row(result) -> dict:
+    events = result.asset_materializations_for_node("models__registered_time_estimator")
+    assert len(events) == 1
+    return {key: value.value for key, value in events[0].metadata.items()}
+
+
+def trained_run_id(result) -> str:
+    events = result.asset_materializations_for_node("models__time_estimator")
+    return events[0].metadata["mlflow_run_id"].value
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    root = tmp_path_factory.mktemp("time_estimator")
+    tables = simulated_tables(dt.date(2024, 10, 14))
+    write_upstream(root / "delta", tables)
+    instance = DagsterInstance.ephemeral()
+    results = {
+        "A": run_week(root, instance, W1, model_kind="riegel", fit_dle=False),
+        "B": run_week(root, instance, W2),
+        "C": run_week(root, instance, W2, model_kind="riegel", fit_dle=False),
+        "D": run_week(root, instance, W2, model_kind="constant", fit_dle=False),
+        "E": run_week(root, instance, W2, max_10k_mae_s=1.0, fit_dle=False),
+    }
+    mlflow_resource = model_resources(root)["mlflow"]
+    return {"root": root, "tables": tables, "results": results, "mlflow": mlflow_resource,
+            "client": mlflow_resource.client()}
+
+
+def test_first_model_becomes_challenger_and_champion(scenario):
+    result = scenario["results"]["A"]
+    assert result.success
+    row = registered_row(result)
+    assert (row["version"], row["promoted"], row["aliases"]) == ("1", True, "challenger,champion")
+    assert row["reason"] == "no champion yet"
+
+
+def test_better_model_is_promoted(scenario):
+    result = scenario["results"]["B"]
+    assert result.success
+    checks = check_results(result)
+    assert checks["mae_10k_gate"].passed and checks["beats_riegel"].passed and checks["no_future_features"].passed
+    row = registered_row(result)
+    assert (row["version"], row["promoted"], row["aliases"]) == ("2", True, "challenger,champion")
+    assert "< champion v1" in row["reason"]
+
+
+def test_worse_model_is_challenger_but_champion_stays(scenario):
+    result = scenario["results"]["C"]
+    assert result.success
+    row = registered_row(result)
+    assert (row["version"], row["promoted"], row["aliases"]) == ("3", False, "challenger")
+    assert ">= champion v2" in row["reason"]
+    client, name = scenario["client"], scenario["mlflow"].model_name
+    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "2"
+    assert str(client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version) == "3"
+
+
+@pytest.mark.parametrize("run, failing", [("D", {"mae_10k_gate", "beats_riegel"}), ("E", {"mae_10k_gate"})])
+def test_bad_model_is_blocked_and_never_registered(scenario, run, failing):
+    result = scenario["results"][run]
+    assert not result.success
+    checks = check_results(result)
+    assert {name for name in ("mae_10k_gate", "beats_riegel") if not checks[name].passed} == failing
+    assert result.asset_materializations_for_node("models__registered_time_estimator") == []
+    client, name = scenario["client"], scenario["mlflow"].model_name
+    versions = client.search_model_versions(f"name='{name}'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3]  # nothing after the good runs
+    assert trained_run_id(result) not in {v.run_id for v in versions}
+    assert str(client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version) == "3"
+    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "2"
+    # logged (for diagnosis) with its gate results, just not registered
+    run_tags = client.get_run(trained_run_id(result)).data.tags
+    assert run_tags["gate_mae_10k_passed"] == "False"
+
+
+def test_champion_predictions_have_intervals_and_are_monotone(scenario):
+    import mlflow
+
+    name = scenario["mlflow"].model_name
+    scenario["mlflow"].configure_process()
+    champion = mlflow.pyfunc.load_model(f"models:/{name}@{contract.CHAMPION_ALIAS}")
+    rolling = scenario["tables"].rolling
+    sample = rolling[pd.to_datetime(rolling["as_of_date"]) >= pd.Timestamp("2024-09-01")]
+    predictions = champion.predict(contract.model_input(sample))
+    assert list(predictions.columns) == list(contract.PREDICTION_COLUMNS)
+    assert len(predictions) == len(sample) and np.isfinite(predictions.to_numpy()).all()
+    pred = predictions[[contract.prediction_columns(d)[0] for d in DISTANCE_KEYS]].to_numpy()
+    assert (np.diff(pred, axis=1) >= 0).all()
+    for distance in DISTANCE_KEYS:
+        p, lo, hi = contract.prediction_columns(distance)
+        assert (predictions[lo] <= predictions[p]).all() and (predictions[p] <= predictions[hi]).all()
+        assert (predictions[hi] > predictions[lo]).all()
+
+
+def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario):
+    import mlflow
+
+    result = scenario["results"]["B"]
+    client = scenario["client"]
+    run = client.get_run(trained_run_id(result))
+    tags, metrics = run.data.tags, run.data.metrics
+    assert tags["dagster_run_id"] == result.run_id and tags["dagster_partition_key"] == W2
+    assert tags["data_window_end"] == W2 and tags["data_window_start"] < "2023-03-01"
+    assert tags["delta_version.training_set"].isdigit()
+    assert len(tags["code_fingerprint"]) == 12
+    for method in ("model", "riegel", "vdot"):
+        for distance in ("5k", "10k", "21k", "all"):
+            assert f"{method}_mae_s_{distance}" in metrics and f"{method}_mape_pct_{distance}" in metrics
+    assert 0.5 < metrics["coverage80_all"] <= 1.0
+    assert metrics["model_mae_s_10k"] < contract.MAX_10K_MAE_S
+    assert metrics["model_mae_s_all"] <= metrics["riegel_mae_s_all"]
+
+    estimator_row = result.asset_materializations_for_node("models__time_estimator")[0].metadata
+    info = mlflow.models.get_model_info(estimator_row["model_uri"].value)
+    assert info.signature.inputs.input_names() == list(contract.FEATURE_COLUMNS)
+    assert [c.name for c in info.signature.outputs.inputs] == list(contract.PREDICTION_COLUMNS)
+    assert info.saved_input_example_info is not None
+    assert "| 10k |" in estimator_row["cv_metrics"].value
+
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=contract.DLE_ARTIFACT_PATH)
+    dle = pickle.loads(Path(local).read_bytes())
+    assert {"5k", "10k"} <= set(dle["estimators"])
+    assert dle["feature_columns"] == list(contract.FEATURE_COLUMNS)
+    assert dle["y_pred_columns"]["10k"] == "pred_10k_s"
+
+
+def test_pure_training_beats_riegel_with_honest_intervals(scenario):
+    """The same training without Dagster: gates hold, coverage near 80 %, out-of-fold rows respect the gap."""
+    tables = scenario["tables"]
+    races = tables.races[pd.to_datetime(tables.races["race_date"]) < pd.Timestamp(W2)]
+    rows = point_in_time_join(races, tables.rolling).rows
+    outcome = train_time_estimator(rows, EstimatorParams(), n_folds=4, gap_days=43, min_train_races=80)
+    cv = outcome.cv
+    assert cv.metric("model", "all") < cv.metric("riegel", "all")
+    assert cv.metric("model", "10k") < contract.MAX_10K_MAE_S
+    coverage = float(cv.coverage.loc[cv.coverage["distance"] == "all", "coverage"].iloc[0])
+    assert 0.65 <= coverage <= 0.95
+    for fold in cv.folds:
+        test_days = pd.to_datetime(cv.oof.loc[cv.oof["fold"] == fold.index, "race_date"])
+        train_days = pd.to_datetime(rows.iloc[fold.train]["race_date"])
+        assert (test_days.min() - train_days.max()).days >= 43
+    assert all(np.isfinite(outcome.model.halfwidths[d]) for d in DISTANCE_KEYS)
+
+
+# -- pure pieces ------------------------------------------------------------------------------------
+
+
+def test_monotone_fix_and_interval_order_hold_even_for_a_non_monotone_model():
+    from athlete_platform.model.estimator import FittedTimeModel, TimeEstimatorModel
+
+    fitted = FittedTimeModel(
+        params=EstimatorParams(model_kind="constant"),
+        fallback_time_s={"5k": 1500.0, "10k": 1400.0, "21k": 6000.0, "42k": 5000.0},  # deliberately not monotone
+        halfwidths={"5k": 0.05, "10k": 0.01, "21k": 0.10, "42k": 0.02},
+    )
+    features = pd.DataFrame({name: [np.nan, 1.0] for name in contract.FEATURE_COLUMNS})
+    out = TimeEstimatorModel(fitted).predict(None, features)
+    assert list(out.columns) == list(contract.PREDICTION_COLUMNS)
+    assert out["pred_10k_s"].tolist() == [1500.0, 1500.0] and out["pred_42k_s"].tolist() == [6000.0, 6000.0]
+    for distance in DISTANCE_KEYS:
+        p, lo, hi = contract.prediction_columns(distance)
+        assert (out[lo] <= out[p]).all() and (out[p] <= out[hi]).all()
+    for bound in ("lo80", "hi80"):
+        values = out[[f"{bound}_{d}_s" for d in DISTANCE_KEYS]].to_numpy()
+        assert (np.diff(values, axis=1) >= 0).all()
+
+
+def test_conformal_quantile_is_the_finite_sample_order_statistic():
+    from athlete_platform.model.estimator import conformal_quantile
+
+    residuals = np.arange(1, 11, dtype=float)  # n = 10: ceil(11 × 0.8) = 9th smallest
+    assert conformal_quantile(residuals, 0.8) == 9.0
+    assert conformal_quantile(np.array([1.0, 2.0]), 0.8) == 2.0  # too few rows: the largest
+    assert np.isnan(conformal_quantile(np.array([]), 0.8))
