@@ -1,0 +1,83 @@
+"""Asset jobs. Assets are selected by key (not imported), so this module only imports dagster.
+
+* ``daily_job`` — every daily-partitioned asset, bronze through monitoring and reports, for one day (the
+  05:00 schedule) or a range (single-run backfill: every asset in it has ``BackfillPolicy.single_run``):
+  raw activities → silver → activity/daily/rolling features and race labels → predictions + inference
+  log → performance estimate, realized error, feature drift, overtraining alerts → athlete reports.
+* ``ingest_job`` — the ingestion half of it (bronze → silver → features and labels), which the inbox
+  sensor runs over the dates a new Strava export covers: no inference over history with today's model.
+* ``weekly_training_job`` — training_set → time_estimator (blocking MAE gates) →
+  registered_time_estimator, for one weekly partition (one run per week: a model per week).
+* ``weekly_features_job`` — the weekly feature table (single-run backfill), kept out of the training job
+  so each job has one backfill policy.
+
+Asset checks of the selected assets run in the same jobs (``AssetSelection.assets`` includes them).
+"""
+
+from dagster import AssetKey, AssetSelection, define_asset_job
+
+# -- asset keys by stage ------------------------------------------------------------------------------
+INGEST_KEYS = (
+    AssetKey(["bronze", "raw_activities"]),
+    AssetKey(["silver", "activities"]),
+    AssetKey(["silver", "activity_hr_profiles"]),
+    AssetKey(["silver", "quarantine"]),
+    AssetKey(["feature_store", "activity_features"]),
+    AssetKey(["feature_store", "athlete_daily_features"]),
+    AssetKey(["feature_store", "athlete_rolling_features"]),
+    AssetKey(["feature_store", "race_results"]),
+)
+INFERENCE_KEYS = (
+    AssetKey(["gold", "athlete_predictions"]),
+    AssetKey(["monitoring", "inference_log"]),
+)
+MONITORING_KEYS = (
+    AssetKey(["monitoring", "performance_estimate"]),
+    AssetKey(["monitoring", "realized_error"]),
+    AssetKey(["monitoring", "feature_drift"]),
+    AssetKey(["monitoring", "overtraining_alerts"]),
+    AssetKey(["gold", "athlete_reports"]),
+)
+DAILY_KEYS = (*INGEST_KEYS, *INFERENCE_KEYS, *MONITORING_KEYS)
+
+TRAINING_SET = AssetKey(["feature_store", "training_set"])
+TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
+REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
+WEEKLY_FEATURES = AssetKey(["feature_store", "athlete_weekly_features"])
+WEEKLY_TRAINING_KEYS = (TRAINING_SET, TIME_ESTIMATOR, REGISTERED_TIME_ESTIMATOR)
+
+DAILY_JOB_NAME = "daily_job"
+INGEST_JOB_NAME = "ingest_job"
+WEEKLY_TRAINING_JOB_NAME = "weekly_training_job"
+WEEKLY_FEATURES_JOB_NAME = "weekly_features_job"
+
+daily_job = define_asset_job(
+    DAILY_JOB_NAME,
+    selection=AssetSelection.assets(*DAILY_KEYS),
+    description="One day (or a range, as one run) of every daily asset: ingestion, features, labels, "
+    "predictions, monitoring and reports.",
+    tags={"athlete_platform/job": "daily"},
+)
+
+ingest_job = define_asset_job(
+    INGEST_JOB_NAME,
+    selection=AssetSelection.assets(*INGEST_KEYS),
+    description="Ingestion through features and race labels for a day or a range (inbox sensor, backfills).",
+    tags={"athlete_platform/job": "ingest"},
+)
+
+weekly_training_job = define_asset_job(
+    WEEKLY_TRAINING_JOB_NAME,
+    selection=AssetSelection.assets(*WEEKLY_TRAINING_KEYS),
+    description="Weekly: training set snapshot, gated training, registration and promotion.",
+    tags={"athlete_platform/job": "weekly_training"},
+)
+
+weekly_features_job = define_asset_job(
+    WEEKLY_FEATURES_JOB_NAME,
+    selection=AssetSelection.assets(WEEKLY_FEATURES),
+    description="Weekly feature table for the week that just ended.",
+    tags={"athlete_platform/job": "weekly_features"},
+)
+
+JOBS = [daily_job, ingest_job, weekly_training_job, weekly_features_job]

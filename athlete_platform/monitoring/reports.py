@@ -1,0 +1,218 @@
+"""Per-athlete daily report: PMC chart (CTL / ATL / TSB) and predicted vs actual race paces, as PNG files.
+
+For report date D and each of the ``top_n_athletes`` most active athletes (rolling features of D ranked by
+``activity_count_30d`` then ``distance_30d_km``), one PNG at ``<reports_dir>/<D>/athlete_<id>.png``:
+
+* top: CTL, ATL (TrainingPeaks 1/N) and TSB ("yesterday" convention, filled) over the last
+  :data:`REPORT_HISTORY_DAYS` days of ``feature_store/athlete_rolling_features``;
+* bottom: predicted pace (s/km → min/km) per distance from ``gold/athlete_predictions`` with the 80 %
+  band, and the athlete's races (``feature_store/race_results``) as markers in the distance's colour.
+
+Rendering uses matplotlib's object API on the Agg canvas (no pyplot, no display, no global backend state).
+The materialization metadata carries a markdown preview with the first ``preview_athletes`` charts embedded
+as base64 PNG (the Dagster UI renders ``data:image/png`` images in markdown metadata) and the file paths.
+
+Cost bound: at most ``top_n_athletes`` charts per day, and in a range run (single-run backfill) only the
+last ``max_report_days`` days of the range are rendered; the table gets rows for rendered days only (the
+range's other days are emptied in the table, their PNG folders are left as they were).
+"""
+
+import base64
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+    TimeWindowPartitionMapping,
+    asset,
+)
+from pydantic import Field
+
+from athlete_platform.inference.assets import PREDICTIONS, ROLLING_FEATURES
+from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
+from athlete_platform.model import contract
+from athlete_platform.monitoring.assets import RACE_RESULTS
+from athlete_platform.partitions import daily_partitions
+from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
+from athlete_platform.settings import load_settings
+
+ATHLETE_REPORTS = AssetKey(["gold", "athlete_reports"])
+REPORT_HISTORY_DAYS = 180
+HISTORY = TimeWindowPartitionMapping(start_offset=-(REPORT_HISTORY_DAYS - 1), end_offset=0)
+DISTANCE_COLORS = {"5k": "tab:green", "10k": "tab:blue", "21k": "tab:orange", "42k": "tab:red"}
+
+REPORT_SCHEMA = pa.schema([
+    ("report_date", pa.date32()),
+    ("athlete_id", pa.int64()),
+    ("rank", pa.int64()),
+    ("png_path", pa.string()),
+    ("activity_count_30d", pa.int64()),
+    ("distance_30d_km", pa.float64()),
+    ("ctl", pa.float64()),
+    ("atl", pa.float64()),
+    ("tsb", pa.float64()),
+    ("is_overtraining_risk", pa.bool_()),
+    *[(contract.prediction_columns(d)[0], pa.float64()) for d in contract.DISTANCES_M],  # latest prediction ≤ D
+    ("prediction_date", pa.date32()),
+    ("races_in_window", pa.int64()),
+])
+
+
+class ReportConfig(Config):
+    top_n_athletes: int = Field(default=20, ge=1, description="Charts per day: the most active athletes.")
+    preview_athletes: int = Field(default=2, ge=0, description="Charts embedded in the metadata preview.")
+    max_report_days: int = Field(default=1, ge=1, description="Range runs render only the range's last N days.")
+    dpi: int = Field(default=72, ge=30, le=300)
+    reports_dir: Optional[str] = Field(default=None, description="Default: settings.reports_dir (platform home).")
+
+
+def top_athletes(rolling_day: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` most active athletes of one day (activity_count_30d, then distance_30d_km), ranked from 1."""
+    active = rolling_day[rolling_day["activity_count_30d"] > 0]
+    ranked = active.sort_values(["activity_count_30d", "distance_30d_km", "athlete_id"], ascending=[False, False, True])
+    return ranked.head(n).assign(rank=np.arange(1, min(n, len(ranked)) + 1, dtype="int64"))
+
+
+def render_report(path: Path, athlete_id: int, day: dt.date, history: pd.DataFrame, predictions: pd.DataFrame,
+                  races: pd.DataFrame, dpi: int) -> None:
+    """One athlete's PNG (see module docstring). ``history``/``predictions``/``races``: that athlete's rows."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    pmc, pace = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    days = pd.to_datetime(history["as_of_date"])
+    pmc.plot(days, history["ctl"], color="tab:blue", label="CTL (fitness, 42 d)")
+    pmc.plot(days, history["atl"], color="tab:pink", label="ATL (fatigue, 7 d)")
+    tsb = history["tsb"].to_numpy(dtype=float)
+    pmc.fill_between(days, 0, tsb, where=tsb >= 0, interpolate=True, color="tab:olive", alpha=0.3,
+                     label="TSB (form, yesterday's)")
+    pmc.fill_between(days, 0, tsb, where=tsb < 0, interpolate=True, color="tab:gray", alpha=0.3)
+    pmc.axhline(-30, color="tab:red", linewidth=0.8, linestyle=":", label="TSB −30")
+    pmc.set_ylabel("load")
+    pmc.legend(loc="upper left", fontsize=7, ncols=2)
+    pmc.set_title(f"Athlete {athlete_id} — as of {day.isoformat()}", fontsize=10)
+
+    for distance, metres in contract.DISTANCES_M.items():
+        color = DISTANCE_COLORS[distance]
+        point, low, high = contract.prediction_columns(distance)
+        if not predictions.empty:
+            when = pd.to_datetime(predictions["prediction_date"])
+            per_km = 1000.0 / metres / 60.0  # seconds → min/km
+            pace.plot(when, predictions[point] * per_km, color=color, linewidth=1, label=f"{distance} predicted")
+            pace.fill_between(when, predictions[low] * per_km, predictions[high] * per_km, color=color, alpha=0.12)
+        own = races[races["distance_bucket"] == distance] if not races.empty else races
+        if not own.empty:
+            pace.scatter(pd.to_datetime(own["race_date"]), own["official_time_s"] / (own["distance_m"] / 1000.0) / 60.0,
+                         color=color, edgecolor="black", zorder=3, s=30, label=f"{distance} race")
+    pace.set_ylabel("pace (min/km)")
+    pace.invert_yaxis()  # faster is up
+    if pace.get_legend_handles_labels()[0]:
+        pace.legend(loc="upper left", fontsize=7, ncols=4)
+    else:
+        pace.text(0.5, 0.5, "no predictions or races yet", ha="center", va="center", transform=pace.transAxes)
+    figure.autofmt_xdate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=dpi)
+
+
+def _for_athlete(frame: pd.DataFrame, athlete_id: int, date_column: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    days = frame[date_column]
+    return frame[(frame["athlete_id"] == athlete_id) & (days >= first) & (days <= last)].sort_values(date_column)
+
+
+@asset(
+    key=ATHLETE_REPORTS,
+    ins={
+        "rolling": AssetIn(key=ROLLING_FEATURES, partition_mapping=HISTORY, dagster_type=PandasOrNone),
+        "predictions": AssetIn(key=PREDICTIONS, partition_mapping=HISTORY, dagster_type=PandasOrNone,
+                               metadata={ALLOW_MISSING: True}),
+        "race_results": AssetIn(key=RACE_RESULTS, partition_mapping=HISTORY, dagster_type=PandasOrNone,
+                                metadata={ALLOW_MISSING: True}),
+    },
+    group_name="reports",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    metadata={"partition_expr": "report_date"},
+    kinds={"python", "matplotlib", "delta"},
+    code_version="1",
+    description=(
+        f"Per report date: PNG charts (PMC over {REPORT_HISTORY_DAYS} days, predicted vs actual race paces) of the "
+        "most active athletes under <reports_dir>/<date>/athlete_<id>.png, one row per chart."
+    ),
+)
+def athlete_reports(
+    context: AssetExecutionContext,
+    config: ReportConfig,
+    rolling: Optional[pd.DataFrame],
+    predictions: Optional[pd.DataFrame],
+    race_results: Optional[pd.DataFrame],
+):
+    start, end = window_dates(context)
+    reports_dir = Path(config.reports_dir) if config.reports_dir else load_settings().reports_dir
+    rolling, predictions, races = or_empty(rolling), or_empty(predictions), or_empty(race_results)
+    if not rolling.empty:
+        rolling = rolling.assign(as_of_date=as_dates(rolling["as_of_date"]))
+    if not predictions.empty:
+        predictions = predictions.assign(prediction_date=as_dates(predictions["prediction_date"]))
+    if not races.empty:
+        races = races.assign(race_date=as_dates(races["race_date"]))
+    rendered_days = window_days(start, end)[-config.max_report_days:]
+    records, previews, paths = [], [], []
+    for day in rendered_days:
+        first = day - dt.timedelta(days=REPORT_HISTORY_DAYS - 1)
+        folder = reports_dir / day.isoformat()
+        for stale in folder.glob("athlete_*.png"):  # a re-run replaces the day's charts
+            stale.unlink()
+        today = rolling[rolling["as_of_date"] == day] if not rolling.empty else rolling
+        if today.empty:
+            continue
+        for row in top_athletes(today, config.top_n_athletes).itertuples(index=False):
+            athlete_id = int(row.athlete_id)
+            history = _for_athlete(rolling, athlete_id, "as_of_date", first, day)
+            own_predictions = _for_athlete(predictions, athlete_id, "prediction_date", first, day)
+            own_races = _for_athlete(races, athlete_id, "race_date", first, day)
+            path = folder / f"athlete_{athlete_id}.png"
+            render_report(path, athlete_id, day, history, own_predictions, own_races, config.dpi)
+            paths.append(str(path))
+            latest = own_predictions.iloc[-1] if not own_predictions.empty else None
+            records.append({
+                "report_date": day, "athlete_id": athlete_id, "rank": int(row.rank), "png_path": str(path),
+                "activity_count_30d": int(row.activity_count_30d), "distance_30d_km": float(row.distance_30d_km),
+                "ctl": float(row.ctl), "atl": float(row.atl), "tsb": float(row.tsb),
+                "is_overtraining_risk": bool(row.is_overtraining_risk),
+                **{c: (float(latest[c]) if latest is not None else np.nan)
+                   for c in (contract.prediction_columns(d)[0] for d in contract.DISTANCES_M)},
+                "prediction_date": latest["prediction_date"] if latest is not None else None,
+                "races_in_window": len(own_races),
+            })
+            if day == rendered_days[-1] and len(previews) < config.preview_athletes:
+                encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+                previews.append(f"**Athlete {athlete_id}** (rank {int(row.rank)})\n\n"
+                                f"![athlete {athlete_id}](data:image/png;base64,{encoded})")
+    table = pd.DataFrame.from_records(records, columns=REPORT_SCHEMA.names)
+    if start < rendered_days[0]:
+        context.log.info(f"range run: rendered {rendered_days[0]}..{rendered_days[-1]} only (max_report_days)")
+    yield Output(
+        to_table(table, REPORT_SCHEMA),
+        metadata={
+            "charts": len(table),
+            "rendered_days": f"{rendered_days[0]}..{rendered_days[-1]}",
+            "reports_dir": MetadataValue.path(str(reports_dir)),
+            "files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths) or "none"),
+            "preview": MetadataValue.md("\n\n".join(previews) or "no athlete reports for this day"),
+        },
+    )

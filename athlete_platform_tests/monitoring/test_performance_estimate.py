@@ -1,0 +1,79 @@
+"""performance_estimate: NannyML DLE of the serving version (real MLflow artifact) on the day's predictions."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetSpec, materialize
+from deltalake import DeltaTable
+
+from athlete_platform.inference.assets import DAILY_FEATURES, INFERENCE_LOG, ROLLING_FEATURES, athlete_predictions
+from athlete_platform.model import contract
+from athlete_platform.monitoring.assets import PERFORMANCE_ESTIMATE, performance_estimate
+from athlete_platform.partitions import daily_partitions
+from athlete_platform.resources.delta_io import DeltaTableIOManager
+from athlete_platform.resources.spark import SparkResource
+from athlete_platform_tests.inference import model_fixture as mf
+from athlete_platform_tests.support.runs import check_results
+
+DAY = dt.date(2025, 7, 1)
+ATHLETES = list(range(1, 41))
+SPECS = [
+    AssetSpec(ROLLING_FEATURES, partitions_def=daily_partitions, metadata={"partition_expr": "as_of_date"}),
+    AssetSpec(DAILY_FEATURES, partitions_def=daily_partitions, metadata={"partition_expr": "date"}),
+]
+LOG_SPEC = AssetSpec(INFERENCE_LOG, partitions_def=daily_partitions, metadata={"partition_expr": "prediction_date"})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A champion with a DLE artifact, and one day of real predictions + inference log."""
+    resource = mf.mlflow_resource(tmp_path_factory.mktemp("mlflow"))
+    version = mf.register_version(resource, data_window_end=dt.date(2025, 6, 2),
+                                  aliases=(contract.CHAMPION_ALIAS,), with_dle=True)
+    root = tmp_path_factory.mktemp("delta")
+    mf.write_table(root, ROLLING_FEATURES.path, mf.rolling_rows(ATHLETES, [DAY - dt.timedelta(days=1)], seed=31))
+    mf.write_table(root, DAILY_FEATURES.path, mf.daily_rows({a: [DAY - dt.timedelta(days=3)] for a in ATHLETES}))
+    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "mlflow": resource}
+    result = materialize([*SPECS, athlete_predictions, performance_estimate], partition_key=DAY.isoformat(),
+                         resources=resources)
+    return resource, version, root, resources, result
+
+
+def estimates(root) -> pd.DataFrame:
+    return DeltaTable(str(root.joinpath(*PERFORMANCE_ESTIMATE.path))).to_pandas().set_index("distance")
+
+
+def test_dle_estimate_per_distance_for_the_version_that_predicted(served):
+    resource, version, root, _, result = served
+    table = estimates(root)
+    assert sorted(table.index) == sorted(contract.DISTANCES_M)
+    assert (table["prediction_date"] == DAY).all()
+    assert (table["model_version"] == str(version.version)).all()
+    assert (table["n_predictions"] == len(ATHLETES)).all()
+    assert (table["reference_source"] == "mlflow_metric").all()
+    logged = resource.client().get_run(version.run_id).data.metrics
+    assert table.loc["10k", "reference_mae_s"] == pytest.approx(logged["model_mae_s_10k"])
+    assert np.isfinite(table["estimated_mae_s"]).all() and (table["estimated_mae_s"] > 0).all()
+    assert (table["estimated_mae_lower_s"] <= table["estimated_mae_s"]).all()
+    assert (table["estimated_mae_s"] <= table["estimated_mae_upper_s"]).all()
+    expected_ratio = table["estimated_mae_s"] / table["reference_mae_s"]
+    np.testing.assert_allclose(table["ratio_to_reference"], expected_ratio)
+    assert "estimated_mae_within_reference" in check_results(result)
+
+
+@pytest.mark.parametrize("ratio, passed, severity", [(1.0, True, None), (1.3, False, "WARN"), (2.0, False, "ERROR")])
+def test_check_warns_above_1_25_and_errors_above_1_5_times_the_reference(served, ratio, passed, severity):
+    resource, version, root, resources, _ = served
+    estimated = estimates(root)["estimated_mae_s"]
+    client = resource.client()
+    step = int(ratio * 100)
+    for distance, value in estimated.items():  # a newer reference metric: estimate / reference == ratio
+        client.log_metric(version.run_id, f"model_mae_s_{distance}", float(value) / ratio, step=step)
+    result = materialize([LOG_SPEC, performance_estimate], partition_key=DAY.isoformat(), resources=resources)
+    check = check_results(result)["estimated_mae_within_reference"]
+    assert check.passed is passed
+    if severity:
+        assert check.severity.value == severity
+    np.testing.assert_allclose(estimates(root)["ratio_to_reference"], ratio, rtol=1e-9)
