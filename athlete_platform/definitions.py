@@ -12,8 +12,16 @@ from athlete_platform.features.assets import (
     athlete_rolling_features,
     athlete_weekly_features,
 )
+from athlete_platform.inference.assets import athlete_predictions
 from athlete_platform.ingest.assets import raw_activities
+from athlete_platform.jobs import JOBS
+from athlete_platform.labels.assets import race_results
+from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
+from athlete_platform.monitoring.assets import MONITORING_ASSETS
+from athlete_platform.monitoring.reports import athlete_reports
 from athlete_platform.resources.environments import resources_for
+from athlete_platform.schedules import SCHEDULES
+from athlete_platform.sensors import SENSORS
 from athlete_platform.settings import load_settings
 from athlete_platform.silver.assets import silver_activities
 
@@ -27,6 +35,16 @@ defs = Definitions(
         athlete_daily_features,
         athlete_weekly_features,
         athlete_rolling_features,
+        race_results,
+        training_set,
+        time_estimator,
+        registered_time_estimator,
+        athlete_predictions,
+        *MONITORING_ASSETS,
+        athlete_reports,
     ],
+    jobs=JOBS,
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources=resources_for(settings),
 )
