@@ -23,7 +23,7 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 demo: check-java install
-	@mkdir -p $(DAGSTER_HOME)
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m athlete_platform.demo $(DEMO_ARGS)
 
 test: check-java install
