@@ -33,6 +33,7 @@ Sunday before W: all history, nothing from W itself or later.
 import hashlib
 import json
 import math
+from dataclasses import fields
 import pickle
 import tempfile
 from importlib import metadata as importlib_metadata
@@ -281,19 +282,19 @@ class TimeEstimatorConfig(Config):
     n_folds: int = 4
     gap_days: int = 43
     min_train_races: int = 100
-    model_kind: str = "gbm_pooled"  # gbm_pooled | gbm_per_distance | riegel | constant
-    offset: str = "riegel"  # riegel | vdot
-    max_iter: int = 200
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 20
-    l2_regularization: float = 1.0
-    loss: str = "absolute_error"
-    min_rows_per_distance: int = 60
-    interval_level: float = 0.8
-    min_calibration_rows: int = 30
-    random_state: int = 0
-    n_threads: int = 1
+    model_kind: str = EstimatorParams.model_kind  # gbm_pooled | gbm_per_distance | riegel | constant
+    offset: str = EstimatorParams.offset  # riegel | vdot
+    max_iter: int = EstimatorParams.max_iter
+    learning_rate: float = EstimatorParams.learning_rate
+    max_leaf_nodes: int = EstimatorParams.max_leaf_nodes
+    min_samples_leaf: int = EstimatorParams.min_samples_leaf
+    l2_regularization: float = EstimatorParams.l2_regularization
+    loss: str = EstimatorParams.loss
+    min_rows_per_distance: int = EstimatorParams.min_rows_per_distance
+    interval_level: float = EstimatorParams.interval_level
+    min_calibration_rows: int = EstimatorParams.min_calibration_rows
+    random_state: int = EstimatorParams.random_state
+    n_threads: int = EstimatorParams.n_threads
     #: The 10K gate; may be set stricter than contract.MAX_10K_MAE_S, never looser.
     max_10k_mae_s: float = contract.MAX_10K_MAE_S
     fit_dle: bool = True
@@ -306,21 +307,8 @@ class TimeEstimatorConfig(Config):
                 f"gap_days={self.gap_days}: at least {MIN_GAP_DAYS} days must separate training and test races "
                 "(longer than the 42-day chronic-load window)"
             )
-        return EstimatorParams(
-            model_kind=self.model_kind,
-            offset=self.offset,
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization,
-            loss=self.loss,
-            min_rows_per_distance=self.min_rows_per_distance,
-            interval_level=self.interval_level,
-            min_calibration_rows=self.min_calibration_rows,
-            random_state=self.random_state,
-            n_threads=self.n_threads,
-        )
+        # Every EstimatorParams field this config declares (defaults above come from EstimatorParams itself).
+        return EstimatorParams(**{f.name: getattr(self, f.name) for f in fields(EstimatorParams) if f.name in type(self).model_fields})
 
     def gate_threshold(self) -> float:
         if not self.max_10k_mae_s <= contract.MAX_10K_MAE_S:
