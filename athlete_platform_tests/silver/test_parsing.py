@@ -100,3 +100,13 @@ def test_sport_vocabulary_covers_api_and_export_names():
     assert normalize_sport("Weight Training") == "strength"
     assert normalize_sport("VirtualRide") == "ride"
     assert normalize_sport("Kitesurf") == "other"
+
+
+def test_real_race_detail_without_stream_gets_its_hr_profile_from_splits(realdata):
+    race = json.loads((realdata / "deroffal_detailed_race_7826768400.json").read_text("utf-8"))
+    parsed = parse(race, day=race["start_date_local"][:10])
+    assert parsed.row["workout_type"] == 1 and parsed.row["sport"] == "run"
+    profile = parsed.hr_profile
+    assert profile["hr_source"] == "splits"
+    split_seconds = sum(s["moving_time"] for s in race["splits_metric"] if s.get("average_heartrate"))
+    assert sum(profile["seconds"]) == pytest.approx(split_seconds)
