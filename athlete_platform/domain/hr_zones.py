@@ -174,16 +174,32 @@ def plausible_max_hr_before(
     observed_max_hr: ArrayLike,
     upper_bpm: float = MAX_PLAUSIBLE_HR_BPM,
     spike_tolerance_bpm: float = HRMAX_SPIKE_TOLERANCE_BPM,
+    wanted: ArrayLike | None = None,
 ) -> FloatArray:
     """For each activity i, :func:`plausible_max_hr` over activities with time *strictly before*
-    times[i] (ties excluded both ways). NaN when there is none. One pass in time order."""
+    times[i] (ties excluded both ways). NaN when there is none. One pass in time order.
+
+    ``wanted`` (booleans, optional): only these activities need a value (the others are left NaN), so
+    everything before the first wanted one is taken in one sort instead of one step per activity —
+    scoring one new day against a year of history is then cheap. Wanted values are unchanged."""
     time_values = np.asarray(times)
     maxima = np.asarray(observed_max_hr, dtype=float)
-    order = np.argsort(time_values, kind="stable").tolist()
+    with np.errstate(invalid="ignore"):
+        plausible = np.isfinite(maxima) & (maxima > 0) & (maxima <= upper_bpm)  # _is_plausible, vectorised
+    order_array = np.argsort(time_values, kind="stable")
+    order = order_array.tolist()
     sorted_times = time_values[order].tolist()
     result = np.full(maxima.shape, np.nan)
     seen: list[float] = []
     start = 0
+    if wanted is not None:
+        wanted_sorted = np.asarray(wanted, dtype=bool)[order_array]
+        if not wanted_sorted.any():
+            return result
+        # every activity strictly before the first wanted one only feeds ``seen``
+        start = int(np.searchsorted(time_values[order_array], time_values[order_array][np.argmax(wanted_sorted)], side="left"))
+        earlier = order_array[:start]
+        seen = sorted(maxima[earlier][plausible[earlier]].tolist())
     while start < len(order):
         end = start
         while end < len(order) and sorted_times[end] == sorted_times[start]:
@@ -193,7 +209,7 @@ def plausible_max_hr_before(
         if best is not None:
             result[group] = best
         for position in group:
-            if _is_plausible(maxima[position], upper_bpm):
+            if plausible[position]:
                 bisect.insort(seen, float(maxima[position]))
         start = end
     return result

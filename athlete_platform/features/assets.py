@@ -1,7 +1,10 @@
 """The four feature tables as Spark assets: thin glue around the pure functions in ``compute``.
 
-Every table is computed per athlete with ``groupBy("athlete_id")....applyInPandas`` so the pure pandas
-code runs in parallel on Spark (locally or on a Databricks cluster) and athletes never mix.
+Every table is computed with ``groupBy(athlete bucket)....applyInPandas`` so the pure pandas code runs in
+parallel on Spark (locally or on a Databricks cluster). A bucket is a hash bucket of whole athletes
+(``athlete_bucket``): the pure functions work on many athletes at once and never mix them, and a few
+dozen pandas calls cost far less than one per athlete (with ~1000 athletes the per-call pandas overhead
+was most of a daily run).
 
 History, not row windows:
 * activity_features reads the athlete's silver activities of the previous ``HISTORY_DAYS`` too, because
@@ -90,11 +93,29 @@ def _as_dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.date
 
 
+#: Groups per shuffle partition: a few per partition keeps both the tasks balanced and the calls few.
+BUCKETS_PER_SHUFFLE_PARTITION = 4
+#: Bucket count when the session does not say how many shuffle partitions it uses (e.g. "auto").
+DEFAULT_BUCKETS = 64
+
+
+def athlete_bucket(spark):
+    """Group key of the ``applyInPandas`` calls: a hash bucket of ``athlete_id`` (an athlete's rows are
+    always in one bucket; a bucket holds many athletes, which the pure functions keep apart)."""
+    from pyspark.sql import functions as F
+
+    try:
+        buckets = int(spark.conf.get("spark.sql.shuffle.partitions")) * BUCKETS_PER_SHUFFLE_PARTITION
+    except (TypeError, ValueError):
+        buckets = DEFAULT_BUCKETS
+    return F.pmod(F.hash(F.col("athlete_id")), F.lit(max(1, buckets)))
+
+
 # -- activity features -----------------------------------------------------------------------------
 
 
-def activity_features_for_athlete(activities: pd.DataFrame, hr_profiles: pd.DataFrame, *, start, config) -> pd.DataFrame:
-    """cogroup body: score the athlete's activities in the window, earlier ones serve as history."""
+def activity_features_for_athletes(activities: pd.DataFrame, hr_profiles: pd.DataFrame, *, start, config) -> pd.DataFrame:
+    """cogroup body: score the athletes' activities in the window, earlier ones serve as history."""
     if activities.empty:
         return compute.activity_features(activities, None, None, config)
     in_window = _as_dates(activities["activity_date"]) >= start
@@ -113,7 +134,8 @@ ACTIVITY_CHECKS = [
 ]
 
 
-def evaluate_activity_checks(features) -> list[AssetCheckResult]:
+def activity_check_stats(features):
+    """Row count and every check's counts in one aggregation (one Spark job)."""
     from pyspark.sql import functions as F
 
     zones = [F.col(f"z{i}_pct") for i in range(1, 6)]
@@ -128,6 +150,11 @@ def evaluate_activity_checks(features) -> list[AssetCheckResult]:
         F.sum((F.col("training_load").isNull() | (F.col("training_load") < 0)).cast("int")).alias("bad_load"),
         F.sum((nulls == 0).cast("int")).alias("rows_with_zones"),
     ).collect()[0]
+    return stats
+
+
+def evaluate_activity_checks(features, stats=None) -> list[AssetCheckResult]:
+    stats = activity_check_stats(features) if stats is None else stats
     return [
         AssetCheckResult(
             check_name="unique_activity_id",
@@ -186,16 +213,18 @@ def activity_features(
     feature_config = config.feature_config()
 
     def score(activities_pdf: pd.DataFrame, profiles_pdf: pd.DataFrame) -> pd.DataFrame:
-        return activity_features_for_athlete(activities_pdf, profiles_pdf, start=start, config=feature_config)
+        return activity_features_for_athletes(activities_pdf, profiles_pdf, start=start, config=feature_config)
 
+    spark = activities.sparkSession
     features = (
-        activities.groupBy("athlete_id")
-        .cogroup(hr_profiles.groupBy("athlete_id"))
+        activities.groupBy(athlete_bucket(spark))
+        .cogroup(hr_profiles.groupBy(athlete_bucket(spark)))
         .applyInPandas(score, schema=spark_ddl(compute.ACTIVITY_FEATURE_COLUMNS))
         .cache()
     )
-    yield Output(features, metadata={"rows": features.count()})
-    yield from evaluate_activity_checks(features)
+    stats = activity_check_stats(features)
+    yield Output(features, metadata={"rows": stats["rows"]})
+    yield from evaluate_activity_checks(features, stats)
 
 
 # -- daily features --------------------------------------------------------------------------------
@@ -248,8 +277,8 @@ def athlete_daily_features(
         return compute.daily_features(features_pdf, firsts_pdf, start, end)
 
     daily = (
-        activity_features.groupBy("athlete_id")
-        .cogroup(continuing.groupBy("athlete_id"))
+        activity_features.groupBy(athlete_bucket(spark))
+        .cogroup(continuing.groupBy(athlete_bucket(spark)))
         .applyInPandas(calendar, schema=spark_ddl(compute.DAILY_FEATURE_COLUMNS))
         .cache()
     )
@@ -262,8 +291,11 @@ def athlete_daily_features(
     spans = daily.groupBy("athlete_id").agg(
         F.min("date").alias("first"), F.max("date").alias("last"), F.count("*").alias("n")
     )
-    gaps = spans.filter(F.datediff("last", "first") + 1 != F.col("n")).count()
-    not_to_end = spans.filter(F.col("last") != F.lit(end - dt.timedelta(days=1))).count()
+    span_stats = spans.agg(
+        F.sum((F.datediff("last", "first") + 1 != F.col("n")).cast("int")).alias("gaps"),
+        F.sum((F.col("last") != F.lit(end - dt.timedelta(days=1))).cast("int")).alias("not_to_end"),
+    ).collect()[0]
+    gaps, not_to_end = int(span_stats["gaps"] or 0), int(span_stats["not_to_end"] or 0)
     yield Output(daily, metadata={"rows": stats["rows"], "athletes": stats["athletes"], "total_load": float(stats["load"] or 0.0)})
     yield AssetCheckResult(
         check_name="one_row_per_athlete_day",
@@ -299,7 +331,7 @@ def athlete_weekly_features(
 ):
     from pyspark.sql import functions as F
 
-    weekly = daily.groupBy("athlete_id").applyInPandas(
+    weekly = daily.groupBy(athlete_bucket(daily.sparkSession)).applyInPandas(
         compute.weekly_features, schema=spark_ddl(compute.WEEKLY_FEATURE_COLUMNS)
     ).cache()
     stats = weekly.agg(F.count("*").alias("rows"), F.countDistinct("athlete_id", "week_start").alias("keys")).collect()[0]
@@ -315,17 +347,24 @@ def athlete_weekly_features(
 # -- rolling features ------------------------------------------------------------------------------
 
 
-def rolling_for_athlete(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame, *, start, config) -> pd.DataFrame:
-    """cogroup body: continue one athlete's recursion from its row of the day before the window."""
+def rolling_for_athletes(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame, *, start, config) -> pd.DataFrame:
+    """cogroup body: continue each athlete's recursion from its row of the day before the window.
+
+    Athletes with rolling rows but no daily rows in the group get no rows (nothing to advance)."""
     columns = list(compute.ROLLING_FEATURE_COLUMNS)
     if daily_pdf.empty:
         return pd.DataFrame(columns=columns)
-    athlete_id = int(daily_pdf["athlete_id"].iloc[0])
     days = _as_dates(daily_pdf["date"])
     history, new = daily_pdf[days < start], daily_pdf[days >= start]
     day_before = start - dt.timedelta(days=1)
-    previous = previous_pdf[_as_dates(previous_pdf["as_of_date"]) == day_before] if not previous_pdf.empty else previous_pdf
-    if previous.empty and not history.empty:
+    previous = previous_pdf
+    if not previous.empty:
+        previous = previous[(_as_dates(previous["as_of_date"]) == day_before).to_numpy()]
+        previous = previous[previous["athlete_id"].isin(daily_pdf["athlete_id"]).to_numpy()]
+    continuing = set(previous["athlete_id"].astype("int64")) if not previous.empty else set()
+    without_state = sorted(set(history["athlete_id"].astype("int64")) - continuing)
+    if without_state:
+        athlete_id = int(without_state[0])
         raise ValueError(
             f"athlete {athlete_id} has daily features before {start} but no rolling features for {day_before}: "
             f"materialize athlete_rolling_features for {day_before} (or a range ending there) first"
@@ -390,40 +429,40 @@ def athlete_rolling_features(
         previous_day = spark.createDataFrame([], spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
 
     def advance(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame) -> pd.DataFrame:
-        return rolling_for_athlete(daily_pdf, previous_pdf, start=start, config=feature_config)
+        return rolling_for_athletes(daily_pdf, previous_pdf, start=start, config=feature_config)
 
     rolling = (
-        daily.groupBy("athlete_id")
-        .cogroup(previous_day.groupBy("athlete_id"))
+        daily.groupBy(athlete_bucket(spark))
+        .cogroup(previous_day.groupBy(athlete_bucket(spark)))
         .applyInPandas(advance, schema=spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
         .cache()
     )
     last_day = end - dt.timedelta(days=1)
+    on_last = F.col("as_of_date") == F.lit(last_day)
     stats = rolling.agg(
         F.count("*").alias("rows"),
         F.countDistinct("athlete_id", "as_of_date").alias("keys"),
         F.sum((F.col("ctl").isNull() | F.col("atl").isNull() | F.col("tsb").isNull()).cast("int")).alias("null_pmc"),
         F.sum((F.col("acwr_ewma_7_28").isNull() & (F.col("ewma_chronic") > 0)).cast("int")).alias("null_acwr"),
         F.sum(F.col("is_overtraining_risk").cast("int")).alias("risk_rows"),
+        # means over the last day's rows (avg skips the other rows' nulls)
+        *(F.avg(F.when(on_last, F.col(name))).alias(f"last_{name}") for name in ("ctl", "atl", "tsb")),
     ).collect()[0]
     recently_active = (
         daily.filter((F.col("date") > F.lit(last_day - dt.timedelta(days=42))) & (F.col("activity_count") > 0))
         .select("athlete_id")
         .distinct()
     )
-    on_last_day = rolling.filter(F.col("as_of_date") == F.lit(last_day)).select("athlete_id")
+    on_last_day = rolling.filter(on_last).select("athlete_id")
     missing_athletes = [r["athlete_id"] for r in recently_active.subtract(on_last_day).limit(10).collect()]
-    latest = rolling.filter(F.col("as_of_date") == F.lit(last_day)).agg(
-        F.avg("ctl").alias("ctl"), F.avg("atl").alias("atl"), F.avg("tsb").alias("tsb")
-    ).collect()[0]
     yield Output(
         rolling,
         metadata={
             "rows": stats["rows"],
             "overtraining_risk_rows": int(stats["risk_rows"] or 0),
-            "mean_ctl_last_day": float(latest["ctl"] or 0.0),
-            "mean_atl_last_day": float(latest["atl"] or 0.0),
-            "mean_tsb_last_day": float(latest["tsb"] or 0.0),
+            "mean_ctl_last_day": float(stats["last_ctl"] or 0.0),
+            "mean_atl_last_day": float(stats["last_atl"] or 0.0),
+            "mean_tsb_last_day": float(stats["last_tsb"] or 0.0),
             "conventions": MetadataValue.md(
                 "CTL/ATL: TrainingPeaks 1/N (42/7 d). `tsb` = yesterday's CTL − ATL; `tsb_same_day` = today's. "
                 "ACWR: `acwr_rolling_7_28` coupled rolling means, `acwr_ewma_7_28` EWMA λ=2/(N+1)."

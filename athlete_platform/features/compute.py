@@ -217,18 +217,23 @@ def _prepare_activities(frame: pd.DataFrame) -> pd.DataFrame:
     return prepared
 
 
-def _hrmax_before(combined: pd.DataFrame, config: FeatureConfig) -> np.ndarray:
+def _hrmax_before(combined: pd.DataFrame, config: FeatureConfig, wanted: np.ndarray) -> np.ndarray:
+    """HRmax observed before each ``wanted`` row (NaN elsewhere: history rows need no value)."""
     observed_max = np.where(_bool(combined, "has_heartrate"), _float(combined, "max_hr"), np.nan)
     times = combined["_t_ns"].to_numpy()
     result = np.full(len(combined), np.nan)
     for positions in combined.groupby("athlete_id", sort=False).indices.values():
+        if not wanted[positions].any():
+            continue
         result[positions] = hr_zones.plausible_max_hr_before(
-            times[positions], observed_max[positions], config.hrmax_upper_bpm, config.hrmax_spike_tolerance_bpm
+            times[positions], observed_max[positions], config.hrmax_upper_bpm, config.hrmax_spike_tolerance_bpm,
+            wanted=wanted[positions],
         )
     return result
 
 
-def _threshold_before(combined: pd.DataFrame, config: FeatureConfig) -> np.ndarray:
+def _threshold_before(combined: pd.DataFrame, config: FeatureConfig, wanted: np.ndarray) -> np.ndarray:
+    """Threshold pace from efforts before each ``wanted`` row (NaN elsewhere)."""
     distance = _float(combined, "distance_m")
     moving = _float(combined, "moving_time_s")
     pace = _pace(combined)
@@ -239,9 +244,11 @@ def _threshold_before(combined: pd.DataFrame, config: FeatureConfig) -> np.ndarr
     times = combined["_t_ns"].to_numpy()
     result = np.full(len(combined), np.nan)
     for positions in combined.groupby("athlete_id", sort=False).indices.values():
-        result[positions] = tl.threshold_pace_before(
-            times[positions], projected[positions], times[positions], config.threshold_lookback_days
-        )
+        targets = positions[wanted[positions]]
+        if targets.size:
+            result[targets] = tl.threshold_pace_before(
+                times[positions], projected[positions], times[targets], config.threshold_lookback_days
+            )
     return result
 
 
@@ -363,9 +370,10 @@ def activity_features(
     combined = pd.concat(frames, ignore_index=True)
     combined = combined.sort_values(["athlete_id", "_t_ns", "activity_id"], kind="stable").reset_index(drop=True)
 
-    threshold_estimate = _threshold_before(combined, config)
-    hrmax_observed = _hrmax_before(combined, config)
     is_target = combined["_target"].to_numpy(dtype=bool)
+    # only the scored rows need a threshold and an HRmax; history rows only feed them
+    threshold_estimate = _threshold_before(combined, config, is_target)
+    hrmax_observed = _hrmax_before(combined, config, is_target)
     frame = combined[is_target].reset_index(drop=True)
     threshold_estimate = threshold_estimate[is_target]
     hrmax_observed = hrmax_observed[is_target]
@@ -672,6 +680,11 @@ def weekly_features(daily_df: pd.DataFrame) -> pd.DataFrame:
     """
     if daily_df.empty:
         return _empty_frame(WEEKLY_FEATURE_COLUMNS)
+    # Sums in (athlete, date) order whatever order the rows come in (Spark does not keep one), so a
+    # week's float sums do not change in the last bit with the row order.
+    daily_df = daily_df.iloc[
+        np.lexsort((_as_days(daily_df["date"]), daily_df["athlete_id"].astype("int64").to_numpy()))
+    ]
     days = _as_days(daily_df["date"])
     weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     week_start = (days - weekday.astype("timedelta64[D]")).astype("datetime64[ns]")
