@@ -39,7 +39,7 @@ from dagster import (
 
 from athlete_platform.features import compute
 from athlete_platform.partitions import daily_partitions, weekly_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
+from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS, window_dates
 from athlete_platform.silver.assets import SILVER_ACTIVITIES, SILVER_HR_PROFILES
 
 ACTIVITY_FEATURES = AssetKey(["feature_store", "activity_features"])
@@ -189,7 +189,9 @@ def evaluate_activity_checks(features, stats=None) -> list[AssetCheckResult]:
     backfill_policy=BackfillPolicy.single_run(),
     ins={
         "activities": AssetIn(
-            key=SILVER_ACTIVITIES, partition_mapping=TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS)
+            key=SILVER_ACTIVITIES,
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS),
+            metadata={COLUMNS: list(compute.ACTIVITY_INPUT_COLUMNS)},  # a year of history: read only these
         ),
         "hr_profiles": AssetIn(key=SILVER_HR_PROFILES),
     },
@@ -216,6 +218,10 @@ def activity_features(
         return activity_features_for_athletes(activities_pdf, profiles_pdf, start=start, config=feature_config)
 
     spark = activities.sparkSession
+    # Only the columns the pure function reads (the local IO manager already loads only these; elsewhere
+    # Spark prunes the scan): a year of history is most of a single day's data, and silver's other columns
+    # (names, hashes, timezones: strings) would be shuffled and turned into pandas objects.
+    activities = activities.select(*compute.ACTIVITY_INPUT_COLUMNS)
     features = (
         activities.groupBy(athlete_bucket(spark))
         .cogroup(hr_profiles.groupBy(athlete_bucket(spark)))

@@ -203,6 +203,23 @@ ACTIVITY_FEATURE_COLUMNS: Final[Mapping[str, str]] = {
     "load_source": "object",
 }
 
+#: The silver columns :func:`activity_features` reads (the Spark asset ships only these to pandas).
+ACTIVITY_INPUT_COLUMNS: Final = (
+    "athlete_id",
+    "activity_id",
+    "activity_date",
+    "start_date_utc",
+    "sport",
+    "distance_m",
+    "moving_time_s",
+    "elapsed_time_s",
+    "pace_s_per_km",
+    "elevation_gain_m",
+    "has_heartrate",
+    "average_hr",
+    "max_hr",
+)
+
 LOAD_SOURCE_RTSS: Final = "rtss"
 LOAD_SOURCE_HRTSS: Final = "hr_tss"
 LOAD_SOURCE_ESTIMATE: Final = "duration_estimate"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from athlete_platform.domain import hr_zones
 from athlete_platform.domain import training_load as tl
 from athlete_platform.features import compute as fc
 
@@ -155,6 +156,43 @@ def test_activity_features_columns_and_dtypes() -> None:
     assert out["athlete_id"].dtype == np.int64 and out["activity_id"].dtype == np.int64
     empty = fc.activity_features(acts.iloc[:0], NO_PROFILES, None)
     assert list(empty.columns) == list(fc.ACTIVITY_FEATURE_COLUMNS) and empty.empty
+
+
+def test_scoring_a_window_against_history_equals_scoring_everything() -> None:
+    """History rows only feed the scored ones (threshold, HRmax), however few are scored."""
+    acts_1, prof_1 = synthetic_athlete(1, DAY0, 200, seed=31)
+    acts_2, prof_2 = synthetic_athlete(2, DAY0, 200, seed=32)
+    acts = pd.concat([acts_1, acts_2], ignore_index=True)
+    profiles = pd.concat([prof_1, prof_2], ignore_index=True)
+    everything = fc.activity_features(acts, profiles, None).sort_values("activity_id").reset_index(drop=True)
+    for first in (DAY0 + dt.timedelta(days=199), DAY0 + dt.timedelta(days=150)):
+        in_window = acts["activity_date"] >= first
+        window = fc.activity_features(acts[in_window], profiles, acts[~in_window]).sort_values("activity_id")
+        expected = everything[everything["activity_date"] >= first].reset_index(drop=True)
+        pd.testing.assert_frame_equal(window.reset_index(drop=True), expected, check_exact=True)
+
+
+def test_activity_features_read_only_the_declared_input_columns() -> None:
+    acts, profiles = synthetic_athlete(1, DAY0, 120, seed=33)
+    acts = acts.assign(name="Morning Run", timezone="America/Sao_Paulo", content_hash="x" * 64)
+    history, window = acts[acts["activity_date"] < DAY0 + dt.timedelta(days=60)], acts[acts["activity_date"] >= DAY0 + dt.timedelta(days=60)]
+    columns = list(fc.ACTIVITY_INPUT_COLUMNS)
+    full = fc.activity_features(window, profiles, history)
+    pruned = fc.activity_features(window[columns], profiles, history[columns])
+    pd.testing.assert_frame_equal(full, pruned, check_exact=True)
+
+
+def test_plausible_max_hr_before_only_for_wanted_rows_matches_the_full_pass() -> None:
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.integers(0, 400, 300))  # many ties
+    maxima = rng.normal(185, 12, 300)
+    maxima[rng.random(300) < 0.1] = np.nan
+    maxima[rng.random(300) < 0.05] = 250.0  # implausible
+    full = hr_zones.plausible_max_hr_before(times, maxima)
+    for wanted in (times >= 390, times == times[150], rng.random(300) < 0.2, np.zeros(300, dtype=bool)):
+        partial = hr_zones.plausible_max_hr_before(times, maxima, wanted=wanted)
+        np.testing.assert_array_equal(partial[wanted], full[wanted])
+        assert np.isnan(partial[~wanted & (times < times[wanted].min(initial=10**9))]).all()
 
 
 def test_basic_activity_columns_hand_computed() -> None:
@@ -425,6 +463,16 @@ def test_weekly_features_monotony_strain_and_partial_week() -> None:
     assert partial["week_start"] == DAY0 + dt.timedelta(days=7)
     assert partial["days_covered"] == 2 and partial["rest_days"] == 0
     assert partial["monotony"] == pytest.approx(tl.foster_monotony([30, 30, 0, 0, 0, 0, 0]))
+
+
+def test_weekly_features_do_not_depend_on_row_order() -> None:
+    acts_1, prof_1 = synthetic_athlete(1, DAY0, 120, seed=34)
+    acts_2, prof_2 = synthetic_athlete(2, DAY0, 120, seed=35)
+    daily = all_tables(pd.concat([acts_1, acts_2], ignore_index=True), pd.concat([prof_1, prof_2], ignore_index=True),
+                       DAY0 + dt.timedelta(days=120))["daily"]
+    ordered = fc.weekly_features(daily)
+    shuffled = fc.weekly_features(daily.sample(frac=1.0, random_state=3))
+    pd.testing.assert_frame_equal(ordered, shuffled, check_exact=True)
 
 
 def test_weekly_week_start_is_monday_for_mid_week_start() -> None:
