@@ -54,14 +54,13 @@ if RACE_RESULTS_SCHEMA.names != list(RACE_RESULT_COLUMNS):  # one contract, two 
 class RaceDetectionSettings(Config):
     """Tunables of :class:`~athlete_platform.labels.race_detection.DetectionConfig`."""
 
-    distance_tolerance_below: float = 0.04
-    distance_tolerance_above: float = 0.08
     effort_lookback_days: int = EFFORT_HISTORY_DAYS
     min_recent_runs: int = 5
     effort_pace_ratio_5k: float = 0.84
     effort_pace_ratio_10k: float = 0.82
     effort_pace_ratio_21k: float = 0.90
     effort_pace_ratio_42k: float = 0.95
+    effort_max_elapsed_ratio: float = 1.05
     apply_rules_to_untagged: bool = False
 
     def detection_config(self) -> DetectionConfig:
@@ -71,8 +70,6 @@ class RaceDetectionSettings(Config):
                 f"got {self.effort_lookback_days}"
             )
         return DetectionConfig(
-            distance_tolerance_below=self.distance_tolerance_below,
-            distance_tolerance_above=self.distance_tolerance_above,
             effort_lookback_days=self.effort_lookback_days,
             min_recent_runs=self.min_recent_runs,
             effort_pace_ratio={
@@ -81,6 +78,7 @@ class RaceDetectionSettings(Config):
                 "21k": self.effort_pace_ratio_21k,
                 "42k": self.effort_pace_ratio_42k,
             },
+            effort_max_elapsed_ratio=self.effort_max_elapsed_ratio,
             apply_rules_to_untagged=self.apply_rules_to_untagged,
         )
 
@@ -130,10 +128,11 @@ def evaluate_race_checks(races: pd.DataFrame) -> list[AssetCheckResult]:
     metadata={"partition_expr": "race_date"},
     check_specs=RACE_CHECKS,
     kinds={"pandas", "delta"},
-    code_version="1",
+    code_version="2",
     description=(
         "Races (5K/10K/half/marathon) from silver runs: Strava's race flag, else a race title at a standard "
-        "distance, else a markedly fast pace at a standard distance; official time = elapsed time; "
+        "distance, else a continuous run at a markedly fast elapsed pace at a standard distance; "
+        "official time = elapsed time; "
         "detection_reason per row."
     ),
 )

@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 from athlete_platform.domain.simulator import SimulatorConfig
 from athlete_platform.labels.assets import race_results
 from athlete_platform.labels.race_detection import (
+    DISTANCE_BANDS_M,
     RACE_RESULT_COLUMNS,
     REASON_EFFORT,
     REASON_NAME,
@@ -88,12 +89,13 @@ def test_title_rule(title, expected):
 
 def test_distance_buckets_and_tolerance():
     assert distance_bucket(5_040.0) == "5k"
-    assert distance_bucket(10_700.0) == "10k"  # GPS reads long: +8 % allowed
+    assert distance_bucket(10_700.0) == "10k"  # GPS reads long: up to +9 % allowed
     assert distance_bucket(9_500.0) is None  # −5 %: a short course is not a 10K
     assert distance_bucket(21_300.0) == "21k"
     assert distance_bucket(42_900.0) == "42k"
     assert distance_bucket(16_093.0) is None  # 10 miles
-    assert distance_bucket(10_700.0, DetectionConfig(distance_tolerance_above=0.05)) is None
+    narrow = DetectionConfig(distance_bands_m={**DISTANCE_BANDS_M, "10k": (9_700.0, 10_500.0)})
+    assert distance_bucket(10_700.0, narrow) is None
 
 
 def test_flag_name_and_effort_rules_with_reasons():
