@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 STANDARD_DISTANCES_M: dict[str, float] = {
     "5k": 5000.0,
     "10k": 10000.0,
@@ -104,6 +106,23 @@ def vdot_from_performance(distance_m: float, time_s: float) -> float:
     duration_min = time_s / 60.0
     velocity = distance_m / duration_min
     return oxygen_cost(velocity) / sustainable_vo2max_fraction(duration_min)
+
+
+def vdot_from_performances(distance_m: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    """:func:`vdot_from_performance` for arrays (the feature tables score every run): the same
+    Daniels-Gilbert equations element-wise, NaN where a distance or time is not positive and finite
+    (instead of raising, so a table's rest days and non-efforts simply have no VDOT)."""
+    distance = np.asarray(distance_m, dtype=float)
+    time = np.asarray(time_s, dtype=float)
+    usable = np.isfinite(distance) & np.isfinite(time) & (distance > 0) & (time > 0)
+    duration_min = np.where(usable, time, 60.0) / 60.0
+    velocity = np.where(usable, distance, 1.0) / duration_min
+    fraction = (
+        _PCT_BASE
+        + _PCT_A * np.exp(-_PCT_A_RATE * duration_min)
+        + _PCT_B * np.exp(-_PCT_B_RATE * duration_min)
+    )
+    return np.where(usable, oxygen_cost(velocity) / fraction, np.nan)
 
 
 def vdot_race_time(vdot: float, distance_m: float) -> float:

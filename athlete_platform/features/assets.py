@@ -256,8 +256,11 @@ def activity_features(
         ),
     ],
     kinds={"spark", "delta"},
-    code_version="1",
-    description="Every calendar day from each athlete's first activity, rest days included with zero load.",
+    code_version="2",  # 2: best_vdot, mean_vdot, efficiency_factor
+    description=(
+        "Every calendar day from each athlete's first activity, rest days included with zero load; the day's "
+        "best and mean VDOT and efficiency factor of its effort runs."
+    ),
 )
 def athlete_daily_features(
     context: AssetExecutionContext,
@@ -412,11 +415,12 @@ ROLLING_CHECKS = [
     metadata={"partition_expr": "as_of_date"},
     check_specs=ROLLING_CHECKS,
     kinds={"spark", "delta"},
-    code_version="1",
+    code_version="2",  # 2: VDOT and efficiency-factor fitness markers
     description=(
         "Per athlete and day, as of the end of the day: CTL/ATL (TrainingPeaks 1/N), TSB (yesterday's CTL − ATL), "
         "ACWR (coupled rolling 7/28 and EWMA 7/28), pace trend, best pace, volume, consistency, monotony, strain, "
-        "rest days, best-effort race estimates and overtraining risk with reasons. Incremental from D−1."
+        "rest days, best-effort race estimates, VDOT (30/90 d) and efficiency-factor trend, and overtraining risk "
+        "with reasons. Incremental from D−1."
     ),
 )
 def athlete_rolling_features(

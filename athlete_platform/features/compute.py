@@ -3,8 +3,9 @@
 Every function is pure (no I/O, no Spark, no Dagster) and works on one athlete or many; athletes never
 influence each other, so the Spark wiring can call them per athlete through
 ``groupBy("athlete_id").applyInPandas``. Null values are NaN in float columns (Arrow turns them into
-nulls). Domain math lives in :mod:`athlete_platform.domain.training_load` and
-:mod:`athlete_platform.domain.hr_zones`; this module only arranges it into tables.
+nulls). Domain math lives in :mod:`athlete_platform.domain.training_load`,
+:mod:`athlete_platform.domain.hr_zones` and :mod:`athlete_platform.domain.race_baselines` (VDOT); this
+module only arranges it into tables.
 
 Leakage rules: an activity's threshold pace and HRmax come only from activities that started strictly
 before it; a rolling row for day D ("as of the end of D") uses only days ≤ D.
@@ -20,7 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from athlete_platform.domain import hr_zones
+from athlete_platform.domain import hr_zones, race_baselines
 from athlete_platform.domain import training_load as tl
 
 RUN_SPORTS: Final = frozenset({"run", "trail_run", "treadmill_run"})
@@ -48,6 +49,11 @@ CHRONIC_DAYS: Final = 28
 ACTIVITY_WINDOW_DAYS: Final = 30  # distance_30d_km, activity_count_30d, consistency_30d, best_pace_30d
 TREND_WINDOW_DAYS: Final = 30  # pace_trend_30d
 REST_WINDOW_DAYS: Final = 14  # rest_days_14d
+#: Fitness-marker windows (VDOT, efficiency factor): the recent 30 days, and the 90 days whose older
+#: 60 (D−89..D−30) are the efficiency baseline; 90 is also the longest window the state keeps.
+FITNESS_RECENT_DAYS: Final = 30
+FITNESS_LOOKBACK_DAYS: Final = 90
+TOP_VDOT_DAYS: Final = 3  # top3_vdot_90d
 
 RISK_ACWR: Final = "ACWR_GT_1_5"
 RISK_MONOTONY: Final = "MONOTONY_GT_2"
@@ -73,7 +79,7 @@ class FeatureConfig:
     threshold_lookback_days: float = 90.0
     #: best_effort_*_s = Riegel projection of the best road-run effort in this many days up to D.
     best_effort_lookback_days: int = 90
-    #: A road run counts as an effort (threshold / best pace / best efforts) from this distance.
+    #: A road run counts as an effort (threshold / best pace / best efforts / VDOT / EF) from this distance.
     min_effort_distance_m: float = 3_000.0
     #: Road-run paces outside this range are GPS glitches or walks, not usable pace data.
     fastest_plausible_pace_s_per_km: float = 150.0
@@ -98,7 +104,13 @@ class FeatureConfig:
     def state_window_days(self) -> int:
         """Trailing daily rows the rolling state keeps: the longest window any rolling column reads."""
         return max(
-            self.best_effort_lookback_days, ACTIVITY_WINDOW_DAYS, TREND_WINDOW_DAYS, CHRONIC_DAYS, REST_WINDOW_DAYS
+            self.best_effort_lookback_days,
+            ACTIVITY_WINDOW_DAYS,
+            TREND_WINDOW_DAYS,
+            CHRONIC_DAYS,
+            REST_WINDOW_DAYS,
+            FITNESS_RECENT_DAYS,
+            FITNESS_LOOKBACK_DAYS,
         )
 
     def per_athlete(self, athlete_ids: pd.Series, by_athlete: Mapping[int, Any], default: Any) -> pd.Series:
@@ -537,6 +549,9 @@ DAILY_FEATURE_COLUMNS: Final[Mapping[str, str]] = {
     "best_pace_s_per_km": "float64",
     "best_effort_distance_m": "float64",
     "best_effort_time_s": "float64",
+    "best_vdot": "float64",
+    "mean_vdot": "float64",
+    "efficiency_factor": "float64",
 }
 
 
@@ -576,6 +591,19 @@ def daily_features(
     inputs rolling features need: road_run_distance_km / road_run_moving_min (road runs with plausible
     pace, for the pace trend), best_pace_s_per_km (fastest effort-eligible road run, NaN if none),
     best_effort_distance_m / best_effort_time_s (the day's effort with the best Riegel score).
+
+    Fitness markers of the day's *effort-eligible* road runs (the ``best_pace_s_per_km`` rule: road
+    run, distance ≥ ``min_effort_distance_m``, plausible pace, moving time > 0); NaN on days without:
+
+    * best_vdot: the highest Daniels-Gilbert VDOT (Daniels & Gilbert 1979, *Oxygen Power*;
+      :func:`race_baselines.vdot_from_performances` of distance and moving time) of those runs. A
+      training run is not a race, so this is a lower bound of the athlete's VDOT, not an estimate of it.
+    * mean_vdot: their moving-time-weighted mean VDOT (a long easy run outweighs a short one).
+    * efficiency_factor: TrainingPeaks' Efficiency Factor for running (J. Friel, "Efficiency Factor and
+      Decoupling", trainingpeaks.com/blog/efficiency-factor-and-decoupling: speed ÷ average HR; here
+      plain speed in m/min, not graded pace: road runs only) over those runs that have an average HR
+      (``avg_hr``: silver's, else the HR profile's mean), combined over the day as
+      Σ distance_m · 60 / Σ (avg_hr · moving_s), i.e. metres per heartbeat; NaN without HR.
     """
     config = config or FeatureConfig()
     start_day, end_day = _as_day(start), _as_day(end)
@@ -648,12 +676,28 @@ def _aggregate_days(window: pd.DataFrame, days: np.ndarray, config: FeatureConfi
             "_effort_time_s": np.where(effort, moving_min * 60.0, np.nan),
         }
     )
+    effort_s = np.where(effort, moving_min * 60.0, 0.0)
+    vdot = race_baselines.vdot_from_performances(per_activity["_effort_distance_m"], per_activity["_effort_time_s"])
+    avg_hr = _float(window, "avg_hr")
+    with_hr = effort & np.isfinite(avg_hr) & (avg_hr > 0)
+    per_activity["best_vdot"] = vdot  # NaN on non-efforts: the groupby max skips them
+    per_activity["_vdot_s"] = np.where(effort, vdot * effort_s, 0.0)
+    per_activity["_effort_s"] = effort_s
+    per_activity["_hr_distance_m"] = np.where(with_hr, distance_km * 1000.0, 0.0)
+    per_activity["_heart_s"] = np.where(with_hr, avg_hr * effort_s, 0.0)  # bpm · s = 60 × heartbeats
     with np.errstate(divide="ignore", invalid="ignore"):
         per_activity["_score"] = tl.riegel_score(per_activity["_effort_time_s"], per_activity["_effort_distance_m"])
     grouped = per_activity.groupby(["athlete_id", "_day"], sort=False)
-    sums = grouped[[*_DAILY_SUM_COLUMNS, "activity_count", "run_count"]].sum()
-    maxima = grouped[["longest_run_km"]].max()
+    sums = grouped[
+        [*_DAILY_SUM_COLUMNS, "activity_count", "run_count", "_vdot_s", "_effort_s", "_hr_distance_m", "_heart_s"]
+    ].sum()
+    maxima = grouped[["longest_run_km", "best_vdot"]].max()
     minima = grouped[["best_pace_s_per_km"]].min()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sums["mean_vdot"] = np.where(sums["_effort_s"] > 0, sums["_vdot_s"] / sums["_effort_s"], np.nan)
+        sums["efficiency_factor"] = np.where(
+            sums["_heart_s"] > 0, sums["_hr_distance_m"] * 60.0 / sums["_heart_s"], np.nan
+        )
     best = (
         per_activity[np.isfinite(per_activity["_score"])]
         .sort_values("_score", kind="stable")
@@ -751,6 +795,9 @@ STATE_WINDOW_COLUMNS: Final = (
     "best_pace_s_per_km",
     "best_effort_distance_m",
     "best_effort_time_s",
+    "best_vdot",
+    "mean_vdot",
+    "efficiency_factor",
 )
 
 ROLLING_STATE_COLUMNS: Final[Mapping[str, str]] = {
@@ -785,6 +832,12 @@ ROLLING_FEATURE_COLUMNS: Final[Mapping[str, str]] = {
     "best_effort_10k_s": "float64",
     "best_effort_21k_s": "float64",
     "best_effort_42k_s": "float64",
+    "best_vdot_30d": "float64",
+    "median_vdot_30d": "float64",
+    "top3_vdot_90d": "float64",
+    "days_since_best_vdot_90d": "float64",  # NaN without an effort in 90 days, hence not int64
+    "efficiency_factor_30d": "float64",
+    "efficiency_factor_ratio": "float64",
     "is_warmup": "bool",
     "is_overtraining_risk": "bool",
     "risk_reasons": "object",
@@ -903,6 +956,36 @@ def _window_matrix(values: np.ndarray, window: int, new_rows: int) -> np.ndarray
     return np.lib.stride_tricks.sliding_window_view(padded, window)[-new_rows:]
 
 
+def _median_of_rows(windows: np.ndarray) -> np.ndarray:
+    """Per-row median of the finite entries (NaN for a row without any), like ``np.nanmedian`` but one
+    sort for the whole matrix instead of masked arrays, and no warning on empty rows."""
+    ordered = np.sort(windows, axis=1)  # NaN sorts last
+    count = np.isfinite(windows).sum(axis=1)
+    rows = np.arange(windows.shape[0])
+    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    high = ordered[rows, np.maximum(count // 2, 0)]
+    return np.where(count > 0, (low + high) / 2.0, np.nan)
+
+
+def _mean_of_top(windows: np.ndarray, k: int) -> np.ndarray:
+    """Per-row mean of the ``k`` highest finite entries (fewer if fewer; NaN for none)."""
+    k = min(k, windows.shape[1])
+    negated = -windows  # NaN sorts last, so the k smallest negated values are the k highest values
+    top = np.sort(np.partition(negated, k - 1, axis=1)[:, :k], axis=1)  # sorted: a fixed summation order
+    count = np.isfinite(top).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, -np.where(np.isfinite(top), top, 0.0).sum(axis=1) / count, np.nan)
+
+
+def _days_since_max(windows: np.ndarray) -> np.ndarray:
+    """Per row, days from the latest day holding the window's maximum to the window's last day (0 = the
+    last day); NaN for a row without a finite entry."""
+    newest_first = windows[:, ::-1]
+    finite = np.isfinite(newest_first)
+    position = np.argmax(np.where(finite, newest_first, -np.inf), axis=1)  # argmax: first = most recent tie
+    return np.where(finite.any(axis=1), position.astype(float), np.nan)
+
+
 def _ols_slope(y_windows: np.ndarray, min_points: int) -> np.ndarray:
     """Per-row least-squares slope of y on day offset (0..w−1), NaN entries ignored."""
     mask = np.isfinite(y_windows)
@@ -980,6 +1063,15 @@ def _advance_athlete(
     best_d = np.where(has_effort, effort_d[rows, best_index], np.nan)
     best_t = np.where(has_effort, effort_t[rows, best_index], np.nan)
 
+    # Fitness markers: one 90-day matrix each; the recent 30 days are its last 30 columns.
+    vdot_90 = _window_matrix(extended["best_vdot"], FITNESS_LOOKBACK_DAYS, n)
+    mean_vdot_30 = _window_matrix(extended["mean_vdot"], FITNESS_RECENT_DAYS, n)
+    ef_90 = _window_matrix(extended["efficiency_factor"], FITNESS_LOOKBACK_DAYS, n)
+    ef_recent = _median_of_rows(ef_90[:, -FITNESS_RECENT_DAYS:])
+    ef_baseline = _median_of_rows(ef_90[:, :-FITNESS_RECENT_DAYS])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ef_ratio = np.where(ef_baseline > 0, ef_recent / ef_baseline, np.nan)
+
     day_number = days_seen0 + np.arange(1, n + 1)
     acwr_ewma = tl.acwr_from_averages(ewma_acute, ewma_chronic)
     weekly_load = np.nan_to_num(_window_matrix(history_loads, 7, n), nan=0.0).sum(axis=1)
@@ -1016,6 +1108,12 @@ def _advance_athlete(
     }
     for label, distance in STANDARD_DISTANCES_M.items():
         output[f"best_effort_{label}_s"] = tl.riegel_time(best_t, best_d, distance)
+    output["best_vdot_30d"] = np.fmax.reduce(vdot_90[:, -FITNESS_RECENT_DAYS:], axis=1)
+    output["median_vdot_30d"] = _median_of_rows(mean_vdot_30)
+    output["top3_vdot_90d"] = _mean_of_top(vdot_90, TOP_VDOT_DAYS)
+    output["days_since_best_vdot_90d"] = _days_since_max(vdot_90)
+    output["efficiency_factor_30d"] = ef_recent
+    output["efficiency_factor_ratio"] = ef_ratio
     output["is_warmup"] = is_warmup
     output["is_overtraining_risk"] = risk_acwr | risk_monotony | risk_tsb
     output["risk_reasons"] = reasons
@@ -1065,6 +1163,15 @@ def rolling_features(
     * rest_days_14d (int64): days without activity in the last 14 (days since the first activity).
     * best_effort_{5k,10k,21k,42k}_s: Riegel (exponent 1.06) projection of the road-run effort with the
       best Riegel score in the last ``best_effort_lookback_days`` (90) days; NaN without one.
+    * Fitness markers from the daily best_vdot / mean_vdot / efficiency_factor (see
+      :func:`daily_features`; days without a value are skipped, NaN when the window has none):
+      best_vdot_30d = max best_vdot of the last 30 days; median_vdot_30d = median mean_vdot of the last
+      30; top3_vdot_90d = mean of the 3 highest best_vdot days of the last 90 (fewer if fewer: one hard
+      run is noisy, three agree); days_since_best_vdot_90d = days from the (latest) day with the highest
+      best_vdot of the last 90 to D (0 = D; float64 for the NaN); efficiency_factor_30d = median
+      efficiency_factor of the last 30 days; efficiency_factor_ratio = efficiency_factor_30d / the
+      median efficiency_factor of the other 60 days of the last 90 (D−89..D−30), > 1 = more speed per
+      heartbeat than before (Friel's aerobic-fitness trend).
     * is_warmup: the athlete's first ``warmup_days`` (42) days.
     * is_overtraining_risk / risk_reasons (comma-joined codes, "" when none): ACWR_GT_1_5
       (acwr_rolling_7_28 > 1.5), MONOTONY_GT_2 (monotony_7d > 2 and any load in the 7 days),

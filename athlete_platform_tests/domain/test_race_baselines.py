@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from athlete_platform.domain.race_baselines import (
@@ -14,6 +15,7 @@ from athlete_platform.domain.race_baselines import (
     riegel_time,
     sustainable_vo2max_fraction,
     vdot_from_performance,
+    vdot_from_performances,
     vdot_race_time,
     vdot_threshold_velocity,
     velocity_for_oxygen_cost,
@@ -93,6 +95,25 @@ def test_vdot_of_a_known_performance() -> None:
     # 10K in 41:20 is the VDOT-50 raw-equation time, so it must recompute to ~50.
     assert vdot_from_performance(10000.0, hms("41:20")) == pytest.approx(50.0, abs=0.02)
     assert vdot_from_performance(10000.0, hms("40:00")) > vdot_from_performance(10000.0, hms("41:00"))
+
+
+def test_vectorised_vdot_matches_the_scalar_equations() -> None:
+    rng = np.random.default_rng(4)
+    distances = rng.uniform(800.0, 50_000.0, 500)
+    times = distances / 1000.0 * rng.uniform(150.0, 900.0, 500)  # every plausible pace, 2:30-15:00 /km
+    expected = [vdot_from_performance(d, t) for d, t in zip(distances.tolist(), times.tolist())]
+    np.testing.assert_allclose(vdot_from_performances(distances, times), expected, rtol=1e-12, atol=0)
+    # by hand: v = 250 m/min, VO2 = -4.60 + 0.182258*250 + 0.000104*250^2 = 47.4645;
+    # %max(40 min) = 0.8 + 0.1894393*e^-0.51112 + 0.2989558*e^-7.73042 = 0.91376 -> 51.94
+    assert vdot_from_performances(np.array([10_000.0]), np.array([2_400.0]))[0] == pytest.approx(51.944, abs=5e-4)
+
+
+def test_vectorised_vdot_is_nan_where_the_scalar_would_refuse() -> None:
+    distances = np.array([5_000.0, 0.0, -1.0, np.nan, 5_000.0, 5_000.0, np.inf])
+    times = np.array([1_200.0, 1_200.0, 1_200.0, 1_200.0, 0.0, np.nan, 1_200.0])
+    out = vdot_from_performances(distances, times)
+    assert out[0] == pytest.approx(vdot_from_performance(5_000.0, 1_200.0))
+    assert np.isnan(out[1:]).all()
 
 
 def test_oxygen_cost_and_its_inverse() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from athlete_platform.domain import hr_zones
 from athlete_platform.domain import training_load as tl
+from athlete_platform.domain.race_baselines import vdot_from_performance
 from athlete_platform.features import compute as fc
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
@@ -126,6 +127,9 @@ def daily_rows(athlete_id: int, loads: list[float], first_day: dt.date = DAY0, *
         "best_pace_s_per_km": np.full(n, np.nan),
         "best_effort_distance_m": np.full(n, np.nan),
         "best_effort_time_s": np.full(n, np.nan),
+        "best_vdot": np.full(n, np.nan),
+        "mean_vdot": np.full(n, np.nan),
+        "efficiency_factor": np.full(n, np.nan),
     }
     data.update({k: np.asarray(v) for k, v in columns.items()})
     return pd.DataFrame(data)
@@ -449,6 +453,41 @@ def test_best_effort_of_the_day_is_the_best_riegel_score() -> None:
     assert daily.loc[0, "best_pace_s_per_km"] == 240.0  # fastest pace is the 5K's
 
 
+def test_daily_vdot_and_efficiency_factor_hand_computed() -> None:
+    def day(offset: int) -> dt.date:
+        return DAY0 + dt.timedelta(days=offset)
+
+    acts = frame(
+        [
+            activity(1, 1, day(0), distance_m=10_000, moving_time_s=2_400, average_hr=160, hour=6),  # 40:00 10K
+            activity(1, 2, day(0), distance_m=5_000, moving_time_s=1_500, average_hr=140, hour=18),  # 25:00 5K
+            activity(1, 3, day(0), distance_m=2_000, moving_time_s=420, average_hr=175, hour=12),  # < 3 km
+            activity(1, 4, day(0), sport="trail_run", distance_m=10_000, moving_time_s=2_000, average_hr=150, hour=8),
+            activity(1, 5, day(0), sport="ride", distance_m=40_000, moving_time_s=3_600, average_hr=130, hour=15),
+            # day 1: rest
+            activity(1, 6, day(2), distance_m=8_000, moving_time_s=2_800),  # an effort without HR
+            activity(1, 7, day(3), sport="trail_run", distance_m=12_000, moving_time_s=4_800, average_hr=150),
+            activity(1, 8, day(4), distance_m=10_000, moving_time_s=1_000, average_hr=150),  # 1:40/km: GPS glitch
+        ]
+    )
+    features = fc.activity_features(acts, NO_PROFILES, None)
+    daily = fc.daily_features(features, {1: DAY0}, DAY0, day(5)).set_index("date")
+    markers = ["best_vdot", "mean_vdot", "efficiency_factor"]
+    ten_k, five_k = vdot_from_performance(10_000, 2_400), vdot_from_performance(5_000, 1_500)
+    assert ten_k == pytest.approx(51.944, abs=5e-4) and five_k == pytest.approx(38.309, abs=5e-4)
+    assert daily.loc[day(0), "best_vdot"] == pytest.approx(ten_k, rel=1e-12)
+    assert daily.loc[day(0), "mean_vdot"] == pytest.approx((ten_k * 2_400 + five_k * 1_500) / 3_900, rel=1e-12)
+    # 250 m/min at 160 bpm and 200 m/min at 140 bpm: 15 000 m · 60 / (160·2400 + 140·1500) = 1.5152 m/beat
+    assert daily.loc[day(0), "efficiency_factor"] == pytest.approx(900_000 / 594_000, rel=1e-12)
+    assert daily.loc[day(1), markers].isna().all()  # rest day
+    assert daily.loc[day(2), "best_vdot"] == pytest.approx(vdot_from_performance(8_000, 2_800), rel=1e-12)
+    assert daily.loc[day(2), "mean_vdot"] == daily.loc[day(2), "best_vdot"]
+    assert math.isnan(daily.loc[day(2), "efficiency_factor"])  # no HR
+    assert daily.loc[day(3), markers].isna().all()  # trail run: not an effort
+    assert daily.loc[day(4), markers].isna().all()  # implausible pace: not an effort
+    assert all(daily[name].dtype == np.float64 for name in markers)
+
+
 def test_weekly_features_monotony_strain_and_partial_week() -> None:
     loads = [0, 20, 10, 10, 10, 10, 10, 30, 30]  # Monday..Sunday, then Mon/Tue of the next week
     daily = daily_rows(1, loads, distance_km=[0, 5, 3, 3, 3, 3, 12, 6, 6], longest_run_km=[0, 5, 3, 3, 3, 3, 12, 6, 6])
@@ -539,7 +578,52 @@ def test_rolling_best_efforts_and_best_pace_windows() -> None:
     assert rows.loc[29, "best_pace_30d"] == 240.0 and math.isnan(rows.loc[30, "best_pace_30d"])
 
 
-def test_rolling_pace_trend_is_the_slope_of_daily_road_pace() -> None:
+def test_rolling_vdot_windows_hand_computed() -> None:
+    n = 103
+    best, mean = np.full(n, np.nan), np.full(n, np.nan)
+    for day, (top, average) in {2: (50.0, 49.0), 12: (52.0, 50.0), 42: (48.0, 47.0), 62: (51.0, 49.0),
+                                97: (45.0, 44.0)}.items():
+        best[day], mean[day] = top, average
+    rows, _ = fc.rolling_features(daily_rows(1, [40.0] * n, best_vdot=best, mean_vdot=mean), None)
+    columns = ["best_vdot_30d", "median_vdot_30d", "top3_vdot_90d", "days_since_best_vdot_90d"]
+
+    def at(day: int) -> list[float]:
+        return rows.loc[day, columns].astype(float).tolist()
+
+    assert all(math.isnan(v) for v in at(0) + at(1))  # nothing yet
+    assert at(2) == [50.0, 49.0, 50.0, 0.0]
+    assert at(7) == [50.0, 49.0, 50.0, 5.0]  # rest days keep the window's values; the best ages
+    assert at(12) == [52.0, 49.5, 51.0, 0.0]  # median of 49 and 50; mean of the only two best days
+    assert at(42) == [48.0, 47.0, 50.0, 30.0]  # days 2, 12 out of the 30 days, not of the 90
+    assert at(62) == [51.0, 48.0, 51.0, 50.0]  # 30 d: days 42, 62; top 3 of 90 d: 52, 51, 50
+    assert at(91) == [51.0, 49.0, 51.0, 79.0]  # day 2 is still in the 90 days ending at day 91
+    assert at(92)[2:] == [pytest.approx(151.0 / 3), 80.0]  # ... and out of the window ending at day 92
+    assert all(math.isnan(v) for v in at(93)[:2])  # day 62 is 31 days before day 93
+    assert at(101) == [45.0, 44.0, pytest.approx(151.0 / 3), 89.0]
+    assert at(102)[2:] == [48.0, 40.0]  # day 12 gone: 51, 48, 45 left; the best is day 62's
+    for column in columns:
+        assert rows[column].dtype == np.float64
+
+
+def test_rolling_efficiency_factor_recent_median_and_ratio_to_the_earlier_60_days() -> None:
+    n = 96
+    factor = np.full(n, np.nan)
+    factor[[5, 20, 40]] = [1.0, 1.2, 1.1]
+    factor[[75, 80, 85]] = [1.3, 1.25, 1.35]
+    rows, _ = fc.rolling_features(daily_rows(1, [40.0] * n, efficiency_factor=factor), None)
+    recent, ratio = rows["efficiency_factor_30d"], rows["efficiency_factor_ratio"]
+    assert math.isnan(recent[4]) and math.isnan(ratio[4])
+    assert recent[30] == pytest.approx(1.1)  # days 1..30: median of 1.0 and 1.2
+    assert math.isnan(ratio[30])  # nothing in the 60 days before those 30
+    assert recent[60] == pytest.approx(1.1)  # days 31..60: only day 40
+    assert ratio[60] == pytest.approx(1.1 / 1.1)  # days 0..30 before it: median of 1.0 and 1.2
+    assert recent[89] == pytest.approx(1.3)  # median of 1.3, 1.25, 1.35
+    assert ratio[89] == pytest.approx(1.3 / 1.1)  # days 0..59: 1.0, 1.2, 1.1
+    assert ratio[94] == pytest.approx(1.3 / 1.1)  # days 5..64 still hold day 5
+    assert ratio[95] == pytest.approx(1.3 / 1.15)  # days 6..65: 1.2 and 1.1
+    assert math.isnan(recent[70]) and math.isnan(ratio[70])  # days 41..70 without HR: no ratio either
+    assert rows["efficiency_factor_30d"].dtype == np.float64 and ratio.dtype == np.float64
+
     n = 40
     km = np.zeros(n)
     minutes = np.zeros(n)
@@ -588,6 +672,10 @@ def test_rolling_rejects_gaps_and_misaligned_state() -> None:
         fc.rolling_features(daily.iloc[4:], state)
     with pytest.raises(ValueError, match="state ends"):
         fc.rolling_features(daily.iloc[2:], state)  # re-running a folded day
+
+
+FITNESS_MARKERS = ("best_vdot_30d", "median_vdot_30d", "top3_vdot_90d", "days_since_best_vdot_90d",
+                   "efficiency_factor_30d", "efficiency_factor_ratio")
 
 
 def _assert_frames_close(left: pd.DataFrame, right: pd.DataFrame) -> None:
@@ -644,6 +732,29 @@ def test_incremental_equals_batch_over_200_plus_days_with_gaps_and_two_athletes(
     assert batch["is_warmup"].sum() == 2 * 42
     assert batch["acwr_rolling_7_28"].notna().any() and batch["pace_trend_30d"].notna().any()
     assert batch["best_effort_10k_s"].notna().any() and batch["risk_reasons"].str.len().gt(0).any()
+    for column in FITNESS_MARKERS:  # the equalities above compared real values, not only NaN
+        assert batch[column].notna().sum() > 100, column
+
+
+def test_rolling_continues_from_the_previous_row_and_the_window_of_daily_history() -> None:
+    """What the rolling asset does: D−1's row + the last ``state_window_days`` daily rows, not the state."""
+    acts_1, prof_1 = synthetic_athlete(1, DAY0, 230, seed=13)
+    acts_2, prof_2 = synthetic_athlete(2, DAY0 + dt.timedelta(days=40), 190, seed=14)
+    features = fc.activity_features(pd.concat([acts_1, acts_2], ignore_index=True),
+                                    pd.concat([prof_1, prof_2], ignore_index=True), None)
+    firsts = {1: DAY0, 2: DAY0 + dt.timedelta(days=40)}
+    daily = fc.daily_features(features, firsts, DAY0, DAY0 + dt.timedelta(days=230))
+    batch, _ = fc.rolling_features(daily, None)
+    keep = fc.FeatureConfig().state_window_days
+    assert keep == fc.FITNESS_LOOKBACK_DAYS == 90  # the new 90-day windows did not widen the history read
+    for split in (DAY0 + dt.timedelta(days=120), DAY0 + dt.timedelta(days=200)):  # athlete 2: 80 / 160 days in
+        previous = batch[batch["as_of_date"] == split - dt.timedelta(days=1)]
+        history = daily[(daily["date"] < split) & (daily["date"] >= split - dt.timedelta(days=keep))]
+        state = fc.state_from_previous_rows(previous, history)
+        rows, _ = fc.rolling_features(daily[daily["date"] >= split], state)
+        expected = batch[batch["as_of_date"] >= split].reset_index(drop=True)
+        _assert_frames_close(rows.reset_index(drop=True), expected)
+        assert expected["top3_vdot_90d"].notna().all() and expected["efficiency_factor_ratio"].notna().any()
 
 
 def test_rolling_rows_for_day_d_use_only_days_up_to_d() -> None:
