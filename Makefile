@@ -1,4 +1,4 @@
-# Two entry points for a new user: `make demo` and `make test`. Both create .venv and install on demand.
+# Entry points: `make demo`, `make test`, and `make athlete` for your own Strava data. All create .venv and install on demand.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ export ATHLETE_PLATFORM_HOME ?= $(CURDIR)/.athlete_platform
 export DAGSTER_HOME ?= $(ATHLETE_PLATFORM_HOME)/dagster_home
 export NML_DISABLE_USAGE_LOGGING := 1
 
-.PHONY: demo test install check-java validate benchmark clean
+.PHONY: demo athlete test install check-java validate benchmark clean
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "ERROR: Java 17 is required for Spark (install OpenJDK 17, e.g. 'apt-get install openjdk-17-jre-headless', and make sure 'java' is on PATH)."; exit 1; }
@@ -23,8 +23,11 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 demo: check-java install
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m athlete_platform.demo $(DEMO_ARGS)
+
+# make athlete EXPORT=<export.zip | folder | activities.csv> TIMEZONE=<Area/City>   (or SOURCE=strava_api + secrets)
+athlete: check-java install
+	$(PY) -m athlete_platform.athlete $(if $(EXPORT),--export "$(EXPORT)") $(if $(TIMEZONE),--timezone "$(TIMEZONE)") $(if $(SOURCE),--source "$(SOURCE)") $(ATHLETE_ARGS)
 
 test: check-java install
 	$(PY) -m pytest $(PYTEST_ARGS)

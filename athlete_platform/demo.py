@@ -1,7 +1,8 @@
 """``make demo``: the whole graph on simulated athletes, as the schedules would run it, then a summary.
 
 Runs the project's own jobs from ``definitions.defs`` against the local Dagster instance
-(``DAGSTER_HOME``), so every run, materialization and check shows up in ``dagster dev`` afterwards:
+(``$ATHLETE_PLATFORM_HOME/dagster_home``, see :mod:`athlete_platform.runner`), so every run, materialization
+and check shows up in ``dagster dev`` afterwards:
 
 1. ``ingest_job`` over the history range, one run (single-run backfill): bronze → silver → features, labels;
 2. ``weekly_features_job`` over the same weeks, one run;
@@ -14,17 +15,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
-import time
 from typing import Any
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def monday_on_or_before(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
+from athlete_platform.runner import (
+    local_instance,
+    mlflow_cv_metrics,
+    monday_on_or_before,
+    quiet_environment,
+    read_table,
+    run_job,
+    where_to_look,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,49 +39,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_job(defs: Any, instance: Any, name: str, *, first: str, last: str | None = None) -> Any:
-    job = defs.resolve_job_def(name)
-    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last} if last and last != first else None
-    label = f"{first}...{last}" if tags else first
-    print(f"==> {name} [{label}]", flush=True)
-    started = time.monotonic()
-    result = job.execute_in_process(
-        instance=instance, partition_key=None if tags else first, tags=tags, raise_on_error=False
-    )
-    elapsed = time.monotonic() - started
-    failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    checks = result.get_asset_check_evaluations()
-    failed_checks = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
-    status = "SUCCESS" if result.success else f"FAILED (steps: {', '.join(failed)})"
-    print(f"    {status} in {elapsed:.0f} s; {len(checks)} checks, not passed: {failed_checks or 'none'}", flush=True)
-    return result, elapsed
-
-
 def print_model_metrics(settings: Any, estimator: Any) -> None:
     """Time-ordered CV metrics of the newest model vs the Riegel and VDOT baselines, from its MLflow run."""
-    import pandas as pd
-    from mlflow import MlflowClient
-
     latest = estimator.sort_values("training_week").iloc[-1]
-    metrics = MlflowClient(tracking_uri=settings.mlflow_tracking_uri).get_run(latest["run_id"]).data.metrics
-    rows = []
-    for distance in ("5k", "10k", "21k", "42k", "all"):
-        row = {"distance": distance}
-        for method in ("model", "riegel", "vdot"):
-            for name in ("mae_s", "rmse_s", "mape_pct"):
-                row[f"{method}_{name}"] = metrics.get(f"{method}_{name}_{distance}")
-        row["coverage80"] = metrics.get(f"coverage80_{distance}")
-        rows.append(row)
+    metrics = mlflow_cv_metrics(settings.mlflow_tracking_uri, latest["run_id"]).drop(columns=["races"])
     print(f"model trained for week {latest['training_week']} (MLflow run {latest['run_id']}), time-ordered CV:")
-    print(pd.DataFrame(rows).round(2).to_string(index=False))
+    print(metrics.round(2).to_string(index=False))
 
 
-def summarize(settings: Any, timings: dict[str, float]) -> None:
-    from deltalake import DeltaTable
-
+def summarize(settings: Any, timings: dict[str, float], dagster_home: Any) -> None:
     def table(*path: str):
-        location = settings.delta_root.joinpath(*path)
-        return DeltaTable(str(location)).to_pandas() if DeltaTable.is_deltatable(str(location)) else None
+        return read_table(settings.delta_root, *path)
 
     silver, quarantine, races = table("silver", "activities"), table("silver", "quarantine"), table("feature_store", "race_results")
     predictions, registered = table("gold", "athlete_predictions"), table("models", "registered_time_estimator")
@@ -105,22 +75,21 @@ def summarize(settings: Any, timings: dict[str, float]) -> None:
         print(f"realized error on {len(realized)} races: MAE {realized['abs_error_s'].mean():.0f} s"
               if "abs_error_s" in realized.columns else f"realized error rows: {len(realized)}")
     print("timings (s):", {name: round(seconds) for name, seconds in timings.items()})
-    print(f"\nData: {settings.delta_root}   Reports (PNG): {settings.reports_dir}")
-    print(f"Dagster UI:  DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} .venv/bin/dagster dev   (http://localhost:3000)")
-    print(f"MLflow UI:   .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}   (http://localhost:5000)")
+    print()
+    for line in where_to_look(settings, dagster_home):
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
-    from dagster import DagsterInstance
-
+    quiet_environment()
     from athlete_platform.definitions import defs, settings
 
     if settings.environment != "local" or settings.source != "simulator":
         print("the demo runs on the embedded default with the simulator: unset ATHLETE_PLATFORM_ENV/SOURCE", file=sys.stderr)
         return 2
-    instance = DagsterInstance.get()
+    dagster_home = settings.home / "dagster_home"
+    instance = local_instance(dagster_home)
     history_end = args.predict_start - dt.timedelta(days=1)
     predict_end = args.predict_start + dt.timedelta(days=args.predict_days - 1)
     late_week = monday_on_or_before(args.predict_start)
@@ -138,13 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     all_succeeded = True
     for name, window in steps:
-        result, elapsed = run_job(defs, instance, name, **window)
-        timings[f"{name} {window['first']}"] = elapsed
-        all_succeeded &= result.success
-        if not result.success and name != "weekly_training_job":
+        outcome = run_job(defs, instance, name, **window)
+        timings[f"{name} {window['first']}"] = outcome.seconds
+        all_succeeded &= outcome.success
+        if not outcome.success and name != "weekly_training_job":
             print(f"stopping: {name} failed; open `dagster dev` to see the run's events")
             break
-    summarize(settings, timings)
+    summarize(settings, timings, dagster_home)
     return 0 if all_succeeded else 1
 
 

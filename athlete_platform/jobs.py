@@ -8,6 +8,9 @@
   sensor runs over the dates a new Strava export covers: no inference over history with today's model.
 * ``weekly_training_job`` — training_set → time_estimator (blocking MAE gates) →
   registered_time_estimator, for one weekly partition (one run per week: a model per week).
+* ``predictions_job`` — the inference and monitoring half of ``daily_job`` (predictions + inference log →
+  monitoring → reports) over days already ingested: ``make athlete`` runs it over a whole history after
+  training, with ``point_in_time_model`` (no re-ingestion, no model that saw the day).
 * ``weekly_features_job`` — the weekly feature table (single-run backfill), kept out of the training job
   so each job has one backfill policy.
 
@@ -50,6 +53,7 @@ DAILY_JOB_NAME = "daily_job"
 INGEST_JOB_NAME = "ingest_job"
 WEEKLY_TRAINING_JOB_NAME = "weekly_training_job"
 WEEKLY_FEATURES_JOB_NAME = "weekly_features_job"
+PREDICTIONS_JOB_NAME = "predictions_job"
 
 daily_job = define_asset_job(
     DAILY_JOB_NAME,
@@ -66,6 +70,14 @@ ingest_job = define_asset_job(
     tags={"athlete_platform/job": "ingest"},
 )
 
+predictions_job = define_asset_job(
+    PREDICTIONS_JOB_NAME,
+    selection=AssetSelection.assets(*INFERENCE_KEYS, *MONITORING_KEYS),
+    description="Predictions, inference log, monitoring and reports for a day or a range already ingested "
+    "(history backfills: run with point_in_time_model).",
+    tags={"athlete_platform/job": "predictions"},
+)
+
 weekly_training_job = define_asset_job(
     WEEKLY_TRAINING_JOB_NAME,
     selection=AssetSelection.assets(*WEEKLY_TRAINING_KEYS),
@@ -80,4 +92,4 @@ weekly_features_job = define_asset_job(
     tags={"athlete_platform/job": "weekly_features"},
 )
 
-JOBS = [daily_job, ingest_job, weekly_training_job, weekly_features_job]
+JOBS = [daily_job, ingest_job, predictions_job, weekly_training_job, weekly_features_job]
