@@ -50,6 +50,9 @@ API_SECRETS = ("STRAVA_CLIENT_ID", "STRAVA_CLIENT_SECRET", "STRAVA_REFRESH_TOKEN
 POINT_IN_TIME = {"ops": {"athlete_predictions": {"config": {"point_in_time_model": True}}}}
 #: The summary's place for the walk-forward comparison (model vs Riegel vs VDOT re-fitted strictly before
 #: each race) that athlete_platform/model will provide; until then the summary shows the CV metrics.
+#: Models trained over a whole history: each training run costs tens of seconds (time-ordered CV, MLflow
+#: logging), so a 12-year history gets one about every two years plus the latest week.
+MAX_TRAININGS = 6
 WALK_FORWARD_PENDING = "walk-forward evaluation: not available yet (athlete_platform.model provides it)"
 
 
@@ -70,8 +73,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=dt.date.fromisoformat,
                         help="first day (default: the earliest activity); with SOURCE=simulator, the simulated start")
     parser.add_argument("--end", type=dt.date.fromisoformat, help="last day (default: yesterday)")
-    parser.add_argument("--max-trainings", type=int, default=12,
-                        help="most weekly models trained over the history (default 12; see training_weeks)")
+    parser.add_argument("--max-trainings", type=int, default=MAX_TRAININGS,
+                        help=f"most weekly models trained over the history (default {MAX_TRAININGS}; see training_weeks)")
     parser.add_argument("--min-weeks-between-trainings", type=int, default=13,
                         help="fewest weeks between two trainings, besides the latest week (default 13)")
     return parser.parse_args(argv)
@@ -136,7 +139,7 @@ def first_partition_needed(source: Any, *, first_day: dt.date, until: dt.date) -
     return min(partition_dates(result, first_day), default=None)
 
 
-def training_weeks(race_dates: Iterable[dt.date], weeks: Sequence[dt.date], *, max_trainings: int = 12,
+def training_weeks(race_dates: Iterable[dt.date], weeks: Sequence[dt.date], *, max_trainings: int = MAX_TRAININGS,
                    min_weeks_between: int = 13) -> list[dt.date]:
     """Mondays of the weekly partitions to train on, for a long history in a few runs.
 
@@ -360,7 +363,7 @@ def simulated_runner(start: dt.date) -> Any:
 
 
 def run(defs: Any, settings: Any, *, start: dt.date | None = None, end: dt.date | None = None,
-        max_trainings: int = 12, min_weeks_between: int = 13) -> tuple[Summary, Path]:
+        max_trainings: int = MAX_TRAININGS, min_weeks_between: int = 13) -> tuple[Summary, Path]:
     """The whole graph for the configured source over its history, in one persistent instance."""
     from athlete_platform.partitions import daily_partitions, weekly_partitions
 

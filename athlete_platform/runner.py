@@ -118,13 +118,14 @@ def run_job(defs: Any, instance: Any, name: str, *, first: str, last: str | None
 
 
 def _failure_message(event: Any) -> str:
-    """The first line of a failed step's error (the exception's message, not its traceback)."""
+    """The first lines of a failed step's error (the exception's message, not its traceback)."""
     data = getattr(event, "event_specific_data", None)
     error = getattr(data, "error", None)
     while error is not None and getattr(error, "cause", None) is not None and "Error occurred while" in error.message:
         error = error.cause  # Dagster wraps user errors: show the user's message
     message = (error.message if error is not None else str(event.message or "")).strip()
-    return f"{event.step_key}: {message.splitlines()[0] if message else 'failed'}"
+    lines = [line.strip() for line in message.splitlines() if line.strip()][:2]  # a failed check names it on line 2
+    return f"{event.step_key}: {' '.join(lines) or 'failed'}"
 
 
 def read_table(delta_root: Path, *path: str, columns: list[str] | None = None) -> Any:
