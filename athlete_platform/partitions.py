@@ -3,16 +3,34 @@
 An activity belongs to the athlete's *local* date (``start_date_local``); partitions are calendar days
 in America/Sao_Paulo (the team's schedule clock). Weekly partitions (Monday start) serve the weekly
 feature table and model training.
+
+The first daily partition is ``ATHLETE_PLATFORM_PARTITIONS_START`` (``settings.py``; default 2009-01-01,
+Strava's first year, so a real history fits whole). Records dated before it, and records no date can be
+given to, are not dropped: bronze's first partition holds them and silver quarantines them with the
+reason (``ingest/assets.py``). The first weekly partition is the first Monday on or after that day, so
+every day of a week is a daily partition.
 """
+
+import datetime as dt
 
 from dagster import DailyPartitionsDefinition, WeeklyPartitionsDefinition
 
+from athlete_platform.settings import load_settings
+
 PARTITION_TIMEZONE = "America/Sao_Paulo"
-PARTITIONS_START = "2015-01-01"
+
+
+def first_monday_on_or_after(day: dt.date) -> dt.date:
+    return day + dt.timedelta(days=(7 - day.weekday()) % 7)
+
+
+FIRST_DAY: dt.date = load_settings().partitions_start
+PARTITIONS_START = FIRST_DAY.isoformat()
+FIRST_WEEK: dt.date = first_monday_on_or_after(FIRST_DAY)
 
 daily_partitions = DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=PARTITION_TIMEZONE)
 
 # day_offset=1: weeks start on Monday, matching week_start in athlete_weekly_features.
 weekly_partitions = WeeklyPartitionsDefinition(
-    start_date="2015-01-05", timezone=PARTITION_TIMEZONE, day_offset=1
+    start_date=FIRST_WEEK.isoformat(), timezone=PARTITION_TIMEZONE, day_offset=1
 )

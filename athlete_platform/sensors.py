@@ -7,8 +7,11 @@
   files) with :class:`~athlete_platform.resources.strava_export.StravaExportSource` to find the local dates
   its activities cover and requests **one** ``ingest_job`` run over the partition range
   ``[earliest activity date, latest complete day]``: the features are incremental from D−1, so every day
-  after the earliest new activity changes. The run config binds the export path to the
-  ``activity_source`` resource (``athlete_id`` stays the ``STRAVA_ATHLETE_ID`` env var, never a value).
+  after the earliest new activity changes. An export with rows before the first partition, or rows that
+  cannot be dated, also gets a run of the first partition alone, which quarantines them (not a range from
+  the first partition: years without activities would cost Dagster bookkeeping for nothing). The run config binds the export
+  path to the ``activity_source`` resource, with the rest of its (non-secret) config from the settings
+  (``environments.export_source_config``: a resource's run config replaces its bound config).
   Files changed in the last ``settle_seconds`` are left for a later tick (still being copied); an export
   that cannot be parsed is logged and remembered (retried only when it changes). Needs
   ``ATHLETE_PLATFORM_SOURCE=strava_export`` (the resource must be the export source); otherwise it skips.
@@ -51,7 +54,7 @@ from dagster import (
 )
 
 from athlete_platform.jobs import ingest_job, weekly_training_job
-from athlete_platform.partitions import PARTITIONS_START, daily_partitions, weekly_partitions
+from athlete_platform.partitions import FIRST_DAY, PARTITIONS_START, daily_partitions, weekly_partitions
 from athlete_platform.settings import PlatformSettings, load_settings
 
 RACE_RESULTS = AssetKey(["feature_store", "race_results"])
@@ -86,34 +89,26 @@ def inbox_candidates(inbox: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def export_dates(path: Path, timezone: str, today: dt.date) -> tuple[Optional[dt.date], Optional[dt.date], int]:
-    """(earliest, latest local activity date, activities) of an export, reading only its CSV.
+def export_windows(path: Path, timezone: Optional[str], today: dt.date) -> tuple[list[tuple[dt.date, dt.date]], int]:
+    """(partition windows covering every record, records) of an export, reading only its CSV. Records the first
+    partition quarantines (before it, undated) make the first partition a window of its own
+    (``ingest.assets.history_windows``).
 
-    Raises ``StravaExportError`` when the export is unusable.
+    Raises ``StravaExportError`` when the export is unusable, ``ValueError`` when the time zone is unset.
     """
+    from athlete_platform.ingest.assets import history_windows, partition_dates
     from athlete_platform.resources.strava_export import StravaExportSource
 
-    source = StravaExportSource(export_path=str(path), athlete_id=0, timezone=timezone, parse_activity_files=False)
-    result = source.fetch(dt.date.fromisoformat(PARTITIONS_START), today + dt.timedelta(days=2))
-    dates = [record.activity_date for record in result.records]
-    if not dates:
-        return None, None, 0
-    return min(dates), max(dates), len(dates)
+    source = StravaExportSource(export_path=str(path), timezone=timezone, parse_activity_files=False)
+    dates = partition_dates(source.fetch(FIRST_DAY, today + dt.timedelta(days=2), include_earlier=True))
+    return history_windows(dates), len(dates)
 
 
 def export_run_config(path: Path, settings: PlatformSettings) -> dict[str, Any]:
-    """Run config binding the export path; the athlete id stays an env reference (never a value)."""
-    return {
-        "resources": {
-            "activity_source": {
-                "config": {
-                    "export_path": str(path),
-                    "athlete_id": {"env": "STRAVA_ATHLETE_ID"},
-                    "timezone": settings.export_timezone,
-                }
-            }
-        }
-    }
+    """Run config binding the export path, with the rest of the source's config as definitions.py binds it."""
+    from athlete_platform.resources.environments import export_source_config
+
+    return {"resources": {"activity_source": {"config": export_source_config(settings, str(path))}}}
 
 
 def build_inbox_sensor(
@@ -131,7 +126,8 @@ def build_inbox_sensor(
         job=ingest_job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
-        description=f"New Strava exports in {settings.inbox_dir} → one ingest_job range run per export.",
+        description=f"New Strava exports in {settings.inbox_dir} → one ingest_job range run per export "
+        "(and one of the first partition when it quarantines some of its records).",
     )
     def _inbox_sensor(context: SensorEvaluationContext):
         from athlete_platform.resources.strava_export import StravaExportError
@@ -156,29 +152,36 @@ def build_inbox_sensor(
                 continue
             path = settings.inbox_dir / file_name
             try:
-                first, last, count = export_dates(path, settings.export_timezone, today)
+                windows, count = export_windows(path, settings.export_timezone, today)
             except StravaExportError as err:
                 context.log.error(f"inbox: {file_name} is not a usable Strava export: {err}")
                 seen[file_name] = [mtime_ns, size]
                 continue
-            if first is None:
-                context.log.warning(f"inbox: {file_name} holds no placeable activities")
+            if not windows:
+                context.log.warning(f"inbox: {file_name} holds no activities")
                 seen[file_name] = [mtime_ns, size]
                 continue
+            first, last = windows[-1]
             start_key = max(first.isoformat(), PARTITIONS_START)
             if last_day_key is None or start_key > last_day_key:
                 # Only today's activities: their partition does not exist until the day is over.
                 skipped.append(f"{file_name}: activities from {first} only; partition not complete yet")
                 continue
-            requests.append(
-                RunRequest(
-                    run_key=f"inbox:{file_name}:{mtime_ns}:{size}",
-                    run_config=export_run_config(path, settings),
-                    tags={RANGE_START_TAG: start_key, RANGE_END_TAG: last_day_key, EXPORT_FILE_TAG: file_name},
+            key = f"inbox:{file_name}:{mtime_ns}:{size}"
+            ranges = [(start_key, last_day_key)]
+            if len(windows) > 1:  # the first partition alone: it quarantines records before it or undated
+                ranges.insert(0, (PARTITIONS_START, PARTITIONS_START))
+            for number, (range_start, range_end) in enumerate(ranges):
+                requests.append(
+                    RunRequest(
+                        run_key=key if number == len(ranges) - 1 else f"{key}:first_partition",
+                        run_config=export_run_config(path, settings),
+                        tags={RANGE_START_TAG: range_start, RANGE_END_TAG: range_end, EXPORT_FILE_TAG: file_name},
+                    )
                 )
-            )
             context.log.info(
-                f"inbox: {file_name}: {count} activities {first}..{last} → ingest_job {start_key}..{last_day_key}"
+                f"inbox: {file_name}: {count} records {windows[0][0]}..{last} → ingest_job "
+                + ", ".join(f"{a}..{b}" for a, b in ranges)
             )
             seen[file_name] = [mtime_ns, size]
         if not requests:

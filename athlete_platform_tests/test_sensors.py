@@ -64,8 +64,7 @@ def evaluate(defs, name: str, instance, cursor=None):
 # -- inbox ---------------------------------------------------------------------------------------------
 
 
-def test_new_export_requests_one_ingest_range_run_from_its_first_local_day(defs, settings, monkeypatch):
-    monkeypatch.setenv("STRAVA_ATHLETE_ID", "4242")  # resolved at run time from the env reference
+def test_new_export_requests_one_ingest_range_run_from_its_first_local_day(defs, settings):
     instance = DagsterInstance.ephemeral()
     export = settings.inbox_dir / "export_2025.csv"
     # 01:30 UTC on 2025-03-03 is still 2025-03-02 in Sao Paulo: the range starts on the local date.
@@ -80,13 +79,14 @@ def test_new_export_requests_one_ingest_range_run_from_its_first_local_day(defs,
     assert request.tags["dagster/asset_partition_range_start"] == "2025-03-02"
     assert request.tags["dagster/asset_partition_range_end"] == daily_partitions.get_last_partition_key()
     source_config = request.run_config["resources"]["activity_source"]["config"]
-    assert source_config == {"export_path": str(export), "athlete_id": {"env": "STRAVA_ATHLETE_ID"},
-                             "timezone": "America/Sao_Paulo"}
+    # the source's whole config as settings give it (a resource's run config replaces its bound config);
+    # no STRAVA_ATHLETE_ID: the source takes the export's own id or derives one
+    assert source_config == {"export_path": str(export), "timezone": "America/Sao_Paulo"}
     assert json.loads(result.cursor) == {"export_2025.csv": [export.stat().st_mtime_ns, export.stat().st_size]}
     # the run config is valid for the job (the export source resource bound as definitions.py binds it)
     validated = validate_run_config(defs.resolve_job_def("ingest_job"), request.run_config)
     assert validated["resources"]["activity_source"]["config"]["export_path"] == str(export)
-    assert validated["resources"]["activity_source"]["config"]["athlete_id"] == 4242
+    assert validated["resources"]["activity_source"]["config"].get("athlete_id") is None
 
     again = evaluate(defs, "strava_export_inbox_sensor", instance, cursor=result.cursor)
     assert not again.run_requests and "no new exports" in again.skip_message
@@ -97,6 +97,29 @@ def test_new_export_requests_one_ingest_range_run_from_its_first_local_day(defs,
     [request] = third.run_requests
     assert request.tags["dagster/asset_partition_range_start"] == "2025-01-05"
     assert request.run_key != result.run_requests[0].run_key
+
+
+def test_an_export_with_history_before_the_first_partition_runs_from_the_first_partition(tmp_path):
+    settings = PlatformSettings(environment="local", home=tmp_path, source="strava_export",
+                                export_timezone="Europe/Lisbon", export_athlete_id=4242)
+    settings.inbox_dir.mkdir(parents=True)
+    defs = platform_definitions(settings.home, sensors=[build_inbox_sensor(settings)])
+    export = settings.inbox_dir / "old.csv"
+    export_csv(export, [(1, "May 4, 1991, 9:00:00 AM"), (2, "Mar 10, 2025, 10:00:00 AM")])  # a 1991 race
+    age(export)
+    first_partition, history = evaluate(defs, "strava_export_inbox_sensor", DagsterInstance.ephemeral()).run_requests
+    # the first partition alone quarantines the 1991 row; the history run starts at the 2025 activity, so the
+    # years in between cost nothing
+    first_key = daily_partitions.get_first_partition_key()
+    assert (first_partition.tags["dagster/asset_partition_range_start"],
+            first_partition.tags["dagster/asset_partition_range_end"]) == (first_key, first_key)
+    assert history.tags["dagster/asset_partition_range_start"] == "2025-03-10"
+    assert history.tags["dagster/asset_partition_range_end"] == daily_partitions.get_last_partition_key()
+    assert first_partition.run_key != history.run_key
+    for request in (first_partition, history):
+        assert request.run_config["resources"]["activity_source"]["config"] == {
+            "export_path": str(export), "athlete_id": 4242, "timezone": "Europe/Lisbon"}
+        validate_run_config(defs.resolve_job_def("ingest_job"), request.run_config)
 
 
 def test_a_file_still_being_written_or_unusable_is_not_run(defs, settings):

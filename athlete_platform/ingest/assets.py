@@ -1,16 +1,32 @@
-"""Bronze: activities exactly as the configured source delivered them."""
+"""Bronze: activities exactly as the configured source delivered them.
+
+Every record the source delivers for the window becomes one bronze row, including the ones silver must
+quarantine because they cannot stand on their own date:
+
+* records dated before the first daily partition (``ATHLETE_PLATFORM_PARTITIONS_START``): the first
+  partition's fetch asks the source for them (``include_earlier``), and they are stored in that partition;
+* records the source could not date or attribute (``FetchResult.unplaceable``): stored in the partition of
+  the date they still have, or in the first partition when they have none (or it is before the first),
+  so a record lands in exactly one partition whichever window fetched it.
+
+Such rows carry ``quarantine_field`` / ``quarantine_reason`` (null for every other row) and silver sends
+them to ``silver/quarantine`` with that reason. Re-materializing a partition replaces exactly its rows.
+"""
 
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Optional
 
 import pyarrow as pa
 from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, ResourceParam, StepLauncher, asset
 
-from athlete_platform.partitions import daily_partitions
+from athlete_platform.partitions import FIRST_DAY, daily_partitions
 from athlete_platform.resources.delta_io import window_dates
-from athlete_platform.resources.sources import ActivitySource, FetchResult
+from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord, UnplaceableRecord
+from athlete_platform.settings import PARTITIONS_START_VAR
 
 BRONZE_SCHEMA = pa.schema(
     [
@@ -23,32 +39,121 @@ BRONZE_SCHEMA = pa.schema(
         ("streams", pa.string()),
         ("content_hash", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("quarantine_field", pa.string()),
+        ("quarantine_reason", pa.string()),
     ]
 )
+BEFORE_FIRST_PARTITION_FIELD = "activity_date"
 
 
-def bronze_table(result: FetchResult, ingested_at: dt.datetime) -> pa.Table:
-    """One row per record as received.
+def before_first_partition_reason(day: dt.date, first_day: dt.date) -> str:
+    return f"{day} is before the first partition {first_day} (set {PARTITIONS_START_VAR} earlier to analyse it)"
 
-    ``record_seq`` is the arrival order within the record's day, so "latest version wins" picks the same
-    row whether the day was fetched alone or inside a range.
+
+def home_partition(record: UnplaceableRecord, first_day: dt.date) -> dt.date:
+    """The one partition an unplaceable record is stored in: its date if it has one on or after the first
+    partition, else the first partition."""
+    if record.activity_date is not None and record.activity_date >= first_day:
+        return record.activity_date
+    return first_day
+
+
+def partition_dates(result: FetchResult, first_day: dt.date = FIRST_DAY) -> list[dt.date]:
+    """The partition each record of ``result`` is stored in, as :func:`bronze_table` places it: a run that
+    must account for every record (an export dropped in the inbox, a whole-history run) covers
+    ``min(...)..max(...)`` of these — the first partition as soon as one record is quarantined there."""
+    return [
+        *(record.activity_date for record in result.records),
+        *(first_day for _ in result.earlier),
+        *(home_partition(problem, first_day) for problem in result.unplaceable),
+    ]
+
+
+def history_windows(dates: Iterable[dt.date], first_day: dt.date = FIRST_DAY) -> list[tuple[dt.date, dt.date]]:
+    """Inclusive partition windows, one run each, that cover every date in ``dates`` (see
+    :func:`partition_dates`) without running the empty years between the first partition (where records before
+    it, or without a date, are quarantined) and the first real activity: a range run costs Dagster a few
+    milliseconds per partition and output (its materialization events), so 2009..2022 for nothing costs minutes."""
+    days = sorted(set(dates))
+    if not days:
+        return []
+    if days[0] == first_day and len(days) > 1 and days[1] > first_day + dt.timedelta(days=1):
+        return [(first_day, first_day), (days[1], days[-1])]
+    return [(days[0], days[-1])]
+
+
+@dataclass
+class BronzeBatch:
+    table: pa.Table
+    in_window: int  # records dated inside the window
+    before_first_partition: int
+    unplaceable: list[UnplaceableRecord]  # unplaceable records stored in this window
+    unplaceable_elsewhere: int  # unplaceable records the source returned that belong to another partition
+
+
+def bronze_table(result: FetchResult, ingested_at: dt.datetime, *, start: dt.date, end: dt.date,
+                 first_day: dt.date = FIRST_DAY) -> BronzeBatch:
+    """One row per record as received, each in exactly one partition of ``[start, end)``.
+
+    ``record_seq`` is the arrival order within the row's partition day, so "latest version wins" picks the
+    same row whether the day was fetched alone or inside a range.
     """
     columns: dict[str, list] = {name: [] for name in BRONZE_SCHEMA.names}
     seen_per_day: Counter[dt.date] = Counter()
-    for record in result.records:
-        seq = seen_per_day[record.activity_date]
-        seen_per_day[record.activity_date] += 1
-        raw_id = record.activity.get("id")
-        columns["source"].append(record.source)
-        columns["athlete_id"].append(record.athlete_id)
-        columns["activity_id"].append(raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None)
-        columns["activity_date"].append(record.activity_date)
-        columns["record_seq"].append(seq)
-        columns["payload"].append(record.payload_json())
-        columns["streams"].append(record.streams_json())
-        columns["content_hash"].append(record.content_hash())
+
+    def add(*, source: str, athlete_id: Optional[int], activity_id: Optional[int], day: dt.date, payload: str,
+            streams: Optional[str], content_hash: str, field: Optional[str] = None, reason: Optional[str] = None):
+        columns["source"].append(source)
+        columns["athlete_id"].append(athlete_id)
+        columns["activity_id"].append(activity_id)
+        columns["activity_date"].append(day)
+        columns["record_seq"].append(seen_per_day[day])
+        seen_per_day[day] += 1
+        columns["payload"].append(payload)
+        columns["streams"].append(streams)
+        columns["content_hash"].append(content_hash)
         columns["ingested_at"].append(ingested_at)
-    return pa.table(columns, schema=BRONZE_SCHEMA)
+        columns["quarantine_field"].append(field)
+        columns["quarantine_reason"].append(reason)
+
+    def add_record(record: SourceRecord, day: dt.date, **problem: str) -> None:
+        raw_id = record.activity.get("id")
+        add(source=record.source, athlete_id=record.athlete_id,
+            activity_id=raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None,
+            day=day, payload=record.payload_json(), streams=record.streams_json(),
+            content_hash=record.content_hash(), **problem)
+
+    for record in result.records:
+        if not start <= record.activity_date < end:
+            raise ValueError(
+                f"{record.source} returned a record dated {record.activity_date} for the window [{start}, {end})"
+            )
+        add_record(record, record.activity_date)
+    if result.earlier and start != first_day:
+        raise ValueError(f"records before {start} belong to the first partition {first_day} only")
+    for record in result.earlier:
+        if record.activity_date >= start:
+            raise ValueError(f"{record.source} returned a record dated {record.activity_date} as earlier than {start}")
+        add_record(record, first_day, field=BEFORE_FIRST_PARTITION_FIELD,
+                   reason=before_first_partition_reason(record.activity_date, first_day))
+    stored: list[UnplaceableRecord] = []
+    elsewhere = 0
+    for problem in result.unplaceable:
+        day = home_partition(problem, first_day)
+        if not start <= day < end:
+            elsewhere += 1
+            continue
+        stored.append(problem)
+        add(source=problem.source, athlete_id=problem.athlete_id, activity_id=problem.activity_id, day=day,
+            payload=problem.payload_json(), streams=None, content_hash=problem.content_hash(),
+            field=problem.field, reason=f"{problem.reason} [{problem.reference}]")
+    return BronzeBatch(
+        table=pa.table(columns, schema=BRONZE_SCHEMA),
+        in_window=len(result.records),
+        before_first_partition=len(result.earlier),
+        unplaceable=stored,
+        unplaceable_elsewhere=elsewhere,
+    )
 
 
 @asset(
@@ -59,10 +164,12 @@ def bronze_table(result: FetchResult, ingested_at: dt.datetime) -> pa.Table:
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_expr": "activity_date"},
     kinds={"python", "delta"},
-    code_version="1",
+    code_version="2",
     description=(
         "Activities as received from the configured source (Strava API, Strava export or the simulator), "
-        "one row per record with source, content hash and ingestion time. Placed by the athlete's local date."
+        "one row per record with source, content hash and ingestion time. Placed by the athlete's local date; "
+        "records before the first partition or without a usable date/id are kept in the first partition "
+        "(or their own date) with the reason silver quarantines them for."
     ),
 )
 def raw_activities(
@@ -72,20 +179,33 @@ def raw_activities(
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
 ) -> pa.Table:
     start, end = window_dates(context)
-    result = activity_source.fetch(start, end, log=context.log)
-    table = bronze_table(result, dt.datetime.now(dt.timezone.utc))
-    if result.unplaceable:
-        # Not silently dropped: these cannot belong to any date partition, so they are surfaced here.
-        for problem in result.unplaceable[:20]:
-            context.log.warning(f"{problem.source} {problem.reference}: {problem.reason}")
+    include_earlier = start == FIRST_DAY
+    result = activity_source.fetch(start, end, log=context.log, include_earlier=include_earlier)
+    batch = bronze_table(result, dt.datetime.now(dt.timezone.utc), start=start, end=end)
+    if batch.before_first_partition:
+        context.log.warning(
+            f"{batch.before_first_partition} records are dated before the first partition {FIRST_DAY}: kept in "
+            f"bronze/silver quarantine of {FIRST_DAY}; set {PARTITIONS_START_VAR} earlier to analyse them"
+        )
+    for problem in batch.unplaceable[:20]:
+        context.log.warning(f"{problem.source} {problem.reference}: {problem.field}: {problem.reason}")
+    if batch.unplaceable_elsewhere:
+        context.log.info(
+            f"{batch.unplaceable_elsewhere} unplaceable records belong to another partition (their own date, or "
+            f"the first partition {FIRST_DAY}) and are stored there"
+        )
+    table = batch.table
     context.add_output_metadata(
         {
             "source": activity_source.source_name,
             "records": table.num_rows,
-            "athletes": len(set(table.column("athlete_id").to_pylist())),
-            "unplaceable_records": len(result.unplaceable),
+            "records_in_window": batch.in_window,
+            "records_before_first_partition": batch.before_first_partition,
+            "unplaceable_records": len(batch.unplaceable),
+            "unplaceable_records_of_other_partitions": batch.unplaceable_elsewhere,
+            "athletes": len(set(table.column("athlete_id").drop_null().to_pylist())),
             "unplaceable_examples": MetadataValue.md(
-                "\n".join(f"- {p.reference}: {p.reason}" for p in result.unplaceable[:20]) or "none"
+                "\n".join(f"- {p.reference}: {p.field}: {p.reason}" for p in batch.unplaceable[:20]) or "none"
             ),
         }
     )

@@ -43,7 +43,7 @@ from athlete_platform.resources.environments import STEP_LAUNCHER_KEY, activity_
 from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.resources.spark import SparkResource
 from athlete_platform.resources.unity_catalog_io import DEFAULT_CATALOG, UnityCatalogDeltaIOManager
-from athlete_platform.settings import ENV_VAR, EXPORT_TIMEZONE_VAR, REPO_ROOT, SOURCE_VAR, PlatformSettings
+from athlete_platform.settings import ENV_VAR, REPO_ROOT, PlatformSettings, settings_environment
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -69,8 +69,6 @@ KNOB_VARS = (
     STAGING_PREFIX_VAR, WHEEL_VAR,
 )
 
-# Non-secret settings of the Strava export source (a path the cluster can read, e.g. /Volumes/...).
-SOURCE_SETTING_VARS = ("STRAVA_EXPORT_PATH", "STRAVA_ATHLETE_ID")
 
 DEFAULT_SPARK_VERSION = "17.3.x-scala2.13"  # Spark 4.0 LTS runtime (the code uses Spark 4 APIs such as toArrow)
 DEFAULT_NODE_TYPE = "i3.xlarge"
@@ -237,8 +235,10 @@ def cluster_spec(knobs: DatabricksKnobs) -> dict[str, Any]:
 
 def remote_environment(settings: PlatformSettings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Non-secret environment of the remote step: it re-imports the definitions, which must resolve the same way."""
-    env = {ENV_VAR: "databricks", SOURCE_VAR: settings.source, EXPORT_TIMEZONE_VAR: settings.export_timezone}
-    for name in (*KNOB_VARS, *SOURCE_SETTING_VARS):
+    # The platform settings (source, first partition, export path/zone/athlete, API options) as set here;
+    # an export path must be one the cluster can read, e.g. /Volumes/...
+    env = {ENV_VAR: "databricks", **settings_environment(settings)}
+    for name in KNOB_VARS:
         value = EnvVar(name).get_value()
         if value:
             env[name] = value

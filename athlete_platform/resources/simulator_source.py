@@ -50,15 +50,17 @@ class SimulatorSource(ActivitySource):
             home_timezone_share=self.home_timezone_share,
         )
 
-    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
-        """Simulated activities whose local start date is in ``[start, end)``; every record has a date."""
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None, *, include_earlier: bool = False) -> FetchResult:
+        """Simulated activities whose local start date is in ``[start, end)`` (with ``include_earlier``, those
+        from ``history_start`` up to ``start`` too, in ``earlier``); every record has a date."""
         config = self.simulator_config()
-        records = [
-            SourceRecord(source=self.source_name, athlete_id=athlete_id, activity_date=local_date,
-                         activity=activity)
-            for athlete_id, local_date, activity in simulate_activities(config, start, end)
-        ]
+        first = min(start, config.history_start) if include_earlier else start
+        result = FetchResult()
+        for athlete_id, local_date, activity in simulate_activities(config, first, end):
+            record = SourceRecord(source=self.source_name, athlete_id=athlete_id, activity_date=local_date,
+                                  activity=activity)
+            (result.earlier if local_date < start else result.records).append(record)
         if log is not None:
-            log.info(f"simulator: {len(records)} records for [{start}, {end}) "
-                     f"from {config.n_athletes} athletes (seed {config.seed})")
-        return FetchResult(records=records)
+            log.info(f"simulator: {len(result.records)} records for [{start}, {end}) "
+                     f"({len(result.earlier)} before it) from {config.n_athletes} athletes (seed {config.seed})")
+        return result

@@ -6,8 +6,12 @@ serves them all. Streams, when a source has them, are shaped like the Strava str
 ``key_by_type=true``: ``{"time": {"data": [...]}, "heartrate": {"data": [...]}, ...}``.
 
 A source is asked for a window of local dates ``[start, end)`` (the athlete's ``start_date_local`` date,
-which is how activities map to partitions). Records it cannot place on a date are returned in
-``FetchResult.unplaceable`` with a reason, never dropped silently.
+which is how activities map to partitions). With ``include_earlier`` (the bronze asset asks so for the
+first daily partition) it also returns, in ``FetchResult.earlier``, every record dated before ``start``.
+Records it cannot turn into a dated record of the athlete (no parseable date or id, another athlete's
+id) are returned in ``FetchResult.unplaceable`` with the field, the reason and the raw value, whatever
+the window; the bronze asset places each of them in exactly one partition and silver quarantines it.
+Nothing a source receives is dropped silently.
 """
 
 from __future__ import annotations
@@ -46,16 +50,35 @@ class SourceRecord:
 
 @dataclass(frozen=True)
 class UnplaceableRecord:
-    """A record the source could not map to a local date (so to no partition)."""
+    """A record the source received but cannot turn into a dated record of the athlete.
+
+    ``field`` names the offending field in the source's own terms (``Activity Date`` of an export,
+    ``start_date_local`` of the API); ``reason`` says what is wrong with it, quoting the raw value;
+    ``raw`` is the record as received (a JSON-able object). ``activity_date`` is the date the record
+    can still be given (e.g. a row with a bad id but a good date), None when it has none: the bronze
+    asset then puts it in the first partition.
+    """
 
     source: str
-    reference: str  # e.g. "activities.csv row 17" or an activity id
+    reference: str  # e.g. "activities.csv row 17" or "activity 123"
+    field: str
     reason: str
+    raw: Any = None
+    athlete_id: int | None = None
+    activity_id: int | None = None
+    activity_date: dt.date | None = None
+
+    def payload_json(self) -> str:
+        return json.dumps(self.raw, sort_keys=True, default=str)
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.payload_json().encode()).hexdigest()
 
 
 @dataclass
 class FetchResult:
-    records: list[SourceRecord] = field(default_factory=list)
+    records: list[SourceRecord] = field(default_factory=list)  # dated inside [start, end)
+    earlier: list[SourceRecord] = field(default_factory=list)  # dated before start (include_earlier only)
     unplaceable: list[UnplaceableRecord] = field(default_factory=list)
 
 
@@ -67,6 +90,7 @@ class ActivitySource(ConfigurableResource, ABC):
     def source_name(self) -> str: ...
 
     @abstractmethod
-    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
-        """Activities whose local start date is in ``[start, end)``. ``log`` is an optional logger
-        (Dagster's ``context.log``) for progress messages."""
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None, *, include_earlier: bool = False) -> FetchResult:
+        """Activities whose local start date is in ``[start, end)`` (and, with ``include_earlier``, every
+        one before ``start`` in ``earlier``), plus the records that cannot be placed. ``log`` is an
+        optional logger (Dagster's ``context.log``) for progress messages."""

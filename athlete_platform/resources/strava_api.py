@@ -55,6 +55,7 @@ from athlete_platform.resources.sources import (
     SourceRecord,
     UnplaceableRecord,
 )
+from athlete_platform.settings import DEFAULT_API_BASE_URL
 
 _LOG = logging.getLogger(__name__)
 
@@ -163,9 +164,12 @@ class StravaApiSource(ActivitySource):
     athlete_id: int | None = Field(
         default=None, description="Athlete id for the records; None = take it from each activity."
     )
-    base_url: str = Field(default="https://www.strava.com", description="Scheme and host of the API.")
+    base_url: str = Field(
+        default=DEFAULT_API_BASE_URL, description="Scheme and host of the API (STRAVA_API_BASE_URL)."
+    )
     fetch_details_for_runs: bool = Field(
-        default=True, description="For runs, also fetch the DetailedActivity (splits) and HR streams."
+        default=True,
+        description="For runs, also fetch the DetailedActivity (splits) and HR streams (STRAVA_FETCH_DETAILS_FOR_RUNS).",
     )
     page_size: int = Field(default=200, description="per_page for /athlete/activities (1..200).")
     max_retries: int = Field(default=3, description="Retries per request after 429/5xx/connection errors.")
@@ -197,14 +201,18 @@ class StravaApiSource(ActivitySource):
             self._clock = clock
         return self
 
-    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None, *, include_earlier: bool = False) -> FetchResult:
         """Activities whose ``start_date_local`` date is in ``[start, end)``; runs get their
-        DetailedActivity and HR streams when ``fetch_details_for_runs``."""
+        DetailedActivity and HR streams when ``fetch_details_for_runs``.
+
+        With ``include_earlier`` the whole activity list is read (no ``after``/``before``): every activity
+        before ``start`` comes back in ``earlier`` (summary only: they are quarantined, not analysed), and
+        every activity that cannot be dated is seen, wherever Strava files it."""
         if end <= start:
             raise ValueError(f"StravaApiSource.fetch: empty window [{start}, {end})")
         run = _FetchRun(self, log or _LOG)
         try:
-            return run.fetch(start, end)
+            return run.fetch(start, end, include_earlier=include_earlier)
         finally:
             run.close()
 
@@ -402,17 +410,19 @@ class _FetchRun:
 
     # -- the fetch -------------------------------------------------------------------------------
 
-    def fetch(self, start: dt.date, end: dt.date) -> FetchResult:
+    def fetch(self, start: dt.date, end: dt.date, *, include_earlier: bool = False) -> FetchResult:
         # after/before filter on the UTC start_date; local dates differ by at most 14 h, so pad
         # the window by a day on each side and filter on start_date_local below.
-        after = _utc_midnight_epoch(start - dt.timedelta(days=1))
-        before = _utc_midnight_epoch(end + dt.timedelta(days=1))
+        bounds = {} if include_earlier else {
+            "after": _utc_midnight_epoch(start - dt.timedelta(days=1)),
+            "before": _utc_midnight_epoch(end + dt.timedelta(days=1)),
+        }
         result = FetchResult()
         seen: set[Any] = set()
         summaries: list[dict[str, Any]] = []
         size = self.source.page_size
         for page in range(1, self.source.max_pages + 1):
-            batch = self.get("/athlete/activities", after=after, before=before, page=page, per_page=size)
+            batch = self.get("/athlete/activities", **bounds, page=page, per_page=size)
             if not isinstance(batch, list):
                 raise StravaApiError(
                     f"Strava GET /api/v3/athlete/activities page {page}: expected a JSON array, "
@@ -436,62 +446,70 @@ class _FetchRun:
             )
 
         for activity in summaries:
-            self._place(activity, start, end, result)
+            self._place(activity, start, end, result, include_earlier)
         self.log.info(
-            "Strava API: %d activities in [%s, %s), %d unplaceable",
-            len(result.records), start, end, len(result.unplaceable),
+            "Strava API: %d activities in [%s, %s)%s, %d unplaceable",
+            len(result.records), start, end,
+            f", {len(result.earlier)} before {start}" if include_earlier else "", len(result.unplaceable),
         )
         return result
 
-    def _place(self, activity: Any, start: dt.date, end: dt.date, result: FetchResult) -> None:
+    def _place(self, activity: Any, start: dt.date, end: dt.date, result: FetchResult, include_earlier: bool) -> None:
         if not isinstance(activity, dict):
             result.unplaceable.append(
-                UnplaceableRecord(SOURCE_NAME, "activity list item", f"not a JSON object: {type(activity).__name__}")
+                UnplaceableRecord(SOURCE_NAME, "activity list item", "activity",
+                                  f"not a JSON object: {type(activity).__name__}", raw=activity)
             )
             return
-        reference = f"activity {activity.get('id')}"
+        raw_id = activity.get("id")
+        activity_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+        reference = f"activity {raw_id}"
+        athlete = activity.get("athlete") if isinstance(activity.get("athlete"), dict) else {}
+        payload_athlete = athlete.get("id")
+        athlete_id = self.source.athlete_id if self.source.athlete_id is not None else payload_athlete
         local = activity.get("start_date_local")
         try:
             activity_date = dt.date.fromisoformat(str(local)[:10])
         except ValueError:
             result.unplaceable.append(
-                UnplaceableRecord(SOURCE_NAME, reference, f"field 'start_date_local' is not a date: {local!r}")
-            )
-            return
-        if not start <= activity_date < end:
-            return
-        athlete = activity.get("athlete") if isinstance(activity.get("athlete"), dict) else {}
-        payload_athlete = athlete.get("id")
-        athlete_id = self.source.athlete_id if self.source.athlete_id is not None else payload_athlete
-        if athlete_id is None:
-            result.unplaceable.append(
                 UnplaceableRecord(
-                    SOURCE_NAME, reference,
-                    "no athlete id: field 'athlete.id' missing and athlete_id not configured",
+                    SOURCE_NAME, reference, "start_date_local", f"not a date: {local!r}", raw=activity,
+                    athlete_id=_int_or_none(athlete_id), activity_id=activity_id,
+                    # Strava files it under its UTC start (what after/before filter on): one window sees it.
+                    activity_date=_date_or_none(activity.get("start_date")),
                 )
             )
             return
-        if payload_athlete is not None and int(payload_athlete) != int(athlete_id):
+        earlier = activity_date < start
+        if (earlier and not include_earlier) or activity_date >= end:
+            return
+        problem = None
+        if athlete_id is None:
+            problem = "missing, and athlete_id not configured"
+        elif _int_or_none(athlete_id) is None:
+            problem = f"not an integer: {athlete_id!r}"
+        elif payload_athlete is not None and _int_or_none(payload_athlete) != _int_or_none(athlete_id):
+            problem = f"{payload_athlete!r}, not the configured athlete_id {athlete_id}"
+        if problem is not None:
             result.unplaceable.append(
                 UnplaceableRecord(
-                    SOURCE_NAME, reference,
-                    f"field 'athlete.id' is {payload_athlete}, not the configured athlete_id {athlete_id}",
+                    SOURCE_NAME, reference, "athlete.id", problem, raw=activity,
+                    athlete_id=_int_or_none(payload_athlete), activity_id=activity_id, activity_date=activity_date,
                 )
             )
             return
 
         streams = None
-        if self.source.fetch_details_for_runs and _is_run(activity) and activity.get("id") is not None:
+        if not earlier and self.source.fetch_details_for_runs and _is_run(activity) and activity_id is not None:
             activity, streams = self._details(activity)
-        result.records.append(
-            SourceRecord(
-                source=SOURCE_NAME,
-                athlete_id=int(athlete_id),
-                activity_date=activity_date,
-                activity=activity,
-                streams=streams,
-            )
+        record = SourceRecord(
+            source=SOURCE_NAME,
+            athlete_id=int(athlete_id),
+            activity_date=activity_date,
+            activity=activity,
+            streams=streams,
         )
+        (result.earlier if earlier else result.records).append(record)
 
     def _details(self, summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         activity_id = summary["id"]
@@ -534,6 +552,20 @@ def _streams_by_type(raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw, dict) or not raw:
         return None
     return raw
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _utc_midnight_epoch(day: dt.date) -> int:

@@ -9,10 +9,21 @@ twice (``Elapsed Time``, ``Distance``, ``Max Heart Rate``, ``Relative Effort``, 
 display-unit value first and the SI value second, and the SI one is used (falling back to the first
 for unit-free columns when the second cell is empty). Headers must be in English.
 
-Time zones: ``Activity Date`` is UTC (``"Feb 22, 2021, 10:30:06 AM"``) and the export has no
-time-zone column, so ``start_date_local`` (hence the partition date) is derived with the configured
-``timezone`` (an IANA name, default UTC). Set it to the athlete's home zone; activities recorded
-while travelling get that zone's wall-clock time, not the one Strava shows.
+Time zones: ``Activity Date`` is UTC (``"Feb 22, 2021, 10:30:06 AM"``) and no export version has a
+time-zone column (84 to 103 columns seen), so ``start_date_local`` (hence the partition date) is derived
+with the configured ``timezone`` (an IANA name, ``STRAVA_EXPORT_TIMEZONE``). It is required: without it
+``fetch`` fails naming the variable, rather than guessing UTC and putting evening activities of the
+Americas on the next day. Activities recorded while travelling get the home zone's wall-clock time,
+not the one Strava shows.
+
+Athlete id: ``athlete_id`` when configured (``STRAVA_ATHLETE_ID``); else the ``Athlete ID`` of the
+export's ``profile.csv`` (a full export has one; nothing else of that file is read); else, for a bare
+``activities.csv``, a stable id derived from the export's smallest activity id
+(:func:`derived_athlete_id`, in a range no real Strava id reaches): the same export, or a later one of
+the same account, gets the same id, and nothing personal goes into it.
+
+Rows that cannot become an activity (no parseable ``Activity Date`` or ``Activity ID``) are returned as
+``unplaceable`` with the column, the reason and the raw row, whatever the window.
 
 Heart-rate streams come from the file in the ``Filename`` column (``activities/<id>.gpx|.tcx|.fit``,
 optionally ``.gz``) as ``{"time": {"data": [s from the first sample]}, "heartrate": {"data": [bpm]}}``,
@@ -29,6 +40,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import html
 import io
 import logging
@@ -39,7 +51,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
@@ -50,11 +62,15 @@ from athlete_platform.resources.sources import (
     SourceRecord,
     UnplaceableRecord,
 )
+from athlete_platform.settings import ATHLETE_ID_VAR, EXPORT_TIMEZONE_VAR
 
 _LOG = logging.getLogger(__name__)
 
 SOURCE_NAME = "strava_export"
 CSV_NAME = "activities.csv"
+PROFILE_NAME = "profile.csv"
+#: Derived athlete ids live in [BASE, 2 * BASE): Strava's own ids are far below (9 digits in 2025).
+DERIVED_ATHLETE_ID_BASE = 10**15
 ACTIVITY_FILE_SUFFIXES = (".gpx", ".tcx", ".fit")
 _MB = 1024 * 1024
 
@@ -71,11 +87,16 @@ class ActivityFileError(ValueError):
 class StravaExportSource(ActivitySource):
     """Activities of one athlete from a Strava bulk export (see the module docstring)."""
 
-    export_path: str = Field(description="Export .zip, its unpacked folder, or an activities.csv file.")
-    athlete_id: int = Field(description="Strava athlete id of the export's owner.")
-    timezone: str = Field(
-        default="UTC",
-        description="IANA zone used to derive start_date_local from the UTC 'Activity Date'.",
+    export_path: Optional[str] = Field(
+        default=None, description="Export .zip, its unpacked folder, or an activities.csv file (STRAVA_EXPORT_PATH)."
+    )
+    athlete_id: Optional[int] = Field(
+        default=None,
+        description="Strava athlete id of the export's owner (STRAVA_ATHLETE_ID); None: profile.csv, else derived.",
+    )
+    timezone: Optional[str] = Field(
+        default=None,
+        description="IANA zone used to derive start_date_local from the UTC 'Activity Date' (STRAVA_EXPORT_TIMEZONE); required.",
     )
     parse_activity_files: bool = Field(default=True, description="Read HR streams from activity files.")
     display_distance_unit: str = Field(
@@ -90,20 +111,35 @@ class StravaExportSource(ActivitySource):
     def source_name(self) -> str:
         return SOURCE_NAME
 
-    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
-        """Rows whose local start date is in ``[start, end)``; rows with an unparseable date (or id)
-        go to ``unplaceable`` whatever the window."""
+    def zone(self) -> ZoneInfo:
+        """The configured zone; a ValueError naming ``STRAVA_EXPORT_TIMEZONE`` when unset or unknown."""
+        if not self.timezone:
+            raise ValueError(
+                f"{EXPORT_TIMEZONE_VAR} is not set: a Strava export's activities.csv has UTC start times only, and "
+                "the athlete's local date decides each activity's day. Set it to the athlete's home zone (an IANA "
+                "name such as Europe/Lisbon or America/Sao_Paulo); UTC only if that is really where they live."
+            )
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"StravaExportSource.timezone {self.timezone!r} ({EXPORT_TIMEZONE_VAR}) is not an IANA time zone"
+            ) from None
+
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None, *, include_earlier: bool = False) -> FetchResult:
+        """Rows whose local start date is in ``[start, end)`` (with ``include_earlier`` also every row before
+        ``start``, without activity files: they are quarantined, not analysed); rows with no parseable
+        date or id go to ``unplaceable`` whatever the window."""
         log = log or _LOG
         if end <= start:
             raise ValueError(f"StravaExportSource.fetch: empty window [{start}, {end})")
-        try:
-            zone = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"StravaExportSource.timezone {self.timezone!r} is not an IANA time zone") from None
+        zone = self.zone()
         if self.display_distance_unit not in _DISPLAY_DISTANCE_M:
             raise ValueError(
                 f"StravaExportSource.display_distance_unit must be 'km' or 'mi', got {self.display_distance_unit!r}"
             )
+        if not self.export_path:
+            raise ValueError("StravaExportSource.export_path is not set (STRAVA_EXPORT_PATH): where is the export?")
 
         result = FetchResult()
         with _open_export(Path(self.export_path), self._limits()) as export:
@@ -113,38 +149,69 @@ class StravaExportSource(ActivitySource):
                     "Strava export: activities.csv has one 'Distance' column (no SI column); "
                     "reading it as %s", self.display_distance_unit,
                 )
+            athlete_id = self._athlete_id(export, table, log)
             files = 0
             for row_number, row in table.rows():
                 reference = f"activities.csv row {row_number}"
                 try:
-                    activity = row_to_activity(row, self.athlete_id, zone, self.display_distance_unit)
+                    activity = row_to_activity(row, athlete_id, zone, self.display_distance_unit)
                 except RowError as err:
-                    result.unplaceable.append(UnplaceableRecord(SOURCE_NAME, f"{reference}{err.id_suffix}", str(err)))
+                    if err.activity_id is not None:
+                        reference += f" (Activity ID {err.activity_id})"
+                    result.unplaceable.append(
+                        UnplaceableRecord(
+                            source=SOURCE_NAME, reference=reference, field=err.field, reason=str(err),
+                            raw=row.as_dict(), athlete_id=athlete_id, activity_id=err.activity_id,
+                            activity_date=err.activity_date,
+                        )
+                    )
                     continue
                 for warning in row.warnings:
                     log.warning("Strava export: %s (Activity ID %s): %s", reference, activity["id"], warning)
                 activity_date = dt.date.fromisoformat(activity["start_date_local"][:10])
-                if not start <= activity_date < end:
+                earlier = activity_date < start
+                if (earlier and not include_earlier) or activity_date >= end:
                     continue
                 streams = None
                 filename = row.text("Filename")
-                if filename and self.parse_activity_files and export.has_files:
+                if filename and self.parse_activity_files and export.has_files and not earlier:
                     files += 1
                     streams = self._streams(export, filename, f"{reference} (Activity ID {activity['id']})", log)
-                result.records.append(
-                    SourceRecord(
-                        source=SOURCE_NAME,
-                        athlete_id=self.athlete_id,
-                        activity_date=activity_date,
-                        activity=activity,
-                        streams=streams,
-                    )
+                record = SourceRecord(
+                    source=SOURCE_NAME,
+                    athlete_id=athlete_id,
+                    activity_date=activity_date,
+                    activity=activity,
+                    streams=streams,
                 )
+                (result.earlier if earlier else result.records).append(record)
         log.info(
-            "Strava export: %d activities in [%s, %s) (%d activity files read), %d unplaceable rows",
-            len(result.records), start, end, files, len(result.unplaceable),
+            "Strava export: %d activities in [%s, %s)%s (%d activity files read), %d unplaceable rows",
+            len(result.records), start, end,
+            f", {len(result.earlier)} before {start}" if include_earlier else "", files, len(result.unplaceable),
         )
         return result
+
+    def _athlete_id(self, export: _Export, table: ActivitiesTable, log: Any) -> int:
+        """Configured id, else profile.csv's, else derived from the smallest activity id (module docstring)."""
+        profile_id = export.read_profile_athlete_id(log)
+        if self.athlete_id is not None:
+            if profile_id is not None and profile_id != self.athlete_id:
+                log.warning(
+                    "Strava export: %s=%s is used, but the export's profile.csv says athlete %s",
+                    ATHLETE_ID_VAR, self.athlete_id, profile_id,
+                )
+            return self.athlete_id
+        if profile_id is not None:
+            log.info("Strava export: athlete id %s from profile.csv", profile_id)
+            return profile_id
+        ids = [activity_id for _, row in table.rows() if (activity_id := _positive_int(row.text("Activity ID")))]
+        derived = derived_athlete_id(min(ids) if ids else None)
+        log.info(
+            "Strava export: no athlete id in the export (no profile.csv) and %s unset: using the stable id %s "
+            "derived from its first activity id", ATHLETE_ID_VAR, derived,
+        )
+        return derived
 
     def _limits(self) -> _Limits:
         return _Limits(self.max_member_bytes, self.max_total_bytes, self.max_members)
@@ -166,6 +233,24 @@ class StravaExportSource(ActivitySource):
         return streams
 
 
+def derived_athlete_id(first_activity_id: int | None) -> int:
+    """A stable athlete id for an export that carries none: a hash of its smallest activity id (activity
+    ids are public and not personal), mapped into ``[DERIVED_ATHLETE_ID_BASE, 2 * DERIVED_ATHLETE_ID_BASE)``
+    so it can never equal a real Strava athlete id. No valid activity id at all: the base itself."""
+    if first_activity_id is None:
+        return DERIVED_ATHLETE_ID_BASE
+    digest = hashlib.sha256(f"strava-export-athlete:{first_activity_id}".encode()).digest()
+    return DERIVED_ATHLETE_ID_BASE + int.from_bytes(digest[:8], "big") % DERIVED_ATHLETE_ID_BASE
+
+
+def _positive_int(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
 # -- activities.csv ------------------------------------------------------------------------------
 
 _TAG = re.compile(r"<[^>]*>")
@@ -184,11 +269,15 @@ def normalize_header(raw: str) -> str:
 
 
 class RowError(ValueError):
-    """A row that cannot become an activity (no date, no id)."""
+    """A row that cannot become an activity: ``field`` is the column at fault; the id and the local date
+    are kept when the row has them."""
 
-    def __init__(self, message: str, activity_id: str = "") -> None:
+    def __init__(self, field: str, message: str, *, activity_id: int | None = None,
+                 activity_date: dt.date | None = None) -> None:
         super().__init__(message)
-        self.id_suffix = f" (Activity ID {activity_id})" if activity_id else ""
+        self.field = field
+        self.activity_id = activity_id
+        self.activity_date = activity_date
 
 
 @dataclass
@@ -210,33 +299,36 @@ class ActivitiesTable:
             yield number, Row(self.columns, cells)
 
 
-def parse_activities_csv(data: bytes) -> ActivitiesTable:
+def parse_activities_csv(
+    data: bytes, *, required: tuple[str, ...] = ("Activity ID", "Activity Date"), name: str = CSV_NAME
+) -> ActivitiesTable:
+    """A Strava export CSV (``activities.csv``, or ``profile.csv`` with its own ``required`` columns)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise StravaExportError(f"activities.csv is not UTF-8: {err}") from None
+        raise StravaExportError(f"{name} is not UTF-8: {err}") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
-        raise StravaExportError("activities.csv is empty") from None
+        raise StravaExportError(f"{name} is empty") from None
     except csv.Error as err:
-        raise StravaExportError(f"activities.csv header: {err}") from None
+        raise StravaExportError(f"{name} header: {err}") from None
     columns: dict[str, list[int]] = {}
     for index, raw in enumerate(header):
-        name = normalize_header(raw)
-        if name:
-            columns.setdefault(name, []).append(index)
-    missing = [name for name in ("Activity ID", "Activity Date") if name not in columns]
+        column = normalize_header(raw)
+        if column:
+            columns.setdefault(column, []).append(index)
+    missing = [column for column in required if column not in columns]
     if missing:
         raise StravaExportError(
-            f"activities.csv lacks required column(s) {missing} (English headers expected; "
+            f"{name} lacks required column(s) {missing} (English headers expected; "
             f"found {len(columns)} columns)"
         )
     try:
         body = list(reader)
     except csv.Error as err:
-        raise StravaExportError(f"activities.csv line {reader.line_num}: {err}") from None
+        raise StravaExportError(f"{name} line {reader.line_num}: {err}") from None
     return ActivitiesTable(columns, body)
 
 
@@ -250,6 +342,17 @@ class Row:
 
     def _cell(self, index: int) -> str:
         return self._cells[index].strip() if index < len(self._cells) else ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The row's non-empty cells as received, by column name (a repeated name's later cells as
+        ``"Distance [2]"``): the raw value kept with a quarantined row."""
+        out: dict[str, str] = {}
+        for name, indices in self._columns.items():
+            for occurrence, index in enumerate(indices, start=1):
+                value = self._cells[index] if index < len(self._cells) else ""
+                if value.strip():
+                    out[name if occurrence == 1 else f"{name} [{occurrence}]"] = value
+        return out
 
     def has(self, name: str) -> bool:
         return name in self._columns
@@ -351,17 +454,18 @@ def sport_type_from_export(display: str) -> str:
 def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_unit: str = "km") -> dict[str, Any]:
     """A Strava-API-shaped activity dict from one CSV row. Raises RowError for no id or date."""
     raw_id = row.text("Activity ID")
-    try:
-        activity_id = int(raw_id)
-    except ValueError:
-        raise RowError(f"field 'Activity ID' is not an integer: {raw_id[:30]!r}") from None
+    activity_id = _positive_int(raw_id)
     raw_date = row.text("Activity Date")
     if not raw_date:
-        raise RowError("field 'Activity Date' is empty", raw_id)
+        raise RowError("Activity Date", "empty", activity_id=activity_id)
     try:
         start_utc = parse_export_datetime(raw_date)
     except ValueError as err:
-        raise RowError(f"field 'Activity Date' {raw_date[:40]!r} cannot be parsed: {err}", raw_id) from None
+        raise RowError("Activity Date", f"{raw_date[:40]!r} cannot be parsed: {err}", activity_id=activity_id) from None
+    if activity_id is None:
+        raise RowError(
+            "Activity ID", f"not a positive integer: {raw_id[:30]!r}", activity_date=start_utc.astimezone(zone).date()
+        )
     local = start_utc.astimezone(zone)
     offset = local.utcoffset() or dt.timedelta(0)
     sign = "-" if offset < dt.timedelta(0) else "+"
@@ -629,6 +733,27 @@ class _Export:
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
         raise NotImplementedError
 
+    def read_profile(self) -> bytes | None:
+        """``profile.csv`` beside ``activities.csv``, None when the export has none."""
+        return None
+
+    def read_profile_athlete_id(self, log: Any) -> int | None:
+        """The ``Athlete ID`` of ``profile.csv`` (no other column is read), None when absent or unusable."""
+        data = self.read_profile()
+        if data is None:
+            return None
+        try:
+            table = parse_activities_csv(data, required=("Athlete ID",), name=PROFILE_NAME)
+        except StravaExportError as err:
+            log.warning("Strava export: %s; athlete id not taken from it", err)
+            return None
+        for _, row in table.rows():
+            athlete_id = _positive_int(row.text("Athlete ID"))
+            if athlete_id is None:
+                log.warning("Strava export: %s has no usable 'Athlete ID'", PROFILE_NAME)
+            return athlete_id
+        return None
+
     def close(self) -> None:
         return
 
@@ -707,6 +832,10 @@ class _ZipExport(_Export):
             return None
         return self._read(name)
 
+    def read_profile(self) -> bytes | None:
+        name = self.prefix + PROFILE_NAME
+        return self._read(name) if name in self.members else None
+
     def close(self) -> None:
         self.zf.close()
 
@@ -732,6 +861,12 @@ class _FolderExport(_Export):
     def read_csv(self) -> bytes:
         return self._read(self.root / CSV_NAME, CSV_NAME)
 
+    def read_profile(self) -> bytes | None:
+        path = self.root / PROFILE_NAME
+        if path.is_symlink() or not path.is_file():
+            return None
+        return self._read(path, PROFILE_NAME)
+
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
         name = self._check_reference(filename, reference)
         path = (self.root / name).resolve()
@@ -755,6 +890,9 @@ class _CsvOnlyExport(_FolderExport):
         return self._read(self.csv_path, self.csv_path.name)
 
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
+        return None
+
+    def read_profile(self) -> bytes | None:
         return None
 
 
@@ -788,6 +926,7 @@ __all__ = [
     "StravaExportError",
     "StravaExportSource",
     "check_member_name",
+    "derived_athlete_id",
     "normalize_header",
     "parse_activities_csv",
     "parse_activity_file",

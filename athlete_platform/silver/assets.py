@@ -1,8 +1,12 @@
 """Silver: typed, deduplicated activities, their HR profiles, and a quarantine of rejected records.
 
 One Spark pass parses every bronze row with the pure parser (``mapInPandas``), then splits accepted rows
-from rejected ones. Duplicates (same activity id) keep the latest version: latest ``ingested_at``, then
-latest arrival (``record_seq``). Checks run on the output before it is handed to the IO manager.
+from rejected ones. A bronze row that ingest already flagged (``quarantine_field``/``quarantine_reason``:
+dated before the first partition, no usable date or id, another athlete) is rejected with that reason
+without parsing. Duplicates (same activity id) keep the latest version: latest ``ingested_at``, then
+latest arrival (``record_seq``). Every bronze row of the window is accounted for:
+rows in = silver rows + quarantined rows + superseded duplicates, in the metadata and as a blocking check.
+Checks run on the output before it is handed to the IO manager.
 """
 
 
@@ -58,13 +62,25 @@ def parse_bronze_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFra
             base = {
                 **dict.fromkeys(PARSED_COLUMNS),  # absent values are None (not NaN) for Arrow
                 "source": record.source,
-                "athlete_id": record.athlete_id,
+                "athlete_id": None if pd.isna(record.athlete_id) else int(record.athlete_id),
                 "activity_id": None if pd.isna(record.activity_id) else int(record.activity_id),
                 "activity_date": record.activity_date,
                 "content_hash": record.content_hash,
                 "ingested_at": record.ingested_at,
                 "record_seq": record.record_seq,
             }
+            flagged = record.quarantine_reason
+            if isinstance(flagged, str):  # ingest could not place it: quarantined as received
+                out.append(
+                    {
+                        **base,
+                        "status": "rejected",
+                        "reject_fields": record.quarantine_field,
+                        "reason": f"{record.quarantine_field}: {flagged}",
+                        "payload": record.payload,
+                    }
+                )
+                continue
             try:
                 parsed = parse_record(
                     source=record.source,
@@ -109,7 +125,7 @@ class SilverConfig(Config):
             metadata={"partition_expr": "activity_date"},
             description="Typed activities (contract in silver/parsing.py), one row per activity id, latest version.",
             kinds={"spark", "delta"},
-            code_version="1",
+            code_version="2",
         ),
         "activity_hr_profiles": AssetOut(
             key=SILVER_HR_PROFILES,
@@ -123,7 +139,7 @@ class SilverConfig(Config):
             metadata={"partition_expr": "activity_date"},
             description="Rejected records as received, with the offending fields and the reason.",
             kinds={"spark", "delta"},
-            code_version="1",
+            code_version="2",
         ),
     },
     ins={"raw_activities": AssetIn(key=AssetKey(["bronze", "raw_activities"]))},
@@ -157,20 +173,29 @@ def silver_activities(
 
     counts = parsed.groupBy("status").count().collect()
     by_status = {row["status"]: row["count"] for row in counts}
-    received = sum(by_status.values())
     rejected = by_status.get("rejected", 0)
     accepted_rows = activities.count()
-    reasons = (
-        quarantine.groupBy("reject_fields").count().orderBy(F.desc("count")).limit(15).collect()
-    )
+    # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
+    rows_in = raw_activities.count()
+    superseded = (
+        accepted.groupBy("activity_id").count().agg(F.sum(F.col("count") - 1).alias("superseded")).first()["superseded"]
+    ) or 0
+    accounting = checks.RowAccounting(rows_in=rows_in, silver=accepted_rows, quarantined=rejected, superseded=superseded)
+    by_field = {
+        r["reject_fields"]: r["count"]
+        for r in quarantine.groupBy("reject_fields").count().orderBy(F.desc("count")).limit(50).collect()
+    }
     yield Output(
         activities,
         output_name="activities",
         metadata={
-            "received": received,
+            "rows_in": rows_in,
             "accepted": accepted_rows,
-            "duplicates_superseded": by_status.get("accepted", 0) - accepted_rows,
             "rejected": rejected,
+            "duplicates_superseded": superseded,
+            "unaccounted": accounting.unaccounted,
+            "accounting": accounting.describe(),
+            "quarantined_by_field": MetadataValue.json(by_field),
             "athletes": activities.select("athlete_id").distinct().count(),
             "sports": MetadataValue.json(
                 {r["sport"]: r["count"] for r in activities.groupBy("sport").count().collect()}
@@ -184,11 +209,10 @@ def silver_activities(
         metadata={
             "rejected": rejected,
             "reasons_by_field": MetadataValue.md(
-                "\n".join(f"- `{r['reject_fields']}`: {r['count']}" for r in reasons) or "none"
+                "\n".join(f"- `{field}`: {count}" for field, count in list(by_field.items())[:15]) or "none"
             ),
         },
     )
     yield from checks.evaluate_silver_checks(
-        activities, start=start, end=end, received=received, rejected=rejected,
-        quarantine_warn_rate=config.quarantine_warn_rate,
+        activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
 
@@ -33,12 +34,55 @@ SILVER_CHECK_SPECS = [
         "rows_in_own_partition", asset=SILVER, blocking=True, description="activity_date inside the materialized window."
     ),
     AssetCheckSpec(
+        "every_record_accounted_for",
+        asset=SILVER,
+        blocking=True,
+        description="Bronze rows of the window = silver rows + quarantined rows + superseded duplicates.",
+    ),
+    AssetCheckSpec(
         "quarantine_rate",
         asset=SILVER,
         blocking=False,
         description="Share of received records rejected stays under the configured threshold (warning).",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class RowAccounting:
+    """Where every bronze row of a window went. ``rows_in`` is counted on bronze, ``superseded`` on the
+    accepted rows (versions beyond the first per id), ``silver`` on the output: none is derived from
+    the others, so a row lost (or doubled) by the parse or the dedup shows as ``unaccounted``."""
+
+    rows_in: int
+    silver: int
+    quarantined: int
+    superseded: int
+
+    @property
+    def unaccounted(self) -> int:
+        return self.rows_in - self.silver - self.quarantined - self.superseded
+
+    def describe(self) -> str:
+        return (
+            f"rows in {self.rows_in} = silver {self.silver} + quarantined {self.quarantined} "
+            f"+ superseded duplicates {self.superseded}" + (f" + UNACCOUNTED {self.unaccounted}" if self.unaccounted else "")
+        )
+
+
+def check_every_record_accounted_for(accounting: RowAccounting) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name="every_record_accounted_for",
+        asset_key=SILVER,
+        passed=accounting.unaccounted == 0,
+        metadata={
+            "rows_in": accounting.rows_in,
+            "silver": accounting.silver,
+            "quarantined": accounting.quarantined,
+            "superseded_duplicates": accounting.superseded,
+            "unaccounted": accounting.unaccounted,
+        },
+    )
 
 
 def check_unique_activity_id(activities) -> AssetCheckResult:
@@ -118,10 +162,11 @@ def check_quarantine_rate(received: int, rejected: int, warn_rate: float) -> Ass
 
 
 def evaluate_silver_checks(
-    activities, *, start: dt.date, end: dt.date, received: int, rejected: int, quarantine_warn_rate: float
+    activities, *, start: dt.date, end: dt.date, accounting: RowAccounting, quarantine_warn_rate: float
 ) -> Iterator[AssetCheckResult]:
     yield check_unique_activity_id(activities)
     yield check_positive_duration_and_distance(activities)
     yield check_plausible_pace_and_hr(activities)
     yield check_rows_in_own_partition(activities, start, end)
-    yield check_quarantine_rate(received, rejected, quarantine_warn_rate)
+    yield check_every_record_accounted_for(accounting)
+    yield check_quarantine_rate(accounting.rows_in, accounting.quarantined, quarantine_warn_rate)

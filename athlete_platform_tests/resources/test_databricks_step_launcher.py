@@ -47,6 +47,9 @@ def test_databricks_resources_bind_the_local_keys_without_resolving_secrets(monk
     assert {s["name"] for s in config["secrets_to_env_variables"]} == {
         "DATABRICKS_HOST", "DATABRICKS_TOKEN", "STRAVA_CLIENT_ID", "STRAVA_CLIENT_SECRET", "STRAVA_REFRESH_TOKEN"}
     assert config["env_variables"]["ATHLETE_PLATFORM_ENV"] == "databricks"
+    # the remote step re-imports the definitions: same source and first partition there
+    assert config["env_variables"]["ATHLETE_PLATFORM_PARTITIONS_START"] == settings.partitions_start.isoformat()
+    assert config["env_variables"]["ATHLETE_PLATFORM_SOURCE"] == "strava_api"
     assert config["run_config"]["cluster"]["new"]["size"] == {"num_workers": 0}  # single-node job cluster
 
     monkeypatch.setenv("DATABRICKS_CLUSTER_ID", "0123-456789-abcdefgh")
@@ -128,7 +131,8 @@ def test_bronze_and_silver_day_through_the_databricks_step_launcher(emulator, tm
     checks = {e.event_specific_data.check_name: e.event_specific_data.passed
               for e in remote if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION}
     assert checks == {"unique_activity_id": True, "positive_duration_and_distance": True,
-                      "plausible_pace_and_hr": True, "rows_in_own_partition": True, "quarantine_rate": False}
+                      "plausible_pace_and_hr": True, "rows_in_own_partition": True, "every_record_accounted_for": True,
+                      "quarantine_rate": False}
     bronze = events_of(result, "bronze__raw_activities", DagsterEventType.ASSET_MATERIALIZATION)
     assert [event.pid for event in bronze] == [bronze_run.pid]  # bronze's own remote step
     assert bronze[0].step_materialization_data.materialization.metadata["records"].value == 4

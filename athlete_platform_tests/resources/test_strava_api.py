@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from dagster import EnvVar, asset, materialize
 
+from athlete_platform.resources.environments import activity_source
 from athlete_platform.resources.strava_api import StravaApiError, StravaApiSource, StravaRateLimitError
+from athlete_platform.settings import load_settings
 from athlete_platform_tests.support.strava_server import (
     StravaFakeServer,
     load_real_payloads,
@@ -291,17 +293,39 @@ def test_details_and_streams_for_runs_only() -> None:
 def test_configured_athlete_id_mismatch_is_unplaceable(server: StravaFakeServer) -> None:
     result = _source(server, athlete_id=999, fetch_details_for_runs=False).fetch(dt.date(2024, 3, 1), dt.date(2024, 3, 8))
     assert result.records == [] and len(result.unplaceable) == 12
-    assert "athlete.id" in result.unplaceable[0].reason and result.unplaceable[0].reference == "activity 1"
+    first = result.unplaceable[0]
+    assert first.field == "athlete.id" and "999" in first.reason and first.reference == "activity 1"
+    assert first.athlete_id == 4242 and first.activity_id == 1 and first.activity_date == dt.date(2024, 3, 1)
+    assert first.raw["id"] == 1  # the payload as received
 
 
-def test_unparseable_local_date_is_unplaceable() -> None:
+def test_unparseable_local_date_is_unplaceable_under_its_utc_date() -> None:
     activity = make_summary(21, _utc(2024, 3, 11, 12))
     activity["start_date_local"] = "garbage"
     with StravaFakeServer(summaries=[activity]) as srv:
         result = _source(srv, fetch_details_for_runs=False).fetch(dt.date(2024, 3, 11), dt.date(2024, 3, 12))
     assert result.records == []
     (bad,) = result.unplaceable
-    assert bad.reference == "activity 21" and "start_date_local" in bad.reason
+    assert bad.reference == "activity 21" and bad.field == "start_date_local" and "'garbage'" in bad.reason
+    assert bad.activity_date == dt.date(2024, 3, 11) and bad.raw == activity
+
+
+def test_include_earlier_lists_the_whole_history_and_skips_details_before_the_window() -> None:
+    activities = [
+        make_summary(31, _utc(2008, 6, 1, 9)),  # a run before the first partition
+        make_summary(32, _utc(2009, 1, 1, 12)),  # a run on the first day
+        make_summary(33, _utc(2024, 3, 11, 12)),  # after the window, undatable locally
+    ]
+    activities[2]["start_date_local"] = "garbage"
+    with StravaFakeServer(summaries=activities) as srv:
+        result = _source(srv).fetch(dt.date(2009, 1, 1), dt.date(2009, 1, 2), include_earlier=True)
+        (page,) = srv.activity_pages()
+        detail_paths = [r.path for r in srv.seen("/api/v3/activities/")]
+    assert "after" not in page.query and "before" not in page.query
+    assert [r.activity["id"] for r in result.records] == [32]
+    assert [r.activity["id"] for r in result.earlier] == [31] and result.earlier[0].streams is None
+    assert [u.activity_id for u in result.unplaceable] == [33]
+    assert detail_paths and all("/31" not in path for path in detail_paths)  # details for the window's run only
 
 
 @needs_realdata
@@ -373,3 +397,23 @@ def test_env_var_binding_in_a_dagster_asset(server: StravaFakeServer, monkeypatc
     events = " ".join(repr(event) for event in result.all_events)
     for secret in (server.state.client_secret, server.state.refresh_token, *server.state.issued_access_tokens):
         assert secret not in events
+
+
+def test_api_options_from_the_environment_need_no_run_config(
+    server: StravaFakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STRAVA_API_BASE_URL / STRAVA_FETCH_DETAILS_FOR_RUNS set the options as definitions.py binds them: no run
+    config (which would replace the bound config, secrets included) is needed to change them."""
+    monkeypatch.setenv("STRAVA_CLIENT_ID", server.state.client_id)
+    monkeypatch.setenv("STRAVA_CLIENT_SECRET", server.state.client_secret)
+    monkeypatch.setenv("STRAVA_REFRESH_TOKEN", server.state.refresh_token)
+    settings = load_settings({"ATHLETE_PLATFORM_SOURCE": "strava_api", "STRAVA_API_BASE_URL": server.base_url,
+                              "STRAVA_FETCH_DETAILS_FOR_RUNS": "false"})
+
+    @asset
+    def strava_week(context, strava: StravaApiSource) -> int:  # type: ignore[no-untyped-def]
+        return len(strava.fetch(dt.date(2024, 3, 1), dt.date(2024, 3, 8), log=context.log).records)
+
+    result = materialize([strava_week], resources={"strava": activity_source(settings)})
+    assert result.success and result.output_for_node("strava_week") == 12
+    assert server.seen("/api/v3/activities/") == []  # no details: the environment said so

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from athlete_platform.resources.strava_export import (
+    DERIVED_ATHLETE_ID_BASE,
     StravaExportError,
     StravaExportSource,
+    derived_athlete_id,
     normalize_header,
     parse_activity_file,
     parse_export_datetime,
@@ -163,7 +165,7 @@ class ListLog:
     [("aakashb_activities.csv", 610, 439), ("slalom007_activities.csv", 242, 219)],
 )
 def test_real_csv_every_row_parses(filename: str, rows: int, runs: int) -> None:
-    source = StravaExportSource(export_path=str(REALDATA / filename), athlete_id=7)
+    source = StravaExportSource(timezone="UTC", export_path=str(REALDATA / filename), athlete_id=7)
     result = source.fetch(*ALL_TIME, log=ListLog())
 
     assert result.unplaceable == []
@@ -184,7 +186,7 @@ def test_real_csv_uses_si_distance(filename: str) -> None:
         header = next(reader)
         display_index = header.index("Distance")  # the first one: display units
         display_by_id = {row[0]: float(row[display_index].replace(",", "")) for row in reader if row[display_index]}
-    result = StravaExportSource(export_path=str(path), athlete_id=7).fetch(*ALL_TIME)
+    result = StravaExportSource(timezone="UTC", export_path=str(path), athlete_id=7).fetch(*ALL_TIME)
     off = []
     for record in result.records:
         activity = record.activity
@@ -199,7 +201,7 @@ def test_real_csv_uses_si_distance(filename: str) -> None:
 
 @needs_realdata
 def test_real_csv_fields_are_strava_shaped() -> None:
-    result = StravaExportSource(export_path=str(REALDATA / "aakashb_activities.csv"), athlete_id=7).fetch(*ALL_TIME)
+    result = StravaExportSource(timezone="UTC", export_path=str(REALDATA / "aakashb_activities.csv"), athlete_id=7).fetch(*ALL_TIME)
     runs = [r.activity for r in result.records if r.activity["type"] == "Run"]
     with_hr = [a for a in runs if a["has_heartrate"]]
     assert len(with_hr) / len(runs) > 0.95  # README: HR on 99% of runs
@@ -231,7 +233,7 @@ def test_real_gpx_inside_a_zip_gzipped(tmp_path: Path) -> None:
             "activities/9549320496.gpx.gz": gzip.compress(gpx),
         },
     )
-    result = StravaExportSource(export_path=str(export), athlete_id=1).fetch(*ALL_TIME)
+    result = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1).fetch(*ALL_TIME)
     (record,) = result.records
     assert record.streams is not None and len(record.streams["heartrate"]["data"]) == 3109
 
@@ -294,31 +296,101 @@ def test_synthetic_csv_mapping_and_timezone(tmp_path: Path) -> None:
     assert {r.activity_date for r in result.records} == {dt.date(2024, 4, 2)}
 
 
-def test_unparseable_date_is_unplaceable_with_reason(tmp_path: Path) -> None:
+def test_unparseable_date_or_id_is_unplaceable_with_field_reason_and_raw_row(tmp_path: Path) -> None:
     rows = [
         csv_row("1", "Apr 2, 2024, 8:00:00 AM"),
         csv_row("2", "2. Apr. 2024, 08:00:00"),
         csv_row("3", ""),
-        csv_row("x4", "Apr 2, 2024, 8:00:00 AM"),
+        csv_row("x4", "Apr 2, 2024, 11:00:00 PM"),
     ]
     (tmp_path / "activities.csv").write_bytes(csv_bytes(rows))
-    result = StravaExportSource(export_path=str(tmp_path / "activities.csv"), athlete_id=1).fetch(*ALL_TIME)
-
+    source = StravaExportSource(timezone="America/Sao_Paulo", export_path=str(tmp_path / "activities.csv"), athlete_id=1)
+    for window in [ALL_TIME, (dt.date(2030, 1, 1), dt.date(2030, 1, 2))]:  # whatever the window
+        result = source.fetch(*window)
+        by_ref = {u.reference: u for u in result.unplaceable}
+        assert set(by_ref) == {"activities.csv row 2 (Activity ID 2)", "activities.csv row 3 (Activity ID 3)", "activities.csv row 4"}
+    result = source.fetch(*ALL_TIME)
     assert [r.activity["id"] for r in result.records] == [1]
-    refs = {u.reference: u.reason for u in result.unplaceable}
-    assert set(refs) == {"activities.csv row 2 (Activity ID 2)", "activities.csv row 3 (Activity ID 3)", "activities.csv row 4"}
-    assert "'Activity Date'" in refs["activities.csv row 2 (Activity ID 2)"] and "2. Apr. 2024" in refs["activities.csv row 2 (Activity ID 2)"]
-    assert "empty" in refs["activities.csv row 3 (Activity ID 3)"]
-    assert "'Activity ID'" in refs["activities.csv row 4"]
+    by_ref = {u.reference: u for u in result.unplaceable}
+    bad_date = by_ref["activities.csv row 2 (Activity ID 2)"]
+    assert bad_date.field == "Activity Date" and "2. Apr. 2024" in bad_date.reason and "cannot be parsed" in bad_date.reason
+    assert bad_date.activity_id == 2 and bad_date.activity_date is None and bad_date.athlete_id == 1
+    assert bad_date.raw["Activity Date"] == "2. Apr. 2024, 08:00:00" and bad_date.raw["Distance [2]"] == "10021.5"
+    empty = by_ref["activities.csv row 3 (Activity ID 3)"]
+    assert empty.field == "Activity Date" and empty.reason == "empty" and "Activity Date" not in empty.raw
+    bad_id = by_ref["activities.csv row 4"]
+    assert bad_id.field == "Activity ID" and "'x4'" in bad_id.reason and bad_id.activity_id is None
+    assert bad_id.activity_date == dt.date(2024, 4, 2)  # 23:00 UTC is still the 2nd in Sao Paulo: its own date
     assert all(u.source == "strava_export" for u in result.unplaceable)
+
+
+def test_include_earlier_returns_records_before_the_window_without_activity_files(tmp_path: Path) -> None:
+    rows = [
+        csv_row("5", "May 4, 1991, 9:00:00 AM", kind="Run", filename="activities/5.gpx"),  # a race long before Strava
+        csv_row("6", "Dec 31, 2008, 11:30:00 PM"),  # 2008-12-31 21:30 in Sao Paulo
+        csv_row("7", "Jan 1, 2009, 1:30:00 AM"),  # still 2008-12-31 in Sao Paulo (UTC-2, summer time)
+        csv_row("8", "Jan 1, 2009, 12:00:00 PM", filename="activities/8.gpx"),
+        csv_row("9", "Jan 3, 2009, 12:00:00 PM"),
+    ]
+    make_zip(tmp_path / "export.zip", {
+        "activities.csv": csv_bytes(rows),
+        "activities/5.gpx": gpx_bytes(),
+        "activities/8.gpx": gpx_bytes(start=dt.datetime(2009, 1, 1, 12, tzinfo=dt.timezone.utc)),
+    })
+    source = StravaExportSource(export_path=str(tmp_path / "export.zip"), athlete_id=1, timezone="America/Sao_Paulo")
+    window = (dt.date(2009, 1, 1), dt.date(2009, 1, 2))
+
+    plain = source.fetch(*window)
+    assert [r.activity["id"] for r in plain.records] == [8] and plain.earlier == []
+    result = source.fetch(*window, include_earlier=True)
+    assert [r.activity["id"] for r in result.records] == [8]
+    assert result.records[0].streams is not None
+    earlier = {r.activity["id"]: r for r in result.earlier}
+    assert set(earlier) == {5, 6, 7}
+    assert earlier[5].activity_date == dt.date(1991, 5, 4) and earlier[7].activity_date == dt.date(2008, 12, 31)
+    assert all(r.streams is None for r in result.earlier)  # quarantined anyway: their files are not read
+
+
+def test_timezone_is_required_with_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "activities.csv").write_bytes(csv_bytes([csv_row("1", "Apr 2, 2024, 8:00:00 AM")]))
+    with pytest.raises(ValueError, match="STRAVA_EXPORT_TIMEZONE is not set.*IANA"):
+        StravaExportSource(export_path=str(tmp_path / "activities.csv")).fetch(*ALL_TIME)
+    with pytest.raises(ValueError, match="STRAVA_EXPORT_PATH"):
+        StravaExportSource(timezone="UTC").fetch(*ALL_TIME)
+
+
+def test_athlete_id_from_profile_csv_else_derived_else_configured(tmp_path: Path) -> None:
+    rows = [csv_row("9100", "Apr 2, 2024, 8:00:00 AM"), csv_row("9050", "Apr 3, 2024, 8:00:00 AM"), csv_row("x", "")]
+    profile = "Athlete ID,Email Address,First Name\r\n4242,someone@example.com,Someone\r\n".encode()
+    with_profile = make_zip(tmp_path / "full.zip", {"export_1/activities.csv": csv_bytes(rows), "export_1/profile.csv": profile})
+    (tmp_path / "activities.csv").write_bytes(csv_bytes(rows))
+    csv_only = tmp_path / "activities.csv"
+
+    def athlete_ids(path: Path, **config: object) -> set[int | None]:
+        result = StravaExportSource(export_path=str(path), timezone="UTC", **config).fetch(*ALL_TIME)
+        return {r.athlete_id for r in result.records} | {u.athlete_id for u in result.unplaceable}
+
+    assert athlete_ids(with_profile) == {4242}
+    log = ListLog()
+    StravaExportSource(export_path=str(with_profile), timezone="UTC", athlete_id=77).fetch(*ALL_TIME, log=log)
+    assert any("STRAVA_ATHLETE_ID=77" in w and "4242" in w for w in log.warnings())
+    assert athlete_ids(with_profile, athlete_id=77) == {77}  # configured wins
+    (derived,) = athlete_ids(csv_only)
+    assert derived == derived_athlete_id(9050)  # the smallest activity id, whatever the row order
+    assert DERIVED_ATHLETE_ID_BASE <= derived < 2 * DERIVED_ATHLETE_ID_BASE
+    # Stable: a later export of the same account (one more activity) keeps the id.
+    later = tmp_path / "later.csv"
+    later.write_bytes(csv_bytes([*rows, csv_row("9900", "May 3, 2024, 8:00:00 AM")]))
+    assert athlete_ids(later) == {derived}
+    assert derived_athlete_id(9051) != derived and derived_athlete_id(None) == DERIVED_ATHLETE_ID_BASE
 
 
 def test_lone_distance_column_is_display_units(tmp_path: Path) -> None:
     header = ["Activity ID", "Activity Date", "Activity Type", "Distance", "Moving Time"]
     (tmp_path / "activities.csv").write_bytes(csv_bytes([["1", "Apr 2, 2024, 8:00:00 AM", "Run", "5.00", "1500"]], header))
     log = ListLog()
-    km = StravaExportSource(export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME, log=log)
-    mi = StravaExportSource(export_path=str(tmp_path), athlete_id=1, display_distance_unit="mi").fetch(*ALL_TIME)
+    km = StravaExportSource(timezone="UTC", export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME, log=log)
+    mi = StravaExportSource(timezone="UTC", export_path=str(tmp_path), athlete_id=1, display_distance_unit="mi").fetch(*ALL_TIME)
     assert km.records[0].activity["distance"] == 5000.0
     assert mi.records[0].activity["distance"] == pytest.approx(8046.72)
     assert any("one 'Distance' column" in w for w in log.warnings())
@@ -327,7 +399,7 @@ def test_lone_distance_column_is_display_units(tmp_path: Path) -> None:
 def test_missing_required_columns_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "activities.csv").write_bytes(csv_bytes([["1", "x"]], ["Aktivitäts-ID", "Aktivitätsdatum"]))
     with pytest.raises(StravaExportError, match=r"lacks required column\(s\) \['Activity ID', 'Activity Date'\]"):
-        StravaExportSource(export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME)
 
 
 # -- activity files ------------------------------------------------------------------------------
@@ -360,7 +432,7 @@ def test_synthetic_zip_streams_from_gpx_tcx_fit_and_gz(tmp_path: Path) -> None:
         },
     )
     log = ListLog()
-    result = StravaExportSource(export_path=str(export), athlete_id=1).fetch(dt.date(2024, 4, 2), dt.date(2024, 4, 3), log=log)
+    result = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1).fetch(dt.date(2024, 4, 2), dt.date(2024, 4, 3), log=log)
     streams = {r.activity["id"]: r.streams for r in result.records}
 
     assert streams[1] == {
@@ -389,7 +461,7 @@ def test_corrupt_xml_warns_and_gives_no_streams(tmp_path: Path) -> None:
     (tmp_path / "activities" / "1.gpx").write_bytes(gpx_bytes(5)[:-40])  # truncated
     (tmp_path / "activities.csv").write_bytes(csv_bytes([csv_row("1", "Apr 2, 2024, 6:30:00 AM", filename="activities/1.gpx")]))
     log = ListLog()
-    result = StravaExportSource(export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME, log=log)
+    result = StravaExportSource(timezone="UTC", export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME, log=log)
     assert result.records[0].streams is None
     assert any("malformed XML" in w and "row 1" in w for w in log.warnings())
 
@@ -404,7 +476,7 @@ def test_nested_zip_folder_and_python_logger(tmp_path: Path, caplog: pytest.LogC
         },
     )
     caplog.set_level(logging.INFO, logger="athlete_platform.resources.strava_export")
-    result = StravaExportSource(export_path=str(export), athlete_id=1).fetch(*ALL_TIME)
+    result = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1).fetch(*ALL_TIME)
     assert result.records[0].streams is not None
     assert "1 activities in" in caplog.text
 
@@ -420,7 +492,7 @@ def test_nested_zip_folder_and_python_logger(tmp_path: Path, caplog: pytest.LogC
 def test_zip_slip_member_rejected(tmp_path: Path, member: str, why: str) -> None:
     export = make_zip(tmp_path / "export.zip", {"activities.csv": csv_bytes([csv_row("1", "Apr 2, 2024, 6:30:00 AM")]), member: b"x"})
     with pytest.raises(StravaExportError, match="unsafe member name") as info:
-        StravaExportSource(export_path=str(export), athlete_id=1).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1).fetch(*ALL_TIME)
     assert why in str(info.value) and repr(member) in str(info.value)
     assert not (tmp_path.parent / "evil.txt").exists()
 
@@ -432,7 +504,7 @@ def test_filename_pointing_outside_export_rejected(tmp_path: Path) -> None:
         csv_bytes([csv_row("1", "Apr 2, 2024, 6:30:00 AM", filename="activities/../../secret.gpx")])
     )
     with pytest.raises(StravaExportError, match=r"row 1 \(Activity ID 1\): field 'Filename' .* outside the export"):
-        StravaExportSource(export_path=str(tmp_path / "export"), athlete_id=1).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(tmp_path / "export"), athlete_id=1).fetch(*ALL_TIME)
 
 
 def test_oversize_member_rejected(tmp_path: Path) -> None:
@@ -444,7 +516,7 @@ def test_oversize_member_rejected(tmp_path: Path) -> None:
             "activities/1.gpx": big,
         },
     )
-    source = StravaExportSource(export_path=str(export), athlete_id=1, max_member_bytes=len(big) - 1)
+    source = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1, max_member_bytes=len(big) - 1)
     with pytest.raises(StravaExportError, match=r"'activities/1.gpx' is \d+ bytes decompressed, more than max_member_bytes"):
         source.fetch(*ALL_TIME)
 
@@ -459,7 +531,7 @@ def test_gzip_bomb_rejected(tmp_path: Path) -> None:
         },
     )
     assert len(bomb) < 50_000
-    source = StravaExportSource(export_path=str(export), athlete_id=1, max_member_bytes=1_000_000)
+    source = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1, max_member_bytes=1_000_000)
     with pytest.raises(StravaExportError, match=r"1.gpx.gz: decompresses to more than max_member_bytes=1000000"):
         source.fetch(*ALL_TIME)
 
@@ -470,21 +542,21 @@ def test_total_decompressed_bound(tmp_path: Path) -> None:
     export = make_zip(tmp_path / "export.zip", members)
     limit = len(members["activities.csv"]) + 2 * len(members["activities/1.gpx"]) + 10
     with pytest.raises(StravaExportError, match=r"activities/3.gpx takes the decompressed total past max_total_bytes"):
-        StravaExportSource(export_path=str(export), athlete_id=1, max_total_bytes=limit).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1, max_total_bytes=limit).fetch(*ALL_TIME)
 
 
 def test_member_count_bound(tmp_path: Path) -> None:
     members = {"activities.csv": csv_bytes([]), **{f"media/{i}.jpg": b"x" for i in range(5)}}
     export = make_zip(tmp_path / "export.zip", members)
     with pytest.raises(StravaExportError, match=r"has 6 members, more than max_members=5"):
-        StravaExportSource(export_path=str(export), athlete_id=1, max_members=5).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1, max_members=5).fetch(*ALL_TIME)
 
 
 def test_not_an_export(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(StravaExportError, match="neither a zip archive"):
-        StravaExportSource(export_path=str(tmp_path / "notes.txt"), athlete_id=1).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(tmp_path / "notes.txt"), athlete_id=1).fetch(*ALL_TIME)
     with pytest.raises(StravaExportError, match="does not exist"):
-        StravaExportSource(export_path=str(tmp_path / "nope.zip"), athlete_id=1).fetch(*ALL_TIME)
+        StravaExportSource(timezone="UTC", export_path=str(tmp_path / "nope.zip"), athlete_id=1).fetch(*ALL_TIME)
     with pytest.raises(ValueError, match="not an IANA time zone"):
         StravaExportSource(export_path=str(tmp_path), athlete_id=1, timezone="Mars/Olympus").fetch(*ALL_TIME)

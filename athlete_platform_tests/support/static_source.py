@@ -3,30 +3,42 @@
 import datetime as dt
 from typing import Any
 
-from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
+from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord, UnplaceableRecord
 
 
 class StaticSource(ActivitySource):
-    records: list[dict[str, Any]]  # {"athlete_id", "activity_date" (ISO), "activity", "streams"?}
+    """``records``: {"athlete_id", "activity_date" (ISO), "activity", "streams"?}; ``unplaceable``: the
+    keyword arguments of :class:`UnplaceableRecord` (``activity_date`` ISO or absent), returned with every
+    fetch as a real source does."""
+
+    records: list[dict[str, Any]]
+    unplaceable: list[dict[str, Any]] = []
 
     @property
     def source_name(self) -> str:
         return "static"
 
-    def fetch(self, start: dt.date, end: dt.date, log: Any = None) -> FetchResult:
+    def fetch(self, start: dt.date, end: dt.date, log: Any = None, *, include_earlier: bool = False) -> FetchResult:
         result = FetchResult()
         for item in self.records:
             day = dt.date.fromisoformat(item["activity_date"])
-            if start <= day < end:
-                result.records.append(
-                    SourceRecord(
-                        source="static",
-                        athlete_id=item["athlete_id"],
-                        activity_date=day,
-                        activity=item["activity"],
-                        streams=item.get("streams"),
-                    )
-                )
+            earlier = day < start
+            if (earlier and not include_earlier) or day >= end:
+                continue
+            record = SourceRecord(
+                source="static",
+                athlete_id=item["athlete_id"],
+                activity_date=day,
+                activity=item["activity"],
+                streams=item.get("streams"),
+            )
+            (result.earlier if earlier else result.records).append(record)
+        for item in self.unplaceable:
+            day = item.get("activity_date")
+            result.unplaceable.append(
+                UnplaceableRecord(**{**item, "source": "static",
+                                     "activity_date": dt.date.fromisoformat(day) if day else None})
+            )
         return result
 
 
