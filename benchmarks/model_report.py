@@ -31,7 +31,7 @@ VARIANTS = {
     "gbm_pooled, VDOT offset": {"offset": "vdot"},
     "gbm_per_distance, Riegel offset": {"model_kind": "gbm_per_distance"},
     "gbm_pooled, squared loss": {"loss": "squared_error"},
-    "riegel (formula as model)": {"model_kind": "riegel"},
+    "Riegel formula as the model": {"model_kind": "baseline"},
     "constant (trivial)": {"model_kind": "constant"},
 }
 

@@ -20,7 +20,6 @@ names are printed).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from dataclasses import dataclass, field
@@ -45,12 +44,10 @@ from athlete_platform.labels.race_detection import (  # noqa: E402
     title_names_non_race,
     title_says_race,
 )
-from athlete_platform.resources.strava_export import StravaExportSource  # noqa: E402
-from athlete_platform.silver.parsing import SILVER_COLUMNS, Rejection, parse_record  # noqa: E402
+from athlete_platform.model.history_tables import records_from_file, silver_from_records  # noqa: E402
 
 REFERENCE_PATH = Path(__file__).with_name("race_labels_reference.json")
 DEFAULT_REALDATA = REPO_ROOT.parent / "shared" / "realdata"
-INGESTED_AT = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 ATHLETE_ID = 1
 
 
@@ -67,32 +64,11 @@ def load_reference(path: Path = REFERENCE_PATH) -> dict[str, dict]:
     }
 
 
-def _silver(records: list[tuple[str, dt.date, dict]]) -> pd.DataFrame:
-    latest: dict[int, dict] = {}
-    for seq, (source, local_date, activity) in enumerate(records):
-        try:
-            parsed = parse_record(source=source, athlete_id=ATHLETE_ID, activity_date=local_date,
-                                  payload=json.dumps(activity), streams=None, content_hash="-",
-                                  ingested_at=INGESTED_AT, record_seq=seq)
-        except Rejection:
-            continue
-        latest[parsed.row["activity_id"]] = parsed.row  # later records of the same id win
-    silver = pd.DataFrame(list(latest.values()), columns=SILVER_COLUMNS)
-    silver["workout_type"] = silver["workout_type"].astype("Int64")
-    return silver.sort_values(["start_date_utc", "activity_id"], kind="stable").reset_index(drop=True)
-
-
 def real_silver(realdata: Path, file_name: str, timezone: str | None) -> pd.DataFrame:
     """Silver rows of one real file: a bulk-export CSV (``timezone`` = the athlete's home zone) or a JSON
     list of API SummaryActivity objects (local dates from ``start_date_local``)."""
-    path = realdata / file_name
-    if path.suffix == ".json":
-        summaries = json.loads(path.read_text("utf-8"))
-        return _silver([("strava_api", dt.date.fromisoformat(a["start_date_local"][:10]), a) for a in summaries])
-    source = StravaExportSource(export_path=str(path), athlete_id=ATHLETE_ID, timezone=timezone or "UTC",
-                                parse_activity_files=False)
-    fetched = source.fetch(dt.date(1970, 1, 1), dt.date(2100, 1, 1))
-    return _silver([("strava_export", record.activity_date, record.activity) for record in fetched.records])
+    silver, _ = silver_from_records(records_from_file(realdata / file_name, timezone or "UTC", ATHLETE_ID))
+    return silver.sort_values(["start_date_utc", "activity_id"], kind="stable").reset_index(drop=True)
 
 
 @dataclass

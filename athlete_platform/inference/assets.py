@@ -269,7 +269,7 @@ def build_outputs(
             continue
         predicted = predict_frame(load_model(ref), subset)
         frame = subset.copy()
-        frame[list(contract.FEATURE_COLUMNS)] = contract.model_input(subset)  # the values fed, as fed (float64)
+        frame[list(contract.FEATURE_COLUMNS)] = contract.feature_matrix(subset)  # the feature values fed, as fed (float64)
         frame = pd.concat([frame, predicted], axis=1)
         frame["model_name"] = ref.name
         frame["model_version"] = ref.version

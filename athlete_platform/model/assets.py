@@ -36,9 +36,10 @@ import math
 from dataclasses import fields
 import pickle
 import tempfile
+import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pandas as pd
 import pyarrow as pa
@@ -114,6 +115,7 @@ TIME_ESTIMATOR_SCHEMA = pa.schema(
         ("coverage80_all", pa.float64()),
         ("gate_mae_10k_passed", pa.bool_()),
         ("gate_beats_riegel_passed", pa.bool_()),
+        ("not_enough_races", pa.string()),  # why a classical baseline is served; null for a learned model
     ]
 )
 
@@ -280,9 +282,15 @@ class TimeEstimatorConfig(Config):
     """Cross-validation, model and gate tunables (see :class:`~athlete_platform.model.estimator.EstimatorParams`)."""
 
     n_folds: int = 4
-    gap_days: int = 43
+    gap_days: int = MIN_GAP_DAYS
     min_train_races: int = 100
-    model_kind: str = EstimatorParams.model_kind  # gbm_pooled | gbm_per_distance | riegel | constant
+    #: The first CV test block needs this many days of training races before it (see evaluation.time_folds).
+    min_train_days: int = 180
+    #: With fewer athletes than this in the training set, simulated athletes join every fit as the
+    #: population prior (model/population_prior.py); 0 turns the prior off.
+    prior_below_athletes: int = 20
+    prior_athletes: int = 60
+    model_kind: str = EstimatorParams.model_kind  # gbm_pooled | gbm_per_distance | baseline | constant
     offset: str = EstimatorParams.offset  # riegel | vdot
     max_iter: int = EstimatorParams.max_iter
     learning_rate: float = EstimatorParams.learning_rate
@@ -293,6 +301,12 @@ class TimeEstimatorConfig(Config):
     min_rows_per_distance: int = EstimatorParams.min_rows_per_distance
     interval_level: float = EstimatorParams.interval_level
     min_calibration_rows: int = EstimatorParams.min_calibration_rows
+    calibration_folds: int = EstimatorParams.calibration_folds
+    athlete_correction: bool = EstimatorParams.athlete_correction
+    athlete_groups: int = EstimatorParams.athlete_groups
+    athlete_prior_races: Optional[float] = EstimatorParams.athlete_prior_races
+    max_athlete_prior_races: float = EstimatorParams.max_athlete_prior_races
+    athlete_correction_halflife_days: Optional[float] = EstimatorParams.athlete_correction_halflife_days
     random_state: int = EstimatorParams.random_state
     n_threads: int = EstimatorParams.n_threads
     #: The 10K gate; may be set stricter than contract.MAX_10K_MAE_S, never looser.
@@ -323,6 +337,33 @@ def _finite(value: float) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def _metadata_float(value: float) -> float | None:
+    """Dagster metadata has no NaN: a missing number is None."""
+    return float(value) if _finite(value) else None
+
+
+def _gates(outcome, threshold: float) -> tuple[bool, bool, dict[str, str]]:
+    """(10K gate passed, Riegel gate passed, a sentence per gate) on the evidence there is: a served baseline
+    is the formula itself (not judged: not enough races); the 10K gate needs 10K races in the test folds."""
+    cv = outcome.cv
+    if outcome.not_enough_races:
+        note = f"not judged: not enough races for a learned model ({outcome.not_enough_races}); the " \
+               f"{outcome.model.params.offset} formula is served"
+        return True, True, {"mae_10k_gate": note, "beats_riegel": note}
+    mae_10k, n_10k = cv.metric("model", "10k"), cv.metric("model", "10k", "n")
+    if not _finite(n_10k) or n_10k == 0:
+        gate_mae, note_mae = True, "not judged: no 10K race in the test folds"
+    else:
+        gate_mae = _finite(mae_10k) and mae_10k < threshold
+        note_mae = f"10K MAE {mae_10k:.1f} s {'<' if gate_mae else '>='} {threshold:.0f} s on {int(n_10k)} races"
+    model_all, riegel_all = cv.metric("model", "all"), cv.metric("riegel", "all")
+    gate_riegel = _finite(model_all) and _finite(riegel_all) and model_all <= riegel_all
+    distances = ", ".join(d for d in DISTANCE_KEYS if _finite(cv.metric("model", d, "n")) and cv.metric("model", d, "n") > 0)
+    note_riegel = (f"MAE {model_all:.1f} s {'<=' if gate_riegel else '>'} Riegel {riegel_all:.1f} s over the "
+                   f"distances present ({distances})")
+    return gate_mae, gate_riegel, {"mae_10k_gate": note_mae, "beats_riegel": note_riegel}
+
+
 def _mlflow_metrics(cv) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for table, prefix in ((cv.metrics, ""), (cv.latest_fold_metrics, "latest_fold_")):
@@ -340,7 +381,11 @@ def _mlflow_metrics(cv) -> dict[str, float]:
 
 
 def _input_example(rows: pd.DataFrame) -> pd.DataFrame:
-    """A few model-input rows, complete ones preferred (JSON examples keep NaN as null, which is fine too)."""
+    """A few model-input rows, complete ones preferred (JSON examples keep NaN as null, which is fine too);
+    one all-NaN row of athlete 0 when there is no race yet."""
+    if rows.empty:
+        rows = pd.DataFrame([{"athlete_id": 0, "as_of_date": pd.Timestamp("2020-01-01"),
+                              **{c: float("nan") for c in contract.FEATURE_COLUMNS}}])
     features = contract.model_input(rows)
     complete = features.dropna()
     return (complete if len(complete) >= 3 else features).head(5).reset_index(drop=True)
@@ -399,27 +444,42 @@ def time_estimator(
     if not late.empty:
         raise ValueError(f"training_set {partition_key} holds {len(late)} races on or after {week_start}")
 
+    prior = None
+    if config.prior_athletes > 0 and rows["athlete_id"].nunique() < config.prior_below_athletes:
+        from athlete_platform.model.population_prior import simulated_prior_rows
+
+        prior = simulated_prior_rows(config.prior_athletes)
+        context.log.info(
+            f"{rows['athlete_id'].nunique()} athlete(s) in the training set (< {config.prior_below_athletes}): "
+            f"{config.prior_athletes} simulated athletes ({len(prior)} races) join the fits as the population prior"
+        )
     outcome = train_time_estimator(
-        rows, params, n_folds=config.n_folds, gap_days=config.gap_days, min_train_races=config.min_train_races
+        rows, params, n_folds=config.n_folds, gap_days=config.gap_days, min_train_races=config.min_train_races,
+        min_train_days=config.min_train_days, prior=prior,
     )
     cv, fitted = outcome.cv, outcome.model
-    latest = cv.folds[-1]
-    mae_10k = cv.metric("model", "10k")
+    latest = cv.folds[-1] if cv.folds else None
+    mae_10k, n_10k = cv.metric("model", "10k"), cv.metric("model", "10k", "n")
     model_all, riegel_all = cv.metric("model", "all"), cv.metric("riegel", "all")
-    gate_mae = _finite(mae_10k) and mae_10k < threshold
-    gate_riegel = _finite(model_all) and _finite(riegel_all) and model_all <= riegel_all
+    gate_mae, gate_riegel, gate_notes = _gates(outcome, threshold)
     table_md = metrics_markdown(cv)
+    if outcome.not_enough_races:
+        context.log.info(f"not enough races for a learned model ({outcome.not_enough_races}): serving the "
+                         f"{fitted.params.offset} formula with intervals")
 
     training_meta = latest_materialization_metadata(context.instance, TRAINING_SET, partition_key)
     tags = {
         "dagster_run_id": context.run_id,
         "dagster_partition_key": partition_key,
         "dagster_asset": TIME_ESTIMATOR.to_user_string(),
-        "data_window_start": str(rows["race_date"].min()),
+        "data_window_start": str(rows["race_date"].min()) if len(rows) else "",
         "data_window_end": str(week_start),
         "code_version": f"{package_version()}+asset{MODEL_CODE_VERSION}",
         "code_fingerprint": code_fingerprint(),
-        "model_kind": params.model_kind,
+        "model_kind": fitted.params.model_kind,
+        "offset": fitted.params.offset,
+        "prior_athletes": str(0 if prior is None else config.prior_athletes),
+        "not_enough_races": outcome.not_enough_races or "",
         "delta_version.training_set": str(training_meta.get("delta_version", "unknown")),
         "delta_version.race_results": str(training_meta.get("race_results_delta_version", "unknown")),
         "delta_version.athlete_rolling_features": str(training_meta.get("rolling_features_delta_version", "unknown")),
@@ -435,6 +495,11 @@ def time_estimator(
             {"train_end": str(f.train_end), "test_start": str(f.test_start), "test_end": str(f.test_end),
              "n_train": int(f.train.size), "n_test": int(f.test.size)} for f in cv.folds
         ]),
+        "min_train_days": config.min_train_days,
+        "prior_rows": 0 if prior is None else len(prior),
+        "athlete_prior_races_fitted": (
+            round(fitted.corrections.prior_races, 3) if fitted.corrections is not None else "none"
+        ),
     }
 
     mlflow.configure_process()
@@ -446,7 +511,10 @@ def time_estimator(
         mlflow_lib.log_text(cv.oof.drop(columns=list(contract.FEATURE_COLUMNS)).to_csv(index=False), "metrics/oof_predictions.csv")
         example = _input_example(rows)
         python_model = TimeEstimatorModel(fitted)
-        signature = infer_signature(example, python_model.predict(None, example))
+        with warnings.catch_warnings():
+            # MLflow's hint that integer columns cannot hold missing values: athlete_id never is missing.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
+            signature = infer_signature(example, python_model.predict(None, example))
         model_info = mlflow_lib.pyfunc.log_model(
             name=MODEL_ARTIFACT_NAME,
             python_model=python_model,
@@ -460,7 +528,7 @@ def time_estimator(
             ],
             metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
         )
-        if config.fit_dle:
+        if config.fit_dle and len(cv.oof) >= config.dle_min_reference_rows:
             dle = fit_dle_per_distance(
                 cv.oof, DleSettings(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
             )
@@ -477,12 +545,12 @@ def time_estimator(
         "run_id": run.info.run_id,
         "model_uri": model_info.model_uri,
         "experiment_id": experiment_id,
-        "model_kind": params.model_kind,
+        "model_kind": fitted.params.model_kind,
         "train_rows": len(rows),
-        "data_window_start": min(rows["race_date"]),
+        "data_window_start": min(rows["race_date"]) if len(rows) else None,
         "data_window_end": week_start,
-        "latest_fold_test_start": latest.test_start,
-        "latest_fold_test_end": latest.test_end,
+        "latest_fold_test_start": latest.test_start if latest else None,
+        "latest_fold_test_end": latest.test_end if latest else None,
         **{f"{m}_mae_{d}_s": cv.metric(m, d) for m in METHODS for d in (*DISTANCE_KEYS, "all")},
         "latest_fold_model_mae_10k_s": cv.metric("model", "10k", latest_fold=True),
         "latest_fold_model_mae_all_s": cv.metric("model", "all", latest_fold=True),
@@ -490,6 +558,7 @@ def time_estimator(
         if (cv.coverage["distance"] == "all").any() else float("nan"),
         "gate_mae_10k_passed": bool(gate_mae),
         "gate_beats_riegel_passed": bool(gate_riegel),
+        "not_enough_races": outcome.not_enough_races,
     }
     frame = pd.DataFrame([record])
     yield Output(
@@ -501,6 +570,9 @@ def time_estimator(
             "model_mae_10k_s": mae_10k,
             "riegel_mae_all_s": riegel_all,
             "model_mae_all_s": model_all,
+            "model_kind": fitted.params.model_kind,
+            "not_enough_races": outcome.not_enough_races or "no",
+            "prior_athletes": 0 if prior is None else config.prior_athletes,
             "folds": MetadataValue.json(json.loads(run_params["folds"])),
         },
     )
@@ -508,13 +580,16 @@ def time_estimator(
         check_name="mae_10k_gate",
         asset_key=TIME_ESTIMATOR,
         passed=bool(gate_mae),
-        metadata={"model_mae_10k_s": mae_10k, "threshold_s": threshold, "n_10k": cv.metric("model", "10k", "n")},
+        metadata={"result": gate_notes["mae_10k_gate"], "model_mae_10k_s": _metadata_float(mae_10k),
+                  "threshold_s": threshold, "n_10k": int(n_10k) if _finite(n_10k) else 0},
     )
     yield AssetCheckResult(
         check_name="beats_riegel",
         asset_key=TIME_ESTIMATOR,
         passed=bool(gate_riegel),
-        metadata={"model_mae_all_s": model_all, "riegel_mae_all_s": riegel_all, "n": cv.metric("model", "all", "n")},
+        metadata={"result": gate_notes["beats_riegel"], "model_mae_all_s": _metadata_float(model_all),
+                  "riegel_mae_all_s": _metadata_float(riegel_all),
+                  "n": int(cv.metric("model", "all", "n")) if _finite(cv.metric("model", "all", "n")) else 0},
     )
 
 
@@ -573,19 +648,23 @@ def registered_time_estimator(
 
     aliases = client.get_registered_model(name).aliases  # alias -> version
     previous_champion = aliases.get(contract.CHAMPION_ALIAS)
-    fold = training_set.copy()
-    fold_days = pd.to_datetime(fold["race_date"])
-    fold = fold[(fold_days >= pd.Timestamp(trained["latest_fold_test_start"]))
-                & (fold_days <= pd.Timestamp(trained["latest_fold_test_end"]))].reset_index(drop=True)
+    baseline_reason = trained.get("not_enough_races")
+    is_baseline = isinstance(baseline_reason, str) and bool(baseline_reason)
     challenger_score = float(trained["latest_fold_model_mae_10k_s"])
     champion_score = float("nan")
     if not math.isfinite(challenger_score):
         challenger_score = float(trained["latest_fold_model_mae_all_s"])
     if previous_champion is None:
-        promote, reason = True, "no champion yet"
+        promote, reason = True, "no champion yet" + (f" (a classical baseline: {baseline_reason})" if is_baseline else "")
     elif str(previous_champion) == str(version.version):
         promote, reason = False, "this version is already the champion"
+    elif is_baseline:
+        promote, reason = False, f"a classical baseline (not enough races: {baseline_reason}) never replaces champion v{previous_champion}"
     else:
+        fold = training_set.copy()
+        fold_days = pd.to_datetime(fold["race_date"])
+        fold = fold[(fold_days >= pd.Timestamp(trained["latest_fold_test_start"]))
+                    & (fold_days <= pd.Timestamp(trained["latest_fold_test_end"]))].reset_index(drop=True)
         champion = mlflow_lib.pyfunc.load_model(f"models:/{name}@{contract.CHAMPION_ALIAS}")
         predictions = champion.predict(contract.model_input(fold))
         champion_pred, _, _ = own_distance_prediction(predictions, fold["distance_bucket"])
@@ -609,7 +688,8 @@ def registered_time_estimator(
         client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, version.version)
     for key, value in {
         "training_week": str(trained["training_week"]),
-        "latest_fold_mae_s": f"{challenger_score:.3f}",
+        "latest_fold_mae_s": f"{challenger_score:.3f}" if math.isfinite(challenger_score) else "none",
+        "model_kind": "baseline" if is_baseline else "learned",
         "promotion_decision": reason,
     }.items():
         client.set_model_version_tag(name, version.version, key, value)

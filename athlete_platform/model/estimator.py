@@ -1,14 +1,15 @@
-"""The race-time estimator: gradient boosting on a classical offset, split-conformal 80 % intervals.
+"""The race-time estimator: a population model on a classical offset, a per-athlete correction, split-conformal
+80 % intervals, and the classical formula itself when there are too few races.
 
-Model
------
+Population model
+----------------
 For a feature row (``contract.model_input``) and a standard distance D the model predicts
 ``log(time / offset_D)``, where ``offset_D`` is the Riegel projection of the athlete's best recent effort
 (:mod:`athlete_platform.model.baselines`; ``offset="vdot"`` uses the VDOT prediction instead). The
 boosting model therefore learns *corrections* to the classical formula (marathon fade of low-volume
-runners, fitness gained or lost since the effort, the selection bias of a "best of 90 days" effort)
-rather than race times from scratch, which needs far fewer races. Rows without an effort in the last
-90 days use the training median time of the distance as offset (``fallback_time_s``).
+runners, fitness gained or lost since the effort — the recent-VDOT and Efficiency Factor features —, the
+selection bias of a "best of 90 days" effort) rather than race times from scratch, which needs far fewer
+races. Rows without an effort in the last 90 days use the training median time of the distance as offset.
 
 ``model_kind``:
 
@@ -17,41 +18,56 @@ rather than race times from scratch, which needs far fewer races. Rows without a
   frequent 5K/10K ones);
 * ``gbm_per_distance``: one regressor per distance with at least ``min_rows_per_distance`` training races,
   the pooled one for the others;
-* ``riegel``: the offset itself (log-ratio 0): the classical formula wrapped as a model;
+* ``baseline``: the offset itself (log-ratio 0): the classical formula (Riegel or VDOT) as a model — what
+  :func:`train_time_estimator` serves when the races are too few for time-ordered cross-validation;
 * ``constant``: the training median time of the distance for everyone — a deliberately trivial model
   (used to show that the gates stop a bad model).
 
-Why this default (``benchmarks/model_report.py --compare``, 60 simulated athletes × 3 years, out-of-fold
-MAE over all races, seeds 42 / 7 / 123): pooled Riegel offset 111.8 / 105.4 / 111.9 s, pooled VDOT offset
-111.3 / 104.9 / 112.8 s (a tie), per-distance 113.8 / 107.0 / 113.7 s, against Riegel 147.5 / 138.0 / 147.0 s
-and VDOT 142.7 / 133.4 / 142.1 s. Pooling wins on every seed; the offset does not matter, and Riegel's is
-cheaper to compute (no bisection at serving time).
+Per-athlete correction (``athlete_correction``)
+-----------------------------------------------
+People differ in ways no feature shows (how hard they race, courses, how their training pace relates to
+their racing). Each athlete's races get residuals against a population model fitted *without* that
+athlete's group (cross-fitting over ``athlete_groups`` groups), and a prediction for an athlete as of day
+D adds ``c = Σ w r / (Σ w + k)`` over that athlete's races on or before D (older races weigh less, half-life
+``athlete_correction_halflife_days``): zero for a new athlete, the athlete's own offset once they have
+raced more than ``k`` times. ``k`` is estimated (empirical Bayes: within- over between-athlete variance)
+from the athletes outside the simulated population prior, or ``default_athlete_prior_races`` when there
+are too few of them. The population model is then refitted on targets without those offsets, so that it
+does not learn them as well. The same history scales the athlete's interval (see AthleteCorrections).
 
+Measured (``benchmarks/model_learning_curve.py``, simulator seed 42, time-ordered CV) and on a real runner
+(``benchmarks/realdata_model_report.py``): see benchmarks/README.md.
+
+Intervals
+---------
 Predictions for the four distances are made monotone in distance (cumulative maximum over 5K < 10K <
-half < marathon), then the 80 % interval is ``pred × exp(±q_D)`` with ``q_D`` the split-conformal
-quantile (level ``ceil((n + 1) × 0.8) / n``) of the absolute log residuals of out-of-fold predictions of
-that distance (all distances pooled when a distance has fewer than ``min_calibration_rows``); bounds are
-made monotone the same way, so ``lo ≤ pred ≤ hi`` always holds.
+half < marathon), then the 80 % interval is ``pred × exp(±q_D × s)`` with ``q_D`` the split-conformal
+quantile (level ``ceil((n + 1) × 0.8) / n``) of the absolute log residuals, divided by the athlete's
+interval scale ``s``, of out-of-fold predictions of that distance (all distances pooled when a distance
+has fewer than ``min_calibration_rows``); bounds are made monotone the same way, so ``lo ≤ pred ≤ hi``.
 
-Honest coverage: in cross-validation, fold k's intervals use only residuals of folds < k (fold 0 has
-none and is not counted); the final model uses the residuals of all folds.
+Honest coverage: in cross-validation, fold k's intervals use only the residuals of the
+``calibration_folds`` folds before it (fold 0 has none and is not counted); the final model uses the
+latest folds' residuals: the model grows with every fold, and older, larger residuals would widen today's
+intervals beyond 80 %.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
-from athlete_platform.domain.race_baselines import riegel_time
+from athlete_platform.domain.race_baselines import riegel_time, vdot_race_time
 from athlete_platform.model import baselines
-from athlete_platform.model.contract import DISTANCES_M, FEATURE_COLUMNS, PREDICTION_COLUMNS, model_input, prediction_columns
+from athlete_platform.model.contract import DISTANCES_M, FEATURE_COLUMNS, PREDICTION_COLUMNS, feature_matrix, prediction_columns
 from athlete_platform.model.evaluation import (
     ALL_DISTANCES,
     Fold,
+    NotEnoughRaces,
     interval_coverage,
     metrics_by_distance,
     time_folds,
@@ -60,10 +76,17 @@ from athlete_platform.model.evaluation import (
 DISTANCE_KEYS: Final = tuple(DISTANCES_M)  # 5k, 10k, 21k, 42k: increasing
 if list(DISTANCES_M.values()) != sorted(DISTANCES_M.values()):  # the monotone fix relies on this order
     raise RuntimeError("contract.DISTANCES_M must list distances in increasing order")
-MODEL_KINDS: Final = ("gbm_pooled", "gbm_per_distance", "riegel", "constant")
+MODEL_KINDS: Final = ("gbm_pooled", "gbm_per_distance", "baseline", "constant")
 OFFSETS: Final = ("riegel", "vdot")
 METHODS: Final = ("model", "riegel", "vdot")
 EXTRA_COLUMNS: Final = ("log_distance_m", "log_offset_pace_s_per_km")
+#: A classical baseline served with fewer races than this is given DEFAULT_BASELINE_LOG_HALFWIDTH intervals:
+#: ±8 % in log time, about the 80 % range of published formula errors (Riegel/VDOT MAPE 4-8 %, e.g.
+#: Vickers & Vertosick 2016), until the runner's own races can calibrate them.
+MIN_BASELINE_CALIBRATION_ROWS: Final = 10
+DEFAULT_BASELINE_LOG_HALFWIDTH: Final = 0.08
+#: Fallback times when there are no races at all: Daniels-Gilbert VDOT 40, a recreational runner.
+NO_RACE_VDOT: Final = 40.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,25 @@ class EstimatorParams:
     min_rows_per_distance: int = 60
     interval_level: float = 0.8
     min_calibration_rows: int = 30
+    #: Conformal calibration uses the residuals of this many most recent folds (the model grows with each
+    #: fold; older folds' larger residuals would widen today's intervals).
+    calibration_folds: int = 1
+    #: Per-athlete correction (see the module docstring): on/off, and the number of athlete groups used to
+    #: cross-fit the population model so that an athlete's residuals come from a model that never saw them.
+    athlete_correction: bool = True
+    athlete_groups: int = 5
+    #: Shrinkage of the per-athlete interval scale, in races (a spread needs fewer races than an offset to
+    #: be worth trusting: an offset can hide in noise, a wide scatter cannot).
+    interval_prior_races: float = 1.0
+    #: Shrinkage of the correction, in races: c = sum(residuals) / (n + k). ``None`` estimates k from the
+    #: residuals of the athletes outside the population prior (within- over between-athlete variance),
+    #: clipped to [1, max_athlete_prior_races]; with fewer than three such athletes to estimate it from,
+    #: ``default_athlete_prior_races``: a runner's own races outweigh the population after that many.
+    athlete_prior_races: float | None = None
+    default_athlete_prior_races: float = 3.0
+    max_athlete_prior_races: float = 50.0
+    #: Older races count less in the correction (form changes): weight halves every this many days.
+    athlete_correction_halflife_days: float | None = 120.0
     random_state: int = 0
     #: OpenMP threads for boosting. 1 by default: on a shared 2-core machine more threads oversubscribe
     #: the CPU (measured: 1.2 s single-threaded vs > 100 s with the default thread count under load).
@@ -92,6 +134,10 @@ class EstimatorParams:
             raise ValueError(f"offset must be one of {OFFSETS}, got {self.offset!r}")
         if not 0.0 < self.interval_level < 1.0:
             raise ValueError(f"interval_level must be in (0, 1), got {self.interval_level}")
+        if self.calibration_folds < 1:
+            raise ValueError(f"calibration_folds must be >= 1, got {self.calibration_folds}")
+        if self.athlete_groups < 2:
+            raise ValueError(f"athlete_groups must be >= 2, got {self.athlete_groups}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +163,11 @@ def fallback_times(rows: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def default_fallback_times() -> dict[str, float]:
+    """Times at :data:`NO_RACE_VDOT` for every distance (used only when there is no race to take medians of)."""
+    return {d: vdot_race_time(NO_RACE_VDOT, DISTANCES_M[d]) for d in DISTANCE_KEYS}
+
+
 def offset_times(features: pd.DataFrame, distance: str, params: EstimatorParams, fallback: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """(offset seconds, used_fallback) per row for one distance."""
     compute = baselines.riegel_baseline if params.offset == "riegel" else baselines.vdot_baseline
@@ -127,7 +178,7 @@ def offset_times(features: pd.DataFrame, distance: str, params: EstimatorParams,
 
 def design_matrix(features: pd.DataFrame, distance: str, offset_s: np.ndarray) -> np.ndarray:
     """model_input columns + log(distance) + log(offset pace): what the regressors see."""
-    base = model_input(features).to_numpy(dtype=float)
+    base = feature_matrix(features).to_numpy(dtype=float)
     distance_m = DISTANCES_M[distance]
     extra = np.column_stack(
         [np.full(len(base), math.log(distance_m)), np.log(offset_s / (distance_m / 1000.0))]
@@ -169,13 +220,116 @@ def conformal_quantile(abs_residuals: np.ndarray, level: float) -> float:
 
 
 def interval_halfwidths(residuals: pd.DataFrame, level: float, min_rows: int) -> dict[str, float]:
-    """Per distance: conformal quantile of |log residual| (column ``log_residual``), pooled when scarce."""
-    pooled = conformal_quantile(np.abs(residuals["log_residual"].to_numpy(dtype=float)), level)
+    """Per distance: conformal quantile of |log residual| / interval scale (columns ``log_residual`` and,
+    when present, ``interval_scale``: normalized conformal), pooled when scarce."""
+    scale = residuals["interval_scale"].to_numpy(dtype=float) if "interval_scale" in residuals else 1.0
+    normalized = np.abs(residuals["log_residual"].to_numpy(dtype=float)) / scale
+    pooled = conformal_quantile(normalized, level)
     out = {}
     for d in DISTANCE_KEYS:
-        own = np.abs(residuals.loc[residuals["distance_bucket"] == d, "log_residual"].to_numpy(dtype=float))
+        own = normalized[(residuals["distance_bucket"] == d).to_numpy()]
         out[d] = conformal_quantile(own, level) if np.isfinite(own).sum() >= min_rows else pooled
     return out
+
+
+# -- per-athlete correction ------------------------------------------------------------------------------
+
+
+def athlete_group(athlete_ids, groups: int) -> np.ndarray:
+    """Stable athlete → group in [0, groups) (Knuth's multiplicative hash: ids may be sequential)."""
+    ids = np.asarray(athlete_ids, dtype=np.int64).astype(np.uint64)
+    return ((ids * np.uint64(2654435761)) % np.uint64(2**32) % np.uint64(groups)).astype(np.int64)
+
+
+def estimate_prior_races(history: pd.DataFrame, max_value: float, default: float | None = None) -> float:
+    """Empirical-Bayes shrinkage k = within-athlete variance / between-athlete variance of the residuals,
+    clipped to [1, max_value] (the correction c = Σr / (n + k) is then the posterior mean of the athlete's
+    offset under a normal-normal model). ``default`` (else ``max_value``) when fewer than three athletes
+    have two races or more."""
+    stats = history.groupby("athlete_id")["log_residual"].agg(["mean", "var", "count"])
+    multi = stats[stats["count"] >= 2]
+    if len(multi) < 3:
+        return max_value if default is None else default
+    within = float(np.average(multi["var"], weights=multi["count"] - 1))
+    between = float(multi["mean"].var()) - float(np.mean(within / multi["count"]))
+    if not math.isfinite(within) or between <= 0:
+        return max_value
+    return float(min(max(within / between, 1.0), max_value))
+
+
+@dataclass
+class AthleteCorrections:
+    """Residual history (``athlete_id``, ``race_date``, ``log_residual``) of the training races against a
+    population model that did not see the athlete, the shrinkage ``prior_races`` and the half-life (days)
+    with which older races count less (``None``: all count alike).
+
+    Per row it gives the athlete's correction ``c = Σ w r / (Σ w + k)`` and an interval scale
+    ``sqrt((Σ w r² + k' σ²) / (Σ w + k')) / σ`` (σ² = the mean squared residual of all athletes, k' =
+    ``interval_prior_races``): runners whose races scatter more than the population's get proportionally
+    wider intervals (normalized conformal prediction, Lei et al. 2018), shrunk the same way.
+    """
+
+    history: pd.DataFrame
+    prior_races: float
+    halflife_days: float | None = None
+    interval_prior_races: float | None = None  # shrinkage of the scale; None: ``prior_races``
+
+    def __post_init__(self) -> None:
+        frame = self.history.sort_values(["athlete_id", "race_date"], kind="stable")
+        self._rate = 0.0 if not self.halflife_days else math.log(2.0) / self.halflife_days
+        residuals = frame["log_residual"].to_numpy(dtype=float)
+        self._population_ms = float(np.mean(residuals**2)) if residuals.size else float("nan")
+        self._by_athlete: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] = {}
+        for athlete, part in frame.groupby("athlete_id", sort=False):
+            days = pd.to_datetime(part["race_date"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
+            base = int(days[0])
+            # Σ w_i x_i with w_i = exp(-rate (D - d_i)) = exp(-rate (D - base)) · exp(rate (d_i - base)):
+            # cumulative sums of the second factor serve every query day D.
+            growth = np.exp(self._rate * (days - base))
+            residual = part["log_residual"].to_numpy(dtype=float)
+            self._by_athlete[int(athlete)] = (
+                days, np.cumsum(growth * residual), np.cumsum(growth * residual**2), np.cumsum(growth), base,
+            )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"history": self.history, "prior_races": self.prior_races, "halflife_days": self.halflife_days,
+                "interval_prior_races": self.interval_prior_races}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.history, self.prior_races = state["history"], state["prior_races"]
+        self.halflife_days = state.get("halflife_days")
+        self.interval_prior_races = state.get("interval_prior_races")
+        self.__post_init__()
+
+    def athletes(self) -> set[int]:
+        return set(self._by_athlete)
+
+    def for_rows(self, athlete_ids, as_of_dates=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(correction in log seconds, interval scale, races they rest on) per row, from the athlete's races
+        with ``race_date <= as_of_date`` (all of them, weighted as of the last one, when no date is given)."""
+        ids = np.asarray(athlete_ids, dtype=np.int64)
+        days = None
+        if as_of_dates is not None:
+            days = pd.to_datetime(pd.Series(as_of_dates)).to_numpy(dtype="datetime64[D]").astype(np.int64)
+        correction, scale = np.zeros(ids.size), np.ones(ids.size)
+        counts = np.zeros(ids.size, dtype=np.int64)
+        k, population = self.prior_races, self._population_ms
+        k_scale = k if self.interval_prior_races is None else self.interval_prior_races
+        for i, athlete in enumerate(ids.tolist()):
+            known = self._by_athlete.get(athlete)
+            if known is None:
+                continue
+            race_days, weighted, squared, weights, base = known
+            n = race_days.size if days is None else int(np.searchsorted(race_days, days[i], side="right"))
+            if n:
+                query = race_days[n - 1] if days is None else days[i]
+                decay = math.exp(-self._rate * (int(query) - base))
+                total = weights[n - 1] * decay
+                correction[i] = weighted[n - 1] * decay / (total + k)
+                if population > 0:
+                    scale[i] = math.sqrt((squared[n - 1] * decay + k_scale * population) / (total + k_scale) / population)
+                counts[i] = n
+        return correction, scale, counts
 
 
 # -- the fitted model ---------------------------------------------------------------------------------
@@ -188,32 +342,46 @@ class FittedTimeModel:
     regressors: dict[str, Any] = field(default_factory=dict)  # "pooled" and/or distance keys
     halfwidths: dict[str, float] = field(default_factory=lambda: {d: float("nan") for d in DISTANCE_KEYS})
     n_train: int = 0
+    #: Per-athlete corrections from residuals against cross-fitted population models (see fit_time_model).
+    corrections: AthleteCorrections | None = None
+
+    def _regressor_for(self, distance: str, regressors: dict[str, Any]) -> Any:
+        regressor = regressors.get(distance) if self.params.model_kind == "gbm_per_distance" else None
+        return regressor if regressor is not None else regressors["pooled"]
 
     def log_ratio(self, features: pd.DataFrame, distance: str, offset_s: np.ndarray) -> np.ndarray:
+        """Population model's log(time / offset) per row."""
         kind = self.params.model_kind
-        if kind in ("riegel", "constant") or len(features) == 0:
+        if kind in ("baseline", "constant") or len(features) == 0:
             return np.zeros(len(features))
-        regressor = self.regressors.get(distance) if kind == "gbm_per_distance" else None
-        if regressor is None:
-            regressor = self.regressors["pooled"]
         with _threads(self.params):
-            return regressor.predict(design_matrix(features, distance, offset_s))
+            return self._regressor_for(distance, self.regressors).predict(design_matrix(features, distance, offset_s))
+
+    def athlete_correction(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(log correction, interval scale, races behind them) per row; (0, 1, 0) for unknown athletes."""
+        if self.corrections is None or "athlete_id" not in features:
+            n = len(features)
+            return np.zeros(n), np.ones(n), np.zeros(n, dtype=np.int64)
+        as_of = features["as_of_date"] if "as_of_date" in features else None
+        return self.corrections.for_rows(features["athlete_id"], as_of)
 
     def point_predictions(self, features: pd.DataFrame) -> np.ndarray:
         """(n, 4) predicted seconds in DISTANCE_KEYS order, before the monotone fix."""
         columns = []
+        correction, _, _ = self.athlete_correction(features)
         for distance in DISTANCE_KEYS:
             if self.params.model_kind == "constant":
                 columns.append(np.full(len(features), self.fallback_time_s[distance]))
                 continue
             offset, _ = offset_times(features, distance, self.params, self.fallback_time_s)
-            columns.append(offset * np.exp(self.log_ratio(features, distance, offset)))
+            columns.append(offset * np.exp(self.log_ratio(features, distance, offset) + correction))
         return np.column_stack(columns) if columns else np.empty((len(features), 0))
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """contract.PREDICTION_COLUMNS: pred/lo80/hi80 per distance, monotone in distance, lo ≤ pred ≤ hi."""
         pred = np.maximum.accumulate(self.point_predictions(features), axis=1)
-        q = np.array([self.halfwidths[d] for d in DISTANCE_KEYS], dtype=float)
+        _, scale, _ = self.athlete_correction(features)
+        q = np.array([self.halfwidths[d] for d in DISTANCE_KEYS], dtype=float)[None, :] * scale[:, None]
         lo = np.maximum.accumulate(pred * np.exp(-q), axis=1)
         hi = np.maximum.accumulate(pred * np.exp(q), axis=1)
         lo, hi = np.minimum(lo, pred), np.maximum(hi, pred)
@@ -224,33 +392,110 @@ class FittedTimeModel:
         return pd.DataFrame(out, index=features.index).loc[:, list(PREDICTION_COLUMNS)]
 
 
+def _training_arrays(rows: pd.DataFrame, params: EstimatorParams, fallback: dict[str, float]):
+    """Design matrix, target log(time / offset), distance and row position, in DISTANCE_KEYS blocks."""
+    parts_x, parts_y, parts_d, parts_i = [], [], [], []
+    for distance in DISTANCE_KEYS:
+        positions = np.flatnonzero((rows["distance_bucket"] == distance).to_numpy())
+        if positions.size == 0:
+            continue
+        part = rows.iloc[positions]
+        offset, _ = offset_times(part, distance, params, fallback)
+        parts_x.append(design_matrix(part, distance, offset))
+        parts_y.append(np.log(part["official_time_s"].to_numpy(dtype=float) / offset))
+        parts_d.append(np.full(positions.size, distance, dtype=object))
+        parts_i.append(positions)
+    return np.vstack(parts_x), np.concatenate(parts_y), np.concatenate(parts_d), np.concatenate(parts_i)
+
+
+def _fit_regressors(x: np.ndarray, y: np.ndarray, d: np.ndarray, params: EstimatorParams) -> dict[str, Any]:
+    empty = ~np.isfinite(x).any(axis=0)
+    if empty.any():
+        # A feature nobody has (e.g. heart-rate features of runners without a HR strap) cannot be binned by
+        # scikit-learn; as a constant it is simply never split on.
+        x = x.copy()
+        x[:, empty] = 0.0
+    regressors = {"pooled": _regressor(params).fit(x, y)}
+    if params.model_kind == "gbm_per_distance":
+        for distance in DISTANCE_KEYS:
+            mask = d == distance
+            if mask.sum() >= params.min_rows_per_distance:
+                regressors[distance] = _regressor(params).fit(x[mask], y[mask])
+    return regressors
+
+
+def _predict_block(regressors: dict[str, Any], x: np.ndarray, d: np.ndarray, params: EstimatorParams) -> np.ndarray:
+    out = np.empty(len(x))
+    for distance in np.unique(d):
+        mask = d == distance
+        regressor = regressors.get(distance) if params.model_kind == "gbm_per_distance" else None
+        out[mask] = (regressor if regressor is not None else regressors["pooled"]).predict(x[mask])
+    return out
+
+
+#: Boolean column marking population-prior rows (model/population_prior.py).
+PRIOR_COLUMN: Final = "population_prior"
+
+
+def prior_athlete_ids(rows: pd.DataFrame) -> np.ndarray:
+    if PRIOR_COLUMN not in rows:
+        return np.empty(0, dtype=np.int64)
+    flagged = rows[PRIOR_COLUMN].eq(True).to_numpy()
+    return np.unique(rows.loc[flagged, "athlete_id"].to_numpy(dtype=np.int64))
+
+
 def fit_time_model(rows: pd.DataFrame, params: EstimatorParams, halfwidths: dict[str, float] | None = None) -> FittedTimeModel:
-    """Fit on training rows (one race per row: distance_bucket, official_time_s and the feature columns)."""
+    """Fit on training rows (one race per row: athlete_id, race_date, distance_bucket, official_time_s and the
+    feature columns): the population model, and — with ``athlete_correction`` — every athlete's residual
+    history against a population model fitted without that athlete's group (cross-fitting: residuals of
+    races the model has seen would hide the athlete's offset), from which predictions are corrected."""
     if rows.empty:
         raise ValueError("no training rows")
+    rows = rows.reset_index(drop=True)
     fallback = fallback_times(rows)
     model = FittedTimeModel(params=params, fallback_time_s=fallback, n_train=len(rows))
     if halfwidths is not None:
         model.halfwidths = dict(halfwidths)
-    if params.model_kind in ("riegel", "constant"):
+    if params.model_kind in ("baseline", "constant"):
         return model
-    parts_x, parts_y, parts_d = [], [], []
-    for distance in DISTANCE_KEYS:
-        part = rows[rows["distance_bucket"] == distance]
-        if part.empty:
-            continue
-        offset, _ = offset_times(part, distance, params, fallback)
-        parts_x.append(design_matrix(part, distance, offset))
-        parts_y.append(np.log(part["official_time_s"].to_numpy(dtype=float) / offset))
-        parts_d.append(np.full(len(part), distance, dtype=object))
-    x, y, d = np.vstack(parts_x), np.concatenate(parts_y), np.concatenate(parts_d)
+    x, y, d, positions = _training_arrays(rows, params, fallback)
     with _threads(params):
-        model.regressors["pooled"] = _regressor(params).fit(x, y)
-        if params.model_kind == "gbm_per_distance":
-            for distance in DISTANCE_KEYS:
-                mask = d == distance
-                if mask.sum() >= params.min_rows_per_distance:
-                    model.regressors[distance] = _regressor(params).fit(x[mask], y[mask])
+        model.regressors = _fit_regressors(x, y, d, params)
+        if not params.athlete_correction or "athlete_id" not in rows:
+            return model
+        athletes = rows["athlete_id"].to_numpy(dtype=np.int64)[positions]
+        groups = athlete_group(athletes, params.athlete_groups)
+        residual = np.full(len(x), np.nan)
+        for group in np.unique(groups):
+            held_out = groups == group
+            if (~held_out).sum() < params.min_samples_leaf * 2:  # too little left to fit a population model
+                continue
+            regressors = _fit_regressors(x[~held_out], y[~held_out], d[~held_out], params)
+            residual[held_out] = y[held_out] - _predict_block(regressors, x[held_out], d[held_out], params)
+    known = np.isfinite(residual)
+    if known.any():
+        history = pd.DataFrame(
+            {
+                "athlete_id": athletes[known],
+                "race_date": pd.to_datetime(rows["race_date"].to_numpy()[positions][known]),
+                "log_residual": residual[known],
+            }
+        )
+        prior = params.athlete_prior_races
+        if prior is None:
+            # The prior's simulated athletes say how much simulated athletes differ, not how much people do.
+            own = ~np.isin(history["athlete_id"].to_numpy(), prior_athlete_ids(rows))
+            prior = estimate_prior_races(history[own], params.max_athlete_prior_races,
+                                         params.default_athlete_prior_races)
+        model.corrections = AthleteCorrections(history, float(prior), params.athlete_correction_halflife_days,
+                                               params.interval_prior_races)
+        # Refit the population model on targets without each athlete's offset (one backfitting step of a
+        # mixed model): otherwise it learns part of a runner's offset from their own races and the
+        # correction, added on top at serving time, counts it twice.
+        stats = history.groupby("athlete_id")["log_residual"].agg(["sum", "count"])
+        offset = (stats["sum"] / (stats["count"] + float(prior))).reindex(athletes).fillna(0.0).to_numpy()
+        with _threads(params):
+            model.regressors = _fit_regressors(x, y - offset, d, params)
     return model
 
 
@@ -278,7 +523,7 @@ class CrossValidation:
     metrics: pd.DataFrame  # method, distance, n, mae_s, rmse_s, mape_pct
     latest_fold_metrics: pd.DataFrame  # same, on the last fold only
     coverage: pd.DataFrame  # distance, coverage, n (folds ≥ 1: intervals calibrated on earlier folds only)
-    halfwidths: dict[str, float]  # from every fold's residuals: the final model's interval widths
+    halfwidths: dict[str, float]  # from the latest folds' residuals: the final model's interval widths
 
     def metric(self, method: str, distance: str, name: str = "mae_s", latest_fold: bool = False) -> float:
         table = self.latest_fold_metrics if latest_fold else self.metrics
@@ -299,20 +544,29 @@ def _metrics_table(oof: pd.DataFrame) -> pd.DataFrame:
 
 
 def cross_validate(
-    rows: pd.DataFrame, params: EstimatorParams, *, n_folds: int, gap_days: int, min_train_races: int
+    rows: pd.DataFrame, params: EstimatorParams, *, n_folds: int, gap_days: int, min_train_races: int,
+    min_train_days: int = 0, prior: pd.DataFrame | None = None,
 ) -> CrossValidation:
-    """Time-ordered CV (see evaluation.time_folds): out-of-fold predictions of the model and both baselines."""
+    """Time-ordered CV (see evaluation.time_folds): out-of-fold predictions of the model and both baselines.
+    Fold k's intervals are calibrated on the residuals of the ``calibration_folds`` folds before it.
+
+    ``prior`` (the population prior: other athletes' rows) joins every fold's training set and counts toward
+    ``min_train_races``; the folds, and so every metric, are over ``rows``. With a prior the model is trained
+    on mature rows whatever the span of ``rows``, so ``min_train_days`` does not apply."""
     rows = rows.reset_index(drop=True)
-    folds = time_folds(rows["race_date"], n_folds=n_folds, gap_days=gap_days, min_train_races=min_train_races)
+    n_prior = 0 if prior is None else len(prior)
+    folds = time_folds(rows["race_date"], n_folds=n_folds, gap_days=gap_days,
+                       min_train_races=max(min_train_races - n_prior, 1) if n_prior else min_train_races,
+                       min_train_days=0 if n_prior else min_train_days)
     parts: list[pd.DataFrame] = []
     for fold in folds:
         train, test = rows.iloc[fold.train], rows.iloc[fold.test]
-        earlier = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["distance_bucket", "log_residual"])
+        earlier = parts[-params.calibration_folds:]
         halfwidths = (
-            interval_halfwidths(earlier, params.interval_level, params.min_calibration_rows)
-            if not earlier.empty else {d: float("nan") for d in DISTANCE_KEYS}
+            interval_halfwidths(pd.concat(earlier, ignore_index=True), params.interval_level, params.min_calibration_rows)
+            if earlier else {d: float("nan") for d in DISTANCE_KEYS}
         )
-        model = fit_time_model(train, params, halfwidths)
+        model = fit_time_model(_with_prior(train, prior), params, halfwidths)
         pred, lo, hi = own_distance_prediction(model.predict(test), test["distance_bucket"])
         riegel, riegel_missing = _baseline_with_fallback(test, "riegel", params.reference, model.fallback_time_s)
         vdot, _ = _baseline_with_fallback(test, "vdot", params.reference, model.fallback_time_s)
@@ -323,6 +577,7 @@ def cross_validate(
         part["riegel_s"], part["vdot_s"] = riegel, vdot
         part["baseline_fallback"] = riegel_missing
         part["log_residual"] = np.log(truth / pred)
+        part["athlete_correction"], part["interval_scale"], part["athlete_races"] = model.athlete_correction(test)
         parts.append(part)
     oof = pd.concat(parts, ignore_index=True)
     calibrated = oof[oof["fold"] > 0]
@@ -332,27 +587,85 @@ def cross_validate(
         share, n = interval_coverage(part["official_time_s"], part["lo80_s"], part["hi80_s"])
         if n:
             coverage_records.append({"distance": distance, "coverage": share, "n": n})
+    recent = oof[oof["fold"] > folds[-1].index - params.calibration_folds]
     return CrossValidation(
         folds=folds,
         oof=oof,
         metrics=_metrics_table(oof),
         latest_fold_metrics=_metrics_table(oof[oof["fold"] == folds[-1].index]),
         coverage=pd.DataFrame.from_records(coverage_records, columns=["distance", "coverage", "n"]),
-        halfwidths=interval_halfwidths(oof, params.interval_level, params.min_calibration_rows),
+        halfwidths=interval_halfwidths(recent, params.interval_level, params.min_calibration_rows),
     )
+
+
+def _with_prior(rows: pd.DataFrame, prior: pd.DataFrame | None) -> pd.DataFrame:
+    if prior is None or prior.empty:
+        return rows
+    return pd.concat([prior, rows], ignore_index=True)
+
+
+def baseline_evaluation(rows: pd.DataFrame, params: EstimatorParams) -> tuple[str, CrossValidation]:
+    """The better classical formula on these races and how it did (parameter-free formulas need no folds:
+    every race is out of sample). Returns (``"riegel"`` or ``"vdot"``, an evaluation shaped like a CV with
+    no folds, all races in ``oof`` under fold 0, ``model_s`` = the chosen formula)."""
+    rows = rows.reset_index(drop=True)
+    riegel = baselines.baseline_for_rows(rows, rows["distance_bucket"], "riegel", params.reference)
+    vdot = baselines.baseline_for_rows(rows, rows["distance_bucket"], "vdot", params.reference)
+    truth = rows["official_time_s"].to_numpy(dtype=float)
+    usable = np.isfinite(riegel) & np.isfinite(vdot) & np.isfinite(truth)
+    mae = {m: float(np.mean(np.abs(v[usable] - truth[usable]))) if usable.any() else float("inf")
+           for m, v in (("riegel", riegel), ("vdot", vdot))}
+    method = "vdot" if mae["vdot"] < mae["riegel"] else "riegel"
+    chosen = riegel if method == "riegel" else vdot
+    oof = rows.loc[usable, ["athlete_id", "activity_id", "race_date", "distance_bucket", "official_time_s", *FEATURE_COLUMNS]].copy()
+    oof.insert(0, "fold", 0)
+    oof["model_s"], oof["riegel_s"], oof["vdot_s"] = chosen[usable], riegel[usable], vdot[usable]
+    oof["baseline_fallback"] = False
+    oof["log_residual"] = np.log(truth[usable] / chosen[usable])
+    oof["athlete_correction"], oof["interval_scale"], oof["athlete_races"] = 0.0, 1.0, 0
+    if usable.sum() >= MIN_BASELINE_CALIBRATION_ROWS:
+        halfwidths = interval_halfwidths(oof, params.interval_level, params.min_calibration_rows)
+    else:
+        halfwidths = {d: DEFAULT_BASELINE_LOG_HALFWIDTH for d in DISTANCE_KEYS}
+    q = oof["distance_bucket"].map(halfwidths).to_numpy(dtype=float)
+    oof["lo80_s"], oof["hi80_s"] = oof["model_s"] * np.exp(-q), oof["model_s"] * np.exp(q)
+    metrics = _metrics_table(oof) if len(oof) else pd.DataFrame(columns=["method", "distance", "n", "mae_s", "rmse_s", "mape_pct"])
+    evaluation = CrossValidation(
+        folds=[], oof=oof, metrics=metrics, latest_fold_metrics=metrics,
+        coverage=pd.DataFrame(columns=["distance", "coverage", "n"]),  # calibrated on these races: not a test
+        halfwidths=halfwidths,
+    )
+    return method, evaluation
 
 
 @dataclass
 class TrainingOutcome:
-    model: FittedTimeModel  # fitted on every row, intervals from all out-of-fold residuals
-    cv: CrossValidation
+    model: FittedTimeModel  # fitted on every row (and the prior), intervals from the latest folds' residuals
+    cv: CrossValidation  # time-ordered CV; for a baseline, the formulas on every race (no folds)
+    #: Why the model is a classical baseline (too few races for time-ordered CV); None for a learned model.
+    not_enough_races: str | None = None
 
 
 def train_time_estimator(
-    rows: pd.DataFrame, params: EstimatorParams, *, n_folds: int = 4, gap_days: int = 43, min_train_races: int = 100
+    rows: pd.DataFrame, params: EstimatorParams, *, n_folds: int = 4, gap_days: int = 43, min_train_races: int = 100,
+    min_train_days: int = 0, prior: pd.DataFrame | None = None,
 ) -> TrainingOutcome:
-    cv = cross_validate(rows, params, n_folds=n_folds, gap_days=gap_days, min_train_races=min_train_races)
-    return TrainingOutcome(model=fit_time_model(rows.reset_index(drop=True), params, cv.halfwidths), cv=cv)
+    """Cross-validate and fit the learned model; with too few races for the folds, serve the better classical
+    formula instead (``model_kind="baseline"``, intervals from its errors on these races) — predictions never
+    stop for lack of races. ``prior``: other athletes' training rows (the population prior) added to every
+    fit; CV folds and metrics are over ``rows`` only."""
+    try:
+        cv = cross_validate(rows, params, n_folds=n_folds, gap_days=gap_days, min_train_races=min_train_races,
+                            min_train_days=min_train_days, prior=prior)
+    except NotEnoughRaces as reason:
+        method, evaluation = baseline_evaluation(rows, params)
+        baseline_params = replace(params, model_kind="baseline", offset=method)
+        fallback = fallback_times(rows) if len(rows) else default_fallback_times()
+        model = FittedTimeModel(params=baseline_params, fallback_time_s=fallback, halfwidths=evaluation.halfwidths,
+                                n_train=len(rows))
+        return TrainingOutcome(model=model, cv=evaluation, not_enough_races=str(reason))
+    model = fit_time_model(_with_prior(rows.reset_index(drop=True), prior), params, cv.halfwidths)
+    return TrainingOutcome(model=model, cv=cv)
 
 
 def metrics_markdown(cv: CrossValidation) -> str:

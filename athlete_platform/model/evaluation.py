@@ -6,7 +6,10 @@ Folds (expanding window, ``n_folds`` consecutive test blocks at the end of the h
 * fold k trains on every race with ``race_date <= first test date of fold k − gap_days``, so there are
   at least ``gap_days`` (default 43: longer than the 42-day CTL window, so no training race shares a
   chronic-load window with a test race) between the last training race and the first test race;
-* the first test block starts at the earliest date that leaves ``min_train_races`` training races.
+* the first test block starts at the earliest date that leaves ``min_train_races`` training races spanning at
+  least ``min_train_days`` (first to last training race): a fold trained only on the first weeks of a
+  history sees every athlete's features still filling from zero (CTL from 0, no 90-day best effort yet)
+  and is then tested on mature rows, which says nothing about the model that is served.
 
 Races in the gap belong to neither side of that fold (they are test races of the previous fold).
 """
@@ -46,12 +49,16 @@ def _as_days(race_dates) -> np.ndarray:
     return pd.to_datetime(pd.Series(race_dates)).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
 
 
-def time_folds(race_dates, n_folds: int = 4, gap_days: int = 43, min_train_races: int = 100) -> list[Fold]:
+def time_folds(
+    race_dates, n_folds: int = 4, gap_days: int = 43, min_train_races: int = 100, min_train_days: int = 0
+) -> list[Fold]:
     """Expanding-window folds over ``race_dates`` (any order); see the module docstring."""
     if n_folds < 1:
         raise ValueError(f"n_folds must be >= 1, got {n_folds}")
     if gap_days < 0:
         raise ValueError(f"gap_days must be >= 0, got {gap_days}")
+    if min_train_days < 0:
+        raise ValueError(f"min_train_days must be >= 0, got {min_train_days}")
     days = _as_days(race_dates)
     if days.size == 0:
         raise NotEnoughRaces("no races to cross-validate")
@@ -61,11 +68,13 @@ def time_folds(race_dates, n_folds: int = 4, gap_days: int = 43, min_train_races
     unique_days = np.unique(sorted_days)
     # training races available for a test block starting on each candidate date
     available = np.searchsorted(sorted_days, unique_days - gap, side="right")
-    eligible = np.flatnonzero(available >= max(min_train_races, 1))
+    # span of those training races (last possible training date minus the first race)
+    span_days = (unique_days - gap - sorted_days[0]).astype(int)
+    eligible = np.flatnonzero((available >= max(min_train_races, 1)) & (span_days >= min_train_days))
     if eligible.size == 0:
         raise NotEnoughRaces(
             f"{days.size} races from {sorted_days[0]} to {sorted_days[-1]}: no test start leaves "
-            f"{min_train_races} training races {gap_days} days earlier"
+            f"{min_train_races} training races over {min_train_days} days, {gap_days} days earlier"
         )
     first_test_day = unique_days[eligible[0]]
     pool_start = int(np.searchsorted(sorted_days, first_test_day, side="left"))

@@ -1,15 +1,12 @@
 """Simulator → silver → rolling features → race labels, all in pandas (no Spark, no Dagster).
 
-The same pure functions the assets run (``silver.parsing.parse_record``, ``features.compute``,
-``labels.race_detection``), chained in memory: for tests (small populations, seconds) and for
-``benchmarks/model_report.py``. Silver keeps the latest version of a duplicated activity and drops
-records the parser rejects, as the silver asset does.
+The chain of :mod:`athlete_platform.model.history_tables` fed by the simulator, keeping the simulator's
+latent truth at hand: for tests (small populations, seconds), the population prior and the model benchmarks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,9 +14,8 @@ import pandas as pd
 from athlete_platform.domain.simulator import SimulatedAthlete, SimulatorConfig, simulate_activities, simulate_population
 from athlete_platform.features import compute
 from athlete_platform.labels.race_detection import DetectionConfig, detect_races
-from athlete_platform.silver.parsing import SILVER_COLUMNS, Rejection, parse_record
-
-INGESTED_AT = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+from athlete_platform.model.history_tables import rolling_from_silver, silver_from_records
+from athlete_platform.resources.sources import SourceRecord
 
 
 @dataclass
@@ -39,30 +35,9 @@ class SimulatedTables:
 
 def simulated_silver(config: SimulatorConfig, start: dt.date, end: dt.date) -> tuple[pd.DataFrame, int]:
     """Silver rows (typed like ``parse_record`` returns them) of the simulated records in ``[start, end)``."""
-    latest: dict[int, dict] = {}
-    rejected = 0
-    for seq, (athlete_id, local_date, activity) in enumerate(simulate_activities(config, start, end)):
-        try:
-            parsed = parse_record(
-                source="simulator", athlete_id=athlete_id, activity_date=local_date, payload=json.dumps(activity),
-                streams=None, content_hash=str(activity.get("id")), ingested_at=INGESTED_AT, record_seq=seq,
-            )
-        except Rejection:
-            rejected += 1
-            continue
-        latest[parsed.row["activity_id"]] = parsed.row  # later records of the same id win
-    silver = pd.DataFrame(list(latest.values()), columns=SILVER_COLUMNS)
-    silver["workout_type"] = silver["workout_type"].astype("Int64")
-    return silver.sort_values(["activity_date", "athlete_id", "activity_id"], kind="stable").reset_index(drop=True), rejected
-
-
-def rolling_from_silver(silver: pd.DataFrame, start: dt.date, end: dt.date,
-                        feature_config: compute.FeatureConfig | None = None) -> pd.DataFrame:
-    """activity_features → daily_features → rolling_features over ``[start, end)`` in one batch."""
-    activity = compute.activity_features(silver, None, None, feature_config)
-    daily = compute.daily_features(activity, {}, start, end, feature_config)
-    rolling, _ = compute.rolling_features(daily, None, feature_config)
-    return rolling
+    records = (SourceRecord("simulator", athlete_id, local_date, activity)
+               for athlete_id, local_date, activity in simulate_activities(config, start, end))
+    return silver_from_records(records)
 
 
 def build_tables(config: SimulatorConfig, end: dt.date, *, detection: DetectionConfig | None = None,

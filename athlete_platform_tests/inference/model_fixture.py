@@ -66,6 +66,9 @@ def rolling_rows(athlete_ids: list[int], days: list[dt.date], *, seed: int = 0, 
                 "best_effort_21k_s": effort * 2.207, "best_effort_42k_s": effort * 4.6,
                 "is_warmup": False, "is_overtraining_risk": risk, "risk_reasons": reasons,
                 "days_seen": 200, "ewma_acute": atl, "ewma_chronic": ctl,
+                "best_vdot_30d": 2_400_000 / effort * rng.uniform(0.97, 1.0), "median_vdot_30d": 2_000_000 / effort,
+                "top3_vdot_90d": 2_350_000 / effort, "days_since_best_vdot_90d": float(rng.integers(0, 90)),
+                "efficiency_factor_30d": rng.uniform(1.4, 1.9), "efficiency_factor_ratio": rng.uniform(0.95, 1.05),
             })
     frame = pd.DataFrame(rows, columns=list(compute.ROLLING_FEATURE_COLUMNS))
     for column, dtype in compute.ROLLING_FEATURE_COLUMNS.items():
@@ -151,7 +154,7 @@ def fit_model(frame: pd.DataFrame, broken: bool = False) -> RiegelRidgeModel:
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
 
-    X = contract.model_input(frame)
+    X = contract.feature_matrix(frame)
     y = np.log(frame["actual_10k_s"].to_numpy())
     pipeline = make_pipeline(SimpleImputer(strategy="median"), Ridge(alpha=1.0)).fit(X, y)
     residuals = y - pipeline.predict(X)

@@ -124,7 +124,7 @@ def test_inference_log_holds_the_exact_features_predictions_and_run(delta_root, 
     rolling = DeltaTable(str(delta_root.joinpath(*ROLLING_FEATURES.path))).to_pandas()
     fed = rolling[rolling["as_of_date"] == D1 - dt.timedelta(days=1)].sort_values("athlete_id")
     fed = fed[fed["athlete_id"].isin(ACTIVE)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(log[list(contract.FEATURE_COLUMNS)], contract.model_input(fed))
+    pd.testing.assert_frame_equal(log[list(contract.FEATURE_COLUMNS)], contract.feature_matrix(fed))
 
     model = lineage.load_pyfunc(lineage.resolve_alias(resource.client(), mf.MODEL_NAME, contract.CHAMPION_ALIAS))
     expected = model.predict(contract.model_input(fed))

@@ -91,3 +91,17 @@ def test_metrics_by_distance_and_coverage():
     assert table.loc["all", "mae_s"] == pytest.approx(40.0)
     share, n = interval_coverage([1.0, 5.0, 3.0], [0.0, 0.0, np.nan], [2.0, 4.0, 4.0])
     assert (share, n) == (0.5, 2)
+
+
+def test_the_first_test_block_waits_for_a_training_span_not_only_a_race_count():
+    """Many athletes reach the race count within days of the history's start, when every feature is still
+    warming up: the span rule keeps such a fold out."""
+    start = dt.date(2023, 1, 1)
+    dates = pd.Series([start + dt.timedelta(days=int(d)) for d in np.arange(0, 1000, 0.5)])  # two races a day
+    by_count = time_folds(dates, n_folds=4, gap_days=43, min_train_races=100)
+    by_span = time_folds(dates, n_folds=4, gap_days=43, min_train_races=100, min_train_days=180)
+    assert (by_count[0].train_end - start).days < 60
+    assert (by_span[0].train_end - start).days >= 180
+    assert by_span[0].gap_days >= 43
+    with pytest.raises(NotEnoughRaces, match="over 2000 days"):
+        time_folds(dates, n_folds=4, gap_days=43, min_train_races=100, min_train_days=2000)

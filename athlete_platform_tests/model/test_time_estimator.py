@@ -63,9 +63,9 @@ def scenario(tmp_path_factory):
     write_upstream(root / "delta", tables)
     instance = DagsterInstance.ephemeral()
     results = {
-        "A": run_week(root, instance, W1, model_kind="riegel", fit_dle=False),
+        "A": run_week(root, instance, W1, model_kind="baseline", fit_dle=False),
         "B": run_week(root, instance, W2),
-        "C": run_week(root, instance, W2, model_kind="riegel", fit_dle=False),
+        "C": run_week(root, instance, W2, model_kind="baseline", fit_dle=False),
         "D": run_week(root, instance, W2, model_kind="constant", fit_dle=False),
         "E": run_week(root, instance, W2, max_10k_mae_s=1.0, fit_dle=False),
     }
@@ -160,7 +160,7 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
 
     estimator_row = result.asset_materializations_for_node("models__time_estimator")[0].metadata
     info = mlflow.models.get_model_info(estimator_row["model_uri"].value)
-    assert info.signature.inputs.input_names() == list(contract.FEATURE_COLUMNS)
+    assert info.signature.inputs.input_names() == [*contract.KEY_COLUMNS, *contract.FEATURE_COLUMNS]
     assert [c.name for c in info.signature.outputs.inputs] == list(contract.PREDICTION_COLUMNS)
     assert info.saved_input_example_info is not None
     assert "| 10k |" in estimator_row["cv_metrics"].value

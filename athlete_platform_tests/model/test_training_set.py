@@ -19,7 +19,7 @@ from athlete_platform.model.leakage import (
     find_leaks,
 )
 from athlete_platform.model.training_set import point_in_time_join
-from athlete_platform.partitions import daily_partitions, weekly_partitions
+from athlete_platform.partitions import FIRST_DAY, daily_partitions, weekly_partitions
 from athlete_platform_tests.model.helpers import model_resources, simulated_tables, upstream_spec, write_upstream
 from athlete_platform_tests.support.runs import check_results
 
@@ -152,9 +152,9 @@ def test_weekly_to_daily_mapping_loads_all_days_before_the_week():
         week, weekly_partitions, daily_partitions
     )
     keys = list(result.partitions_subset.get_partition_keys())
-    assert keys[0] == daily_partitions.get_first_partition_key() == "2015-01-01"
+    assert keys[0] == daily_partitions.get_first_partition_key() == FIRST_DAY.isoformat()
     assert keys[-1] == "2024-10-06"  # the Sunday before the week: nothing of the week itself
-    assert len(keys) == (dt.date(2024, 10, 7) - dt.date(2015, 1, 1)).days
+    assert len(keys) == (dt.date(2024, 10, 7) - FIRST_DAY).days
     assert result.required_but_nonexistent_subset.is_empty
 
 
