@@ -159,7 +159,9 @@ class DeltaTableIOManager(ConfigurableIOManager):
                 "writer_properties": WriterProperties(max_row_group_size=MAX_ROW_GROUP_ROWS),
             }
             if exists:
-                write_deltalake(str(path), table, mode="overwrite", predicate=predicate, **clustered)
+                # schema_mode="merge": a column added by a newer code version joins the table (earlier
+                # partitions read it as null) instead of failing the write of every new partition.
+                write_deltalake(str(path), table, mode="overwrite", predicate=predicate, schema_mode="merge", **clustered)
             else:
                 path.mkdir(parents=True, exist_ok=True)
                 write_deltalake(str(path), table, mode="overwrite", **clustered)
