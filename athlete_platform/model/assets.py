@@ -25,7 +25,7 @@ Partition mapping (measured with dagster 1.13, see the model tests): from a week
 ``TimeWindowPartitionMapping`` offsets count **downstream (weekly) partitions**: ``start_offset=-1,
 end_offset=-1`` maps week W to the seven days of week W−1, and a start before the daily definition's
 first day is clamped to that day (no error, nothing reported missing). ``ALL_DAYS_BEFORE_WEEK`` =
-``(start_offset=-HISTORY_WEEKS, end_offset=-1)`` therefore loads every day from 2015-01-01 up to the
+``(start_offset=-HISTORY_WEEKS, end_offset=-1)`` therefore loads every day from the first daily partition up to the
 Sunday before W: all history, nothing from W itself or later.
 """
 
