@@ -13,7 +13,8 @@ to yesterday. The project's own jobs run in this order, each range as **one** ru
 3. ``weekly_training_job`` for the weeks :func:`training_weeks` picks (one run per model: training is weekly
    partitioned, each week its own MLflow run and registered version);
 4. ``predictions_job`` over the history with ``point_in_time_model``: for every day D the newest version
-   trained before D predicts from features of D−1; then monitoring and the last day's report.
+   trained before D predicts from features of D−1; realized error and overtraining alerts for every day;
+   then, over the last 90 days, the DLE performance estimate, feature drift and the report.
 
 A failed step does not hide the others: the runner reports every run's failures and prints what exists.
 """
@@ -50,9 +51,30 @@ API_SECRETS = ("STRAVA_CLIENT_ID", "STRAVA_CLIENT_SECRET", "STRAVA_REFRESH_TOKEN
 POINT_IN_TIME = {"ops": {"athlete_predictions": {"config": {"point_in_time_model": True}}}}
 #: The summary's place for the walk-forward comparison (model vs Riegel vs VDOT re-fitted strictly before
 #: each race) that athlete_platform/model will provide; until then the summary shows the CV metrics.
-#: Models trained over a whole history: each training run costs tens of seconds (time-ordered CV, MLflow
-#: logging), so a 12-year history gets one about every two years plus the latest week.
-MAX_TRAININGS = 6
+#: predictions_job in two runs. Over the whole history: predictions, inference log, realized error (each race
+#: against the prediction made before it) and overtraining alerts. Over the last RECENT_MONITORING_DAYS only:
+#: the DLE performance estimate, feature drift (both judge the serving model on recent inputs; per day of a
+#: 12-year history they cost minutes and say nothing about today) and the report (which renders the last day).
+RECENT_MONITORING_DAYS = 90
+
+
+def prediction_assets() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(assets run over the whole history, assets run over the recent days) of ``predictions_job``.
+    Imported here, not at module level: settings are checked before the asset modules load."""
+    from athlete_platform.inference.assets import INFERENCE_LOG, PREDICTIONS
+    from athlete_platform.monitoring.assets import (
+        FEATURE_DRIFT,
+        OVERTRAINING_ALERTS,
+        PERFORMANCE_ESTIMATE,
+        REALIZED_ERROR,
+    )
+    from athlete_platform.monitoring.reports import ATHLETE_REPORTS
+
+    return (PREDICTIONS, INFERENCE_LOG, REALIZED_ERROR, OVERTRAINING_ALERTS), (PERFORMANCE_ESTIMATE, FEATURE_DRIFT, ATHLETE_REPORTS)
+#: Models trained over a whole history: each training run costs 10–25 s here (time-ordered CV, MLflow
+#: logging), so a 12-year history gets one about every four years plus the latest week (each day is served
+#: by the newest model trained before it).
+MAX_TRAININGS = 4
 WALK_FORWARD_PENDING = "walk-forward evaluation: not available yet (athlete_platform.model provides it)"
 
 
@@ -395,9 +417,13 @@ def run(defs: Any, settings: Any, *, start: dt.date | None = None, end: dt.date 
             runs.append(run_job(defs, instance, "weekly_training_job", first=week.isoformat()))
         trained = [dt.date.fromisoformat(r.first) for r in runs if r.name == "weekly_training_job" and r.success]
         if trained:
+            history_assets, recent_assets = prediction_assets()
             prediction_start = max(plan.start, min(trained))
             runs.append(run_job(defs, instance, "predictions_job", first=prediction_start.isoformat(),
-                                last=plan.end.isoformat(), run_config=POINT_IN_TIME))
+                                last=plan.end.isoformat(), run_config=POINT_IN_TIME, asset_selection=history_assets))
+            recent = max(prediction_start, plan.end - dt.timedelta(days=RECENT_MONITORING_DAYS - 1))
+            runs.append(run_job(defs, instance, "predictions_job", first=recent.isoformat(), last=plan.end.isoformat(),
+                                asset_selection=recent_assets))
         else:
             print("no model was trained (see the errors above): no predictions, monitoring or report", flush=True)
     summary = summarize(settings.delta_root, settings.mlflow_tracking_uri, plan, prediction_start, runs)

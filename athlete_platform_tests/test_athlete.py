@@ -12,7 +12,8 @@ import pytest
 from dagster import AssetKey
 
 from athlete_platform import athlete
-from athlete_platform.runner import local_instance, read_table
+from athlete_platform.resources.simulator_source import SimulatorSource
+from athlete_platform.runner import COARSE_PLANNED_EVENTS, local_instance, read_table
 
 # -- settings ----------------------------------------------------------------------------------------------
 
@@ -90,11 +91,14 @@ def finished_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ATHLETE_PLATFORM_HOME", str(home))  # reports read the home at run time
         patch.delenv("ATHLETE_PLATFORM_ENV", raising=False)
+        patch.setenv(COARSE_PLANNED_EVENTS, "1")  # as make athlete runs (runner.quiet_environment)
         from athlete_platform.definitions import defs
         from athlete_platform.settings import load_settings
 
         settings = load_settings()
-        run_defs = athlete.definitions_for(defs, settings, athlete.simulated_runner(START))
+        # More broken records and re-sent duplicates than the default, so four months have both to account for.
+        runner = SimulatorSource(n_athletes=1, history_start=START.isoformat(), broken_rate=0.08, duplicate_rate=0.06)
+        run_defs = athlete.definitions_for(defs, settings, runner)
         summary, dagster_home = athlete.run(run_defs, settings, end=END, max_trainings=2)
         yield summary, settings, dagster_home
 
@@ -103,7 +107,8 @@ def test_every_run_succeeds_over_the_whole_history(finished_run):
     summary, _, _ = finished_run
     assert START <= summary.start <= START + dt.timedelta(days=7) and summary.end == END  # first activity..end
     assert [r.name for r in summary.runs] == [
-        "ingest_job", "weekly_features_job", "weekly_training_job", "weekly_training_job", "predictions_job"
+        "ingest_job", "weekly_features_job", "weekly_training_job", "weekly_training_job", "predictions_job",
+        "predictions_job",  # every day: predictions, realized error, alerts; then the recent days: DLE, drift, report
     ]
     assert all(r.success for r in summary.runs), [r.errors for r in summary.runs]
 

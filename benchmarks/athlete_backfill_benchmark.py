@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--years", type=float, default=12.0, help="history length before yesterday")
     parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (overrides --years)")
     parser.add_argument("--workdir", type=Path, help="ATHLETE_PLATFORM_HOME (default: a new temporary folder)")
-    parser.add_argument("--max-trainings", type=int, default=6, help="as make athlete's --max-trainings")
+    parser.add_argument("--max-trainings", type=int, help="as make athlete's --max-trainings (default: its default)")
     parser.add_argument("--stock-instance", action="store_true",
                         help="the 'before' setup: Dagster's own sqlite storage (a dagster.yaml with telemetry off only)")
     return parser.parse_args()
@@ -59,6 +59,10 @@ def main() -> int:
     from dagster import DagsterInstance
 
     from athlete_platform import athlete
+    from athlete_platform.runner import quiet_environment
+
+    if not args.stock_instance:
+        quiet_environment()  # as make athlete: coarse planned events (the stock setup keeps one per partition)
     from athlete_platform.definitions import defs, settings
     from athlete_platform.partitions import daily_partitions
 
@@ -108,7 +112,9 @@ def main() -> int:
     athlete.run_job = timed_run_job
 
     run_defs = athlete.definitions_for(defs, settings, athlete.simulated_runner(start))
-    summary, _ = athlete.run(run_defs, settings, start=start, end=yesterday, max_trainings=args.max_trainings)
+    summary, dagster_home = athlete.run(run_defs, settings, start=start, end=yesterday,
+                                        max_trainings=args.max_trainings or athlete.MAX_TRAININGS)
+    athlete.print_summary(summary, settings, dagster_home)
     wall = time.perf_counter() - wall_started
 
     totals = {key: sum(r[key] for r in per_run) for key in ("total_s", "planning_s", "events_s", "compute_s", "events")}
@@ -122,7 +128,7 @@ def main() -> int:
               f"{r['events_s']:7.1f} {r['compute_s']:8.1f} {r['events']:8d} {r['materializations']:6d}")
     print(f"{'runs total':51} {totals['total_s']:7.1f} {totals['planning_s']:9.1f} {totals['events_s']:7.1f} "
           f"{totals['compute_s']:8.1f} {int(totals['events']):8d}")
-    print(f"wall clock including imports, range discovery and summary: {wall:.1f} s (target ≤ 180 s)")
+    print(f"wall clock including imports, range discovery and the summary: {wall:.1f} s (target ≤ 180 s)")
     print(f"silver rows {summary.silver}, races {summary.races}, predictions on {summary.days_with_prediction} "
           f"of {summary.prediction_days} days, models {summary.trained_weeks}")
     results = {"start": str(start), "end": str(yesterday), "storage": storage, "wall_s": wall, "totals": totals, "runs": per_run,
