@@ -36,6 +36,8 @@ from dagster import (
     Failure,
     MetadataValue,
     Output,
+    ResourceParam,
+    StepLauncher,
     TimeWindowPartitionMapping,
     multi_asset,
 )
@@ -322,6 +324,7 @@ def athlete_predictions(
     context: AssetExecutionContext,
     config: InferenceConfig,
     mlflow: MlflowResource,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
     rolling: Optional[pd.DataFrame],
     daily: Optional[pd.DataFrame],
 ):

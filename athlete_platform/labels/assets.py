@@ -10,6 +10,8 @@ the window, so re-running a day or a range is idempotent.
 """
 
 
+from typing import Optional
+
 import pandas as pd
 import pyarrow as pa
 from dagster import (
@@ -22,6 +24,8 @@ from dagster import (
     Config,
     MetadataValue,
     Output,
+    ResourceParam,
+    StepLauncher,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -136,7 +140,12 @@ def evaluate_race_checks(races: pd.DataFrame) -> list[AssetCheckResult]:
         "detection_reason per row."
     ),
 )
-def race_results(context: AssetExecutionContext, config: RaceDetectionSettings, activities: pd.DataFrame):
+def race_results(
+    context: AssetExecutionContext,
+    config: RaceDetectionSettings,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
+    activities: pd.DataFrame,
+):
     start, end = window_dates(context)
     days = pd.to_datetime(activities["activity_date"]).dt.date
     in_window = (days >= start) & (days < end)

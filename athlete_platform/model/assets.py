@@ -55,6 +55,8 @@ from dagster import (
     DagsterInstance,
     MetadataValue,
     Output,
+    ResourceParam,
+    StepLauncher,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -216,6 +218,7 @@ class TrainingSetSettings(Config):
 def training_set(
     context: AssetExecutionContext,
     config: TrainingSetSettings,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
     race_results: pd.DataFrame,
     rolling_features: pd.DataFrame,
 ):
@@ -423,6 +426,7 @@ def time_estimator(
     context: AssetExecutionContext,
     config: TimeEstimatorConfig,
     mlflow: MlflowResource,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     training_set: pd.DataFrame,
 ):
     import mlflow as mlflow_lib
@@ -622,6 +626,7 @@ def _latest_fold_mae(frame: pd.DataFrame, prediction: pd.Series) -> tuple[float,
 def registered_time_estimator(
     context: AssetExecutionContext,
     mlflow: MlflowResource,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     time_estimator: pd.DataFrame,
     training_set: pd.DataFrame,
 ):

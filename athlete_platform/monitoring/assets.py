@@ -45,6 +45,8 @@ from dagster import (
     BackfillPolicy,
     MetadataValue,
     Output,
+    ResourceParam,
+    StepLauncher,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -209,7 +211,10 @@ def estimate_mae(estimator: Any, rows: pd.DataFrame, distance: str) -> dict[str,
         "(no ground truth needed) against the version's reference MAE."
     ),
 )
-def performance_estimate(context: AssetExecutionContext, mlflow: MlflowResource, inference_log: Optional[pd.DataFrame]):
+def performance_estimate(
+    context: AssetExecutionContext, mlflow: MlflowResource, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    inference_log: Optional[pd.DataFrame],
+):
     log = or_empty(inference_log)
     records = []
     if not log.empty:
@@ -368,7 +373,10 @@ def realized_errors(races: pd.DataFrame, predictions: pd.DataFrame) -> tuple[pd.
         "features < prediction_date): error in seconds and %, interval hit, model version."
     ),
 )
-def realized_error(context: AssetExecutionContext, race_results: Optional[pd.DataFrame], predictions: Optional[pd.DataFrame]):
+def realized_error(
+    context: AssetExecutionContext, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    race_results: Optional[pd.DataFrame], predictions: Optional[pd.DataFrame],
+):
     start, end = window_dates(context)
     races = or_empty(race_results)
     table, unmatched = realized_errors(races, or_empty(predictions))
@@ -521,7 +529,8 @@ def reference_rows(training_set: pd.DataFrame | None, data_window_end: dt.date |
     ),
 )
 def feature_drift(
-    context: AssetExecutionContext, mlflow: MlflowResource, inference_log: Optional[pd.DataFrame],
+    context: AssetExecutionContext, mlflow: MlflowResource, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    inference_log: Optional[pd.DataFrame],
     training_set: Optional[pd.DataFrame],
 ):
     start, end = window_dates(context)
@@ -649,7 +658,7 @@ def overtraining_rows(rolling: pd.DataFrame) -> pd.DataFrame:
         "TSB < −30) with reasons, CTL/ATL/TSB, ACWR and its Gabbett zone."
     ),
 )
-def overtraining_alerts(context: AssetExecutionContext, rolling: Optional[pd.DataFrame]):
+def overtraining_alerts(context: AssetExecutionContext, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]], rolling: Optional[pd.DataFrame]):
     frame = or_empty(rolling)
     table = overtraining_rows(frame)
     if frame.empty:

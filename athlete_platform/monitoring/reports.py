@@ -33,6 +33,8 @@ from dagster import (
     Config,
     MetadataValue,
     Output,
+    ResourceParam,
+    StepLauncher,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -157,6 +159,7 @@ def _for_athlete(frame: pd.DataFrame, athlete_id: int, date_column: str, first: 
 def athlete_reports(
     context: AssetExecutionContext,
     config: ReportConfig,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
     rolling: Optional[pd.DataFrame],
     predictions: Optional[pd.DataFrame],
     race_results: Optional[pd.DataFrame],

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from dagster import AssetSpec, DagsterInstance, materialize
+from dagster import AssetSpec, DagsterInstance, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
 from athlete_platform.inference import lineage
@@ -67,7 +67,8 @@ def delta_root(tmp_path):
 
 
 def resources(delta_root, registry):
-    return {"io_manager": DeltaTableIOManager(root_uri=str(delta_root), spark=SparkResource()), "mlflow": registry[0]}
+    return {"io_manager": DeltaTableIOManager(root_uri=str(delta_root), spark=SparkResource()), "mlflow": registry[0],
+            "pyspark_step_launcher": ResourceDefinition.none_resource()}
 
 
 def run(delta_root, registry, first, last=None, *, instance=None, raise_on_error=True, **config):

@@ -4,7 +4,7 @@ import base64
 import datetime as dt
 
 import pandas as pd
-from dagster import AssetSpec, materialize
+from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
 from athlete_platform.inference.assets import PREDICTIONS, PREDICTIONS_SCHEMA, ROLLING_FEATURES
@@ -40,7 +40,7 @@ def test_reports_render_top_athletes_with_a_preview(tmp_path):
     write_inputs(tmp_path)
     reports_dir = tmp_path / "reports"
     config = {"top_n_athletes": 2, "preview_athletes": 1, "reports_dir": str(reports_dir), "max_report_days": 1}
-    resources = {"io_manager": DeltaTableIOManager(root_uri=str(tmp_path), spark=SparkResource())}
+    resources = {"io_manager": DeltaTableIOManager(root_uri=str(tmp_path), spark=SparkResource()), "pyspark_step_launcher": ResourceDefinition.none_resource()}
     tags = {"dagster/asset_partition_range_start": (DAY - dt.timedelta(days=2)).isoformat(),
             "dagster/asset_partition_range_end": DAY.isoformat()}
     result = materialize([*SPECS, athlete_reports], tags=tags, resources=resources,

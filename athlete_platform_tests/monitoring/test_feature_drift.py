@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetSpec, materialize
+from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
 from athlete_platform.inference.assets import INFERENCE_LOG
@@ -59,7 +59,8 @@ def write_tables(root, version, *, shift: float) -> None:
 
 
 def run(root, registry):
-    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "mlflow": registry[0]}
+    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "mlflow": registry[0],
+                 "pyspark_step_launcher": ResourceDefinition.none_resource()}
     return materialize([*SPECS, feature_drift], partition_key=DAY.isoformat(), resources=resources)
 
 

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pandas as pd
-from dagster import AssetSpec, materialize
+from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
 from athlete_platform.features import compute
@@ -37,7 +37,7 @@ def rolling_day(flags: dict[int, tuple[str, ...]], athletes: int) -> pd.DataFram
 
 
 def run(root):
-    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource())}
+    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "pyspark_step_launcher": ResourceDefinition.none_resource()}
     return materialize([ROLLING_SPEC, overtraining_alerts], partition_key=DAY.isoformat(), resources=resources)
 
 

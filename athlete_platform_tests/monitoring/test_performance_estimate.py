@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetSpec, materialize
+from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
 from athlete_platform.inference.assets import DAILY_FEATURES, INFERENCE_LOG, ROLLING_FEATURES, athlete_predictions
@@ -35,7 +35,8 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("delta")
     mf.write_table(root, ROLLING_FEATURES.path, mf.rolling_rows(ATHLETES, [DAY - dt.timedelta(days=1)], seed=31))
     mf.write_table(root, DAILY_FEATURES.path, mf.daily_rows({a: [DAY - dt.timedelta(days=3)] for a in ATHLETES}))
-    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "mlflow": resource}
+    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "mlflow": resource,
+                 "pyspark_step_launcher": ResourceDefinition.none_resource()}
     result = materialize([*SPECS, athlete_predictions, performance_estimate], partition_key=DAY.isoformat(),
                          resources=resources)
     return resource, version, root, resources, result

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pandas as pd
-from dagster import AssetSpec, materialize
+from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
 from athlete_platform.inference.assets import PREDICTIONS, PREDICTIONS_SCHEMA
@@ -44,7 +44,7 @@ def write(root, races: list[dict], predictions: list[dict]) -> None:
 
 
 def run(root):
-    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource())}
+    resources = {"io_manager": DeltaTableIOManager(root_uri=str(root), spark=SparkResource()), "pyspark_step_launcher": ResourceDefinition.none_resource()}
     return materialize([*SPECS, realized_error], partition_key=RACE_DAY.isoformat(), resources=resources)
 
 
