@@ -44,7 +44,9 @@ import hashlib
 import html
 import io
 import logging
+import math
 import re
+import struct
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
@@ -166,12 +168,12 @@ class StravaExportSource(ActivitySource):
                         )
                     )
                     continue
-                for warning in row.warnings:
-                    log.warning("Strava export: %s (Activity ID %s): %s", reference, activity["id"], warning)
                 activity_date = dt.date.fromisoformat(activity["start_date_local"][:10])
                 earlier = activity_date < start
                 if (earlier and not include_earlier) or activity_date >= end:
-                    continue
+                    continue  # another window's row: its warnings are that window's to report
+                for warning in row.warnings:
+                    log.warning("Strava export: %s (Activity ID %s): %s", reference, activity["id"], warning)
                 streams = None
                 filename = row.text("Filename")
                 if filename and self.parse_activity_files and export.has_files and not earlier:
@@ -217,11 +219,14 @@ class StravaExportSource(ActivitySource):
         return _Limits(self.max_member_bytes, self.max_total_bytes, self.max_members)
 
     def _streams(self, export: _Export, filename: str, reference: str, log: Any) -> dict[str, Any] | None:
-        data = export.read_activity_file(filename, reference)
-        if data is None:
-            log.warning("Strava export: %s: file %r is not in the export; no streams", reference, filename)
-            return None
+        """The file's HR streams; a file that cannot be read (corrupt member, bad CRC, unsupported
+        compression, corrupt GPX/TCX/FIT) costs only its streams, with a warning naming it. Safety bounds
+        (sizes, paths) still stop the fetch: they mean the export itself is not to be trusted."""
         try:
+            data = export.read_activity_file(filename, reference)
+            if data is None:
+                log.warning("Strava export: %s: file %r is not in the export; no streams", reference, filename)
+                return None
             streams = parse_activity_file(
                 filename, data, max_bytes=export.limits.max_member_bytes, budget=export.budget
             )
@@ -371,19 +376,39 @@ class Row:
                 return value
         return ""
 
-    def number(self, name: str, *, si_only: bool = False) -> float | None:
+    def _finite(self, name: str, *, si_only: bool) -> tuple[float | None, str]:
+        """(the cell as a finite number or None, the raw text); ``nan``, ``inf`` and ``1e400`` are not finite."""
         value = self.text(name, si_only=si_only)
         if not value:
-            return None
+            return None, value
         try:
-            return float(value.replace(",", ""))
+            number = float(value.replace(",", ""))
         except ValueError:
-            self.warnings.append(f"field {name!r} is not a number: {value[:20]!r}; left empty")
-            return None
+            return None, value
+        return (number if math.isfinite(number) else None), value
+
+    def number(self, name: str, *, si_only: bool = False) -> float | None:
+        """An optional field silver does not check (calories, watts...): a cell that is not a finite number
+        is left out, with a warning."""
+        number, value = self._finite(name, si_only=si_only)
+        if number is None and value:
+            self.warnings.append(f"field {name!r} is not a finite number: {value[:20]!r}; left empty")
+        return number
 
     def integer(self, name: str, *, si_only: bool = False) -> int | None:
         value = self.number(name, si_only=si_only)
         return None if value is None else int(round(value))
+
+    def contract_number(self, name: str, *, si_only: bool = False, integer: bool = False,
+                        scale: float = 1.0) -> float | int | str | None:
+        """A field of the silver contract (distance, times, speeds, HR, elevation): the number (times
+        ``scale``), or the raw text when the cell is not a finite number, so that silver quarantines the
+        row naming the field and quoting the text (never a silent null)."""
+        number, value = self._finite(name, si_only=si_only)
+        if number is None:
+            return value or None
+        number *= scale
+        return int(round(number)) if integer else number
 
     def flag(self, name: str) -> bool | None:
         value = self.text(name).lower()
@@ -452,7 +477,9 @@ def sport_type_from_export(display: str) -> str:
 
 
 def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_unit: str = "km") -> dict[str, Any]:
-    """A Strava-API-shaped activity dict from one CSV row. Raises RowError for no id or date."""
+    """A Strava-API-shaped activity dict from one CSV row. Raises RowError for no id or date. A contract
+    field (distance, times, speeds, elevation, HR) whose cell is not a finite number keeps its raw text,
+    which silver quarantines with the field and the reason; other numeric cells are left out with a warning."""
     raw_id = row.text("Activity ID")
     activity_id = _positive_int(raw_id)
     raw_date = row.text("Activity Date")
@@ -474,13 +501,12 @@ def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_
     display_type = row.text("Sport Type") or row.text("Activity Type")
     sport_type = sport_type_from_export(display_type) if display_type else None
     if row.occurrences("Distance") == 1:  # older/trimmed exports: display units only
-        display_distance = row.number("Distance")
-        distance = None if display_distance is None else display_distance * _DISPLAY_DISTANCE_M[display_distance_unit]
+        distance = row.contract_number("Distance", scale=_DISPLAY_DISTANCE_M[display_distance_unit])
     else:
-        distance = row.number("Distance", si_only=True)
+        distance = row.contract_number("Distance", si_only=True)
     filename = row.text("Filename")
-    average_hr = row.number("Average Heart Rate")
-    max_hr = row.number("Max Heart Rate")
+    average_hr = row.contract_number("Average Heart Rate")
+    max_hr = row.contract_number("Max Heart Rate")
 
     activity: dict[str, Any] = {
         "id": activity_id,
@@ -493,11 +519,11 @@ def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_
         "timezone": f"(GMT{sign}{minutes // 60:02d}:{minutes % 60:02d}) {zone.key}",
         "utc_offset": offset.total_seconds(),
         "distance": distance,
-        "moving_time": row.integer("Moving Time"),
-        "elapsed_time": row.integer("Elapsed Time"),
-        "total_elevation_gain": row.number("Elevation Gain"),
-        "average_speed": row.number("Average Speed"),
-        "max_speed": row.number("Max Speed"),
+        "moving_time": row.contract_number("Moving Time", integer=True),
+        "elapsed_time": row.contract_number("Elapsed Time", integer=True),
+        "total_elevation_gain": row.contract_number("Elevation Gain"),
+        "average_speed": row.contract_number("Average Speed"),
+        "max_speed": row.contract_number("Max Speed"),
         "average_heartrate": average_hr,
         "max_heartrate": max_hr,
         "has_heartrate": average_hr is not None or max_hr is not None,
@@ -613,6 +639,8 @@ def _xml_samples(data: bytes) -> list[Sample]:
             elem.clear()
     except ET.ParseError as err:
         raise ActivityFileError(f"malformed XML: {err}") from None
+    except (LookupError, ValueError) as err:  # unknown or unsupported encoding declaration
+        raise ActivityFileError(f"unreadable XML ({type(err).__name__}: {err})") from None
     return samples
 
 
@@ -628,12 +656,14 @@ def _to_float(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text.strip())
+        value = float(text.strip())
     except ValueError:
         return None
+    return value if math.isfinite(value) else None  # "nan" in a GPX is no heart rate
 
 
 _FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.timezone.utc)
+_FIT_DECODER_FAILURES = (struct.error, TypeError, AssertionError, ValueError, IndexError, KeyError, OverflowError)
 
 
 def _fit_samples(data: bytes) -> list[Sample]:
@@ -662,6 +692,10 @@ def _fit_samples(data: bytes) -> list[Sample]:
                 samples.append((when, float(hr) if isinstance(hr, (int, float)) else None))
     except fitdecode.FitError as err:
         raise ActivityFileError(f"corrupt FIT data: {err}") from None
+    except _FIT_DECODER_FAILURES as err:
+        # fitdecode (even with ErrorHandling.IGNORE) fails this way on some corrupt bytes (found by
+        # fuzzing: athlete_platform_tests/resources/test_parser_fuzz.py): the file is corrupt, not the code.
+        raise ActivityFileError(f"corrupt FIT data ({type(err).__name__}: {err})") from None
     return samples
 
 
@@ -811,10 +845,10 @@ class _ZipExport(_Export):
         try:
             with self.zf.open(info) as handle:
                 data = handle.read(limit + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as err:  # bad CRC, truncated or corrupt data
             raise ActivityFileError(f"corrupt archive member: {err}") from None
         except (RuntimeError, NotImplementedError) as err:  # encrypted / unsupported compression
-            raise StravaExportError(f"export member {name!r} cannot be read: {err}") from None
+            raise ActivityFileError(f"archive member cannot be read: {err}") from None
         if len(data) > limit:
             raise self._too_big(name, len(data))
         self.budget.charge(len(data), name)

@@ -560,3 +560,94 @@ def test_not_an_export(tmp_path: Path) -> None:
         StravaExportSource(timezone="UTC", export_path=str(tmp_path / "nope.zip"), athlete_id=1).fetch(*ALL_TIME)
     with pytest.raises(ValueError, match="not an IANA time zone"):
         StravaExportSource(export_path=str(tmp_path), athlete_id=1, timezone="Mars/Olympus").fetch(*ALL_TIME)
+
+
+# -- fault isolation: one bad cell or file costs only its row or its streams ----------------------
+
+MOVING_TIME, SI_DISTANCE, AVERAGE_SPEED, AVERAGE_HR = 12, 13, 15, 18  # indices in HEADER
+
+
+def with_cell(row: list[str], index: int, value: str) -> list[str]:
+    assert HEADER[index] in ("Moving Time", "Distance", "Average Speed", "Average Heart Rate")
+    return [*row[:index], value, *row[index + 1:]]
+
+
+def test_non_finite_and_non_numeric_contract_cells_keep_their_raw_text(tmp_path: Path) -> None:
+    """nan/inf/1e400 in a numeric cell crashed the whole fetch (int(round(nan))); a non-numeric HR was
+    silently nulled. Now the raw text travels in the record, for silver to quarantine with the field."""
+    day = "Apr 2, 2024, 8:00:00 AM"
+    rows = [
+        with_cell(csv_row("1", day), MOVING_TIME, "nan"),
+        with_cell(csv_row("2", day), SI_DISTANCE, "inf"),
+        with_cell(csv_row("3", day), AVERAGE_SPEED, "1e400"),
+        csv_row("4", day, avg_hr="1x80"),
+        csv_row("5", day, avg_hr="abc"),
+        csv_row("6", day),  # a good row beside them
+    ]
+    (tmp_path / "activities.csv").write_bytes(csv_bytes(rows))
+    log = ListLog()
+    result = StravaExportSource(timezone="UTC", export_path=str(tmp_path), athlete_id=1).fetch(*ALL_TIME, log=log)
+    by_id = {r.activity["id"]: r.activity for r in result.records}
+    assert sorted(by_id) == [1, 2, 3, 4, 5, 6] and result.unplaceable == []
+    assert by_id[1]["moving_time"] == "nan" and by_id[2]["distance"] == "inf" and by_id[3]["average_speed"] == "1e400"
+    assert by_id[4]["average_heartrate"] == "1x80" and by_id[5]["average_heartrate"] == "abc"
+    assert by_id[6]["moving_time"] == 3000 and by_id[6]["average_heartrate"] == 151.5
+    assert "NaN" not in "".join(r.payload_json() for r in result.records)  # strict JSON, raw text as strings
+
+
+def test_a_bad_optional_cell_is_left_out_with_a_warning_reported_by_its_own_window_only(tmp_path: Path) -> None:
+    header = [*HEADER, "Calories"]
+    rows = [[*csv_row("1", "Apr 2, 2024, 8:00:00 AM"), "nan"], [*csv_row("2", "Apr 9, 2024, 8:00:00 AM"), "-inf"]]
+    (tmp_path / "activities.csv").write_bytes(csv_bytes(rows, header))
+    source = StravaExportSource(timezone="UTC", export_path=str(tmp_path), athlete_id=1)
+    log = ListLog()
+    (record,) = source.fetch(dt.date(2024, 4, 2), dt.date(2024, 4, 3), log=log).records
+    assert "calories" not in record.activity
+    warnings = log.warnings()
+    assert len(warnings) == 1 and "row 1" in warnings[0] and "'Calories' is not a finite number: 'nan'" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("member", "data", "why"),
+    [
+        ("activities/1.gpx", gpx_bytes(5).replace(b">141<", b">nan<"), None),  # nan HR: that sample has none
+        ("activities/1.gpx", gpx_bytes(5).replace(b'encoding="UTF-8"', b'encoding="x-klingon"'), "LookupError"),
+        ("activities/1.fit", b"garbage" * 5, "corrupt FIT data"),
+        ("activities/1.tcx", b"<TrainingCenterDatabase><Activities>", "malformed XML"),
+    ],
+)
+def test_a_bad_activity_file_costs_only_its_streams(tmp_path: Path, member: str, data: bytes, why: str | None) -> None:
+    day = "Apr 2, 2024, 6:30:00 AM"
+    rows = [csv_row("1", day, filename=member), csv_row("2", day, filename="activities/2.gpx")]
+    export = make_zip(tmp_path / "export.zip", {"activities.csv": csv_bytes(rows), member: data,
+                                                "activities/2.gpx": gpx_bytes(4)})
+    log = ListLog()
+    result = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1).fetch(*ALL_TIME, log=log)
+    by_id = {r.activity["id"]: r for r in result.records}
+    assert by_id[2].streams is not None and by_id[2].streams["heartrate"]["data"] == [140, 141, 142, 143]
+    if why is None:
+        assert by_id[1].streams["heartrate"]["data"] == [140, 142, 143, 144]
+    else:
+        assert by_id[1].streams is None
+        (warning,) = log.warnings()
+        assert why in warning and repr(member) in warning and "row 1 (Activity ID 1)" in warning
+
+
+def test_a_zip_member_with_a_bad_crc_costs_only_its_streams(tmp_path: Path) -> None:
+    day = "Apr 2, 2024, 6:30:00 AM"
+    rows = [csv_row("1", day, filename="activities/1.gpx"), csv_row("2", day, filename="activities/2.gpx")]
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("activities.csv", csv_bytes(rows))
+        zf.writestr("activities/1.gpx", gpx_bytes(5))
+        zf.writestr("activities/2.gpx", gpx_bytes(4))
+    raw = bytearray(export.read_bytes())
+    at = raw.index(b"<trkpt")  # the first member's data: stored, so one flipped byte breaks only its CRC
+    raw[at + 1] ^= 0x20
+    export.write_bytes(bytes(raw))
+    log = ListLog()
+    result = StravaExportSource(timezone="UTC", export_path=str(export), athlete_id=1).fetch(*ALL_TIME, log=log)
+    by_id = {r.activity["id"]: r for r in result.records}
+    assert by_id[1].streams is None and by_id[2].streams is not None
+    (warning,) = log.warnings()
+    assert "'activities/1.gpx'" in warning and "CRC" in warning
