@@ -75,7 +75,6 @@ def prediction_assets() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 #: logging), so a 12-year history gets one about every four years plus the latest week (each day is served
 #: by the newest model trained before it).
 MAX_TRAININGS = 4
-WALK_FORWARD_PENDING = "walk-forward evaluation: not available yet (athlete_platform.model provides it)"
 
 
 class UsageError(ValueError):
@@ -232,7 +231,7 @@ class Summary:
     registered_versions: list[str] = field(default_factory=list)
     latest_model: dict[str, Any] = field(default_factory=dict)
     cv_metrics: Any = None  # pandas DataFrame (model vs Riegel vs VDOT per distance) or None
-    walk_forward: Any = None  # filled once athlete_platform.model provides the walk-forward evaluation
+    walk_forward: Any = None  # model vs Riegel vs VDOT per distance, walk-forward (model.walk_forward)
     prediction_days: int = 0
     days_with_prediction: int = 0
     days_without_model: int = 0
@@ -277,6 +276,7 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
         summary.latest_model = {k: latest[k] for k in ("training_week", "run_id", "model_kind", "train_rows",
                                                         "gate_mae_10k_passed", "gate_beats_riegel_passed")}
         summary.cv_metrics = mlflow_cv_metrics(mlflow_uri, latest["run_id"])
+        summary.walk_forward = runner_walk_forward(table("feature_store", "training_set"))
 
     if prediction_start is not None:
         predictions = table("gold", "athlete_predictions", columns=["prediction_date", "model_version"])
@@ -298,6 +298,18 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
     reports = table("gold", "athlete_reports", columns=["png_path"])
     summary.report_pngs = [str(p) for p in reports["png_path"]]
     return summary
+
+
+def runner_walk_forward(training_set: Any) -> Any:
+    """For each of the runner's races on D, a model trained on the prior and their races before D (the
+    training asset's settings), scoring features of D−1: model vs Riegel vs VDOT (``model.walk_forward``)."""
+    from athlete_platform.model.assets import TimeEstimatorConfig
+    from athlete_platform.model.walk_forward import runner_report
+
+    if training_set.empty:
+        return None
+    latest = training_set[training_set["training_week"] == training_set["training_week"].max()]
+    return runner_report(latest.drop(columns=["training_week"]).reset_index(drop=True), TimeEstimatorConfig())
 
 
 def _days_without_prediction(delta_root: Path, first: dt.date, last: dt.date, predicted: set[dt.date]) -> tuple[int, int]:
@@ -341,7 +353,14 @@ def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:
               f"MLflow run {latest['run_id']}): time-ordered CV on this runner's races, model vs Riegel vs VDOT (s):")
         columns = ["distance", "races", "model_mae_s", "riegel_mae_s", "vdot_mae_s", "model_mape_pct", "coverage80"]
         print(summary.cv_metrics.loc[:, columns].round(2).to_string(index=False))
-    print(WALK_FORWARD_PENDING if summary.walk_forward is None else summary.walk_forward)
+    if summary.walk_forward is not None:
+        table = summary.walk_forward
+        print("walk-forward on this runner's races (each race predicted by a model trained on the races before it, "
+              "features of the day before), MAE (s) and 80 % coverage:")
+        wide = table.pivot(index="distance", columns="method", values="mae_s").round(1)
+        wide["races"] = table[table["method"] == "model"].set_index("distance")["n"]
+        wide["coverage80"] = table[table["method"] == "model"].set_index("distance")["coverage80"].round(2)
+        print(wide.reset_index().to_string(index=False))
     if summary.prediction_days:
         print(f"predictions: {summary.days_with_prediction} of {summary.prediction_days} days "
               f"(no model trained before the day yet: {summary.days_without_model}, runner inactive for 42 days: "

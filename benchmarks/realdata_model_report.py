@@ -24,10 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from athlete_platform.model.assets import TimeEstimatorConfig  # noqa: E402
-from athlete_platform.model.estimator import cross_validate  # noqa: E402
 from athlete_platform.model.history_tables import history_tables, records_from_file  # noqa: E402
 from athlete_platform.model.population_prior import simulated_prior_rows  # noqa: E402
-from athlete_platform.model.walk_forward import walk_forward, walk_forward_metrics  # noqa: E402
+from athlete_platform.model.walk_forward import prior_interval_halfwidths, walk_forward, walk_forward_metrics  # noqa: E402
 
 DEFAULT_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 #: Home zones of the exports (their CSVs have UTC times only); API payloads carry their own.
@@ -52,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     config = TimeEstimatorConfig()
     params = config.estimator_params().__class__(**{**config.estimator_params().as_dict(), **VARIANTS[args.variant]})
     prior = simulated_prior_rows(config.prior_athletes)
-    # The prior's own calibrated intervals: what the platform serves before a runner has raced.
-    halfwidths = cross_validate(prior, params, n_folds=config.n_folds, gap_days=config.gap_days,
-                                min_train_races=config.min_train_races, min_train_days=config.min_train_days).halfwidths
+    halfwidths = prior_interval_halfwidths(prior, params, n_folds=config.n_folds, gap_days=config.gap_days,
+                                           min_train_races=config.min_train_races, min_train_days=config.min_train_days)
     print(f"# Walk-forward on real runners (variant {args.variant}; prior: {config.prior_athletes} simulated "
           f"athletes, {len(prior)} races)\n")
     files = sorted(p for p in args.realdata.iterdir() if p.suffix in (".csv", ".json") and "detailed" not in p.name

@@ -30,6 +30,7 @@ Sunday before W: all history, nothing from W itself or later.
 """
 
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -66,7 +67,7 @@ from athlete_platform.labels.assets import RACE_RESULTS, RACE_RESULTS_SCHEMA
 from athlete_platform.model import contract
 from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorParams
 from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
-from athlete_platform.partitions import weekly_partitions
+from athlete_platform.partitions import FIRST_DAY, weekly_partitions
 from athlete_platform.resources.delta_io import window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
@@ -74,8 +75,9 @@ TRAINING_SET = AssetKey(["feature_store", "training_set"])
 TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
 REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
 
-#: ~190 years of weeks: clamps to the first daily partition (see the module docstring).
-HISTORY_WEEKS = 10_000
+#: Every week from the first daily partition to ten years after today: the mapping clamps at the first
+#: partition (see the module docstring), and Dagster walks these weeks one by one, so no more than needed.
+HISTORY_WEEKS = (dt.date.today() - FIRST_DAY).days // 7 + 520
 ALL_DAYS_BEFORE_WEEK = TimeWindowPartitionMapping(start_offset=-HISTORY_WEEKS, end_offset=-1)
 
 MODEL_CODE_VERSION = "1"
@@ -532,7 +534,7 @@ def time_estimator(
             ],
             metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
         )
-        if config.fit_dle and len(cv.oof) >= config.dle_min_reference_rows:
+        if config.fit_dle:  # distances with too few reference races are listed as skipped in the artifact
             dle = fit_dle_per_distance(
                 cv.oof, DleSettings(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
             )

@@ -25,6 +25,8 @@ it (nothing in this platform uses pyspark.pandas).
 
 from __future__ import annotations
 
+import warnings
+
 import os
 import sys
 from dataclasses import dataclass, field
@@ -92,7 +94,10 @@ def fit_dle_per_distance(oof: pd.DataFrame, settings: DleSettings | None = None)
             chunk_size=chunk_size,
             hyperparameters=dict(settings.hyperparameters),
         )
-        estimator.fit(reference)
+        with warnings.catch_warnings():
+            # NannyML's advice to use more chunks: with a few dozen reference races there are no more to have.
+            warnings.filterwarnings("ignore", message="The resulting number of chunks is too low", category=UserWarning)
+            estimator.fit(reference)
         estimators[distance] = estimator
         chunk_sizes[distance] = chunk_size
     return {

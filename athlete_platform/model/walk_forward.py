@@ -63,3 +63,28 @@ def walk_forward_metrics(frame: pd.DataFrame) -> pd.DataFrame:
         coverage[distance] = interval_coverage(part["official_time_s"], part["lo80_s"], part["hi80_s"])[0]
     table["coverage80"] = np.where(table["method"] == "model", table["distance"].map(coverage), np.nan)
     return table
+
+
+def prior_interval_halfwidths(prior: pd.DataFrame, params: EstimatorParams, *, n_folds: int, gap_days: int,
+                              min_train_races: int, min_train_days: int) -> dict[str, float]:
+    """The population prior's own calibrated interval widths (time-ordered CV): what the platform serves a
+    runner before their own races widen or narrow them."""
+    from athlete_platform.model.estimator import cross_validate
+
+    return cross_validate(prior, params, n_folds=n_folds, gap_days=gap_days, min_train_races=min_train_races,
+                          min_train_days=min_train_days).halfwidths
+
+
+def runner_report(rows: pd.DataFrame, config) -> pd.DataFrame | None:
+    """Walk-forward metrics (:func:`walk_forward_metrics`) of one runner's training rows with the training
+    asset's settings (``config``: a ``TimeEstimatorConfig``) and its simulated population prior; None
+    without races."""
+    from athlete_platform.model.population_prior import simulated_prior_rows
+
+    if rows.empty:
+        return None
+    params = config.estimator_params()
+    prior = simulated_prior_rows(config.prior_athletes)
+    halfwidths = prior_interval_halfwidths(prior, params, n_folds=config.n_folds, gap_days=config.gap_days,
+                                           min_train_races=config.min_train_races, min_train_days=config.min_train_days)
+    return walk_forward_metrics(walk_forward(rows, prior, params, halfwidths))
