@@ -25,10 +25,9 @@ it (nothing in this platform uses pyspark.pandas).
 
 from __future__ import annotations
 
-import warnings
-
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final
 
