@@ -16,6 +16,7 @@ from athlete_platform.inference.assets import athlete_predictions
 from athlete_platform.ingest.assets import raw_activities
 from athlete_platform.jobs import JOBS
 from athlete_platform.labels.assets import race_results
+from athlete_platform.maintenance.assets import delta_tables
 from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
 from athlete_platform.monitoring.assets import MONITORING_ASSETS
 from athlete_platform.monitoring.reports import athlete_reports
@@ -42,6 +43,7 @@ defs = Definitions(
         athlete_predictions,
         *MONITORING_ASSETS,
         athlete_reports,
+        delta_tables,
     ],
     jobs=JOBS,
     schedules=SCHEDULES,

@@ -13,6 +13,8 @@
   training, with ``point_in_time_model`` (no re-ingestion, no model that saw the day).
 * ``weekly_features_job`` — the weekly feature table (single-run backfill), kept out of the training job
   so each job has one backfill policy.
+* ``maintenance_job`` — ``maintenance/delta_tables``: OPTIMIZE and VACUUM every Delta table (a week of time
+  travel kept; ``maintenance/assets.py``).
 
 Asset checks of the selected assets run in the same jobs (``AssetSelection.assets`` includes them).
 """
@@ -48,6 +50,7 @@ TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
 REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
 WEEKLY_FEATURES = AssetKey(["feature_store", "athlete_weekly_features"])
 WEEKLY_TRAINING_KEYS = (TRAINING_SET, TIME_ESTIMATOR, REGISTERED_TIME_ESTIMATOR)
+DELTA_MAINTENANCE = AssetKey(["maintenance", "delta_tables"])
 
 DAILY_JOB_NAME = "daily_job"
 INGEST_JOB_NAME = "ingest_job"
@@ -92,4 +95,11 @@ weekly_features_job = define_asset_job(
     tags={"athlete_platform/job": "weekly_features"},
 )
 
-JOBS = [daily_job, ingest_job, predictions_job, weekly_training_job, weekly_features_job]
+maintenance_job = define_asset_job(
+    "maintenance_job",
+    selection=AssetSelection.assets(DELTA_MAINTENANCE),
+    description="OPTIMIZE and VACUUM every Delta table (a week of time travel kept).",
+    tags={"athlete_platform/job": "maintenance"},
+)
+
+JOBS = [daily_job, ingest_job, predictions_job, weekly_training_job, weekly_features_job, maintenance_job]

@@ -11,17 +11,29 @@ quarantine because they cannot stand on their own date:
 
 Such rows carry ``quarantine_field`` / ``quarantine_reason`` (null for every other row) and silver sends
 them to ``silver/quarantine`` with that reason. Re-materializing a partition replaces exactly its rows.
+
+``ingested_at`` is when a record's content (``content_hash``) *first* arrived: a rerun keeps the time the table
+already holds for the same content, so reruns write identical rows and an edited activity (new content) is
+newer than the version it replaces, whichever day either landed on (silver orders versions by it).
 """
 
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, ResourceParam, StepLauncher, asset
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    ResourceParam,
+    StepLauncher,
+    asset,
+)
 
 from athlete_platform.partitions import FIRST_DAY, daily_partitions
 from athlete_platform.resources.delta_io import window_dates
@@ -82,6 +94,13 @@ def history_windows(dates: Iterable[dt.date], first_day: dt.date = FIRST_DAY) ->
     return [(days[0], days[-1])]
 
 
+def days_beyond_source(result: FetchResult, start: dt.date, end: dt.date) -> int:
+    """How many days of ``[start, end)`` lie on or after the source's ``covered_until`` (0 for a live source)."""
+    if result.covered_until is None:
+        return 0
+    return max(0, (end - max(start, result.covered_until)).days)
+
+
 @dataclass
 class BronzeBatch:
     table: pa.Table
@@ -91,13 +110,27 @@ class BronzeBatch:
     unplaceable_elsewhere: int  # unplaceable records the source returned that belong to another partition
 
 
+def first_arrivals(previous: Any) -> dict[str, dt.datetime]:
+    """``content_hash -> earliest ingested_at`` of the rows a window held before this write (an Arrow table with
+    those two columns, or None for a new table)."""
+    first: dict[str, dt.datetime] = {}
+    if previous is None:
+        return first
+    for content_hash, when in zip(previous.column("content_hash").to_pylist(), previous.column("ingested_at").to_pylist()):
+        if content_hash is not None and when is not None and (content_hash not in first or when < first[content_hash]):
+            first[content_hash] = when
+    return first
+
+
 def bronze_table(result: FetchResult, ingested_at: dt.datetime, *, start: dt.date, end: dt.date,
-                 first_day: dt.date = FIRST_DAY) -> BronzeBatch:
+                 first_day: dt.date = FIRST_DAY, first_seen: Mapping[str, dt.datetime] | None = None) -> BronzeBatch:
     """One row per record as received, each in exactly one partition of ``[start, end)``.
 
-    ``record_seq`` is the arrival order within the row's partition day, so "latest version wins" picks the
-    same row whether the day was fetched alone or inside a range.
+    ``ingested_at`` is ``first_seen[content_hash]`` when the content arrived before (:func:`first_arrivals`),
+    else this fetch's time. ``record_seq`` is the arrival order within the row's partition day, so the version
+    order (silver) is the same whether the day was fetched alone or inside a range.
     """
+    first_seen = first_seen or {}
     columns: dict[str, list] = {name: [] for name in BRONZE_SCHEMA.names}
     seen_per_day: Counter[dt.date] = Counter()
 
@@ -112,7 +145,7 @@ def bronze_table(result: FetchResult, ingested_at: dt.datetime, *, start: dt.dat
         columns["payload"].append(payload)
         columns["streams"].append(streams)
         columns["content_hash"].append(content_hash)
-        columns["ingested_at"].append(ingested_at)
+        columns["ingested_at"].append(first_seen.get(content_hash, ingested_at))
         columns["quarantine_field"].append(field)
         columns["quarantine_reason"].append(reason)
 
@@ -164,7 +197,7 @@ def bronze_table(result: FetchResult, ingested_at: dt.datetime, *, start: dt.dat
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_expr": "activity_date"},
     kinds={"python", "delta"},
-    code_version="2",
+    code_version="3",
     description=(
         "Activities as received from the configured source (Strava API, Strava export or the simulator), "
         "one row per record with source, content hash and ingestion time. Placed by the athlete's local date; "
@@ -177,11 +210,30 @@ def raw_activities(
     activity_source: ActivitySource,
     # Remote on Databricks (its output goes to a Unity Catalog table through the cluster's Spark), in-process locally.
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    io_manager: ResourceParam[Any],  # the window's current rows: first arrival times (delta_io.read_rows)
 ) -> pa.Table:
     start, end = window_dates(context)
     include_earlier = start == FIRST_DAY
     result = activity_source.fetch(start, end, log=context.log, include_earlier=include_earlier)
-    batch = bronze_table(result, dt.datetime.now(dt.timezone.utc), start=start, end=end)
+    uncovered = days_beyond_source(result, start, end)
+    if uncovered == (end - start).days:
+        raise Failure(
+            description=(
+                f"{activity_source.source_name} has no data for [{start}, {end}): it covers days before "
+                f"{result.covered_until} (a bulk export ends when it was made). Nothing is written, so these days "
+                "do not pass as rest days; drop a newer export, or materialize days it covers."
+            ),
+            metadata={"covered_until": str(result.covered_until)},
+        )
+    if uncovered:
+        context.log.warning(
+            f"{activity_source.source_name} covers days before {result.covered_until}: the last {uncovered} day(s) of "
+            f"[{start}, {end}) have no data from it and are stored without activities"
+        )
+    previous = io_manager.read_rows(context.asset_key.path, ["content_hash", "ingested_at"],
+                                    partition_column="activity_date", start=start, end=end)
+    first_seen = first_arrivals(previous)
+    batch = bronze_table(result, dt.datetime.now(dt.timezone.utc), start=start, end=end, first_seen=first_seen)
     if batch.before_first_partition:
         context.log.warning(
             f"{batch.before_first_partition} records are dated before the first partition {FIRST_DAY}: kept in "
@@ -201,6 +253,8 @@ def raw_activities(
             "records": table.num_rows,
             "records_in_window": batch.in_window,
             "records_before_first_partition": batch.before_first_partition,
+            "days_beyond_source_data": uncovered,
+            "records_seen_before": sum(h in first_seen for h in table.column("content_hash").to_pylist()),
             "unplaceable_records": len(batch.unplaceable),
             "unplaceable_records_of_other_partitions": batch.unplaceable_elsewhere,
             "athletes": len(set(table.column("athlete_id").drop_null().to_pylist())),

@@ -22,7 +22,16 @@ single-run backfills would be wrong. This one:
 
 Tables live at ``<root>/<asset key path>`` (e.g. ``silver/activities``). Each asset names its partition
 column with ``metadata={"partition_expr": "<date column>"}``. Earlier table versions stay readable through
-Delta time travel (``DeltaTable(path, version=N)``).
+Delta time travel (``DeltaTable(path, version=N)``) for ``DEFAULT_RETENTION_HOURS`` after they are replaced:
+the ``maintenance/delta_tables`` asset vacuums older files (and files of killed writes) and compacts small ones.
+
+Two more things assets ask of it (the Unity Catalog IO manager does the same):
+
+* ``read_rows``: columns of a table's current rows, inside or outside a date window (bronze keeps each record's
+  first arrival time across reruns; silver keeps one row per activity id across the whole table);
+* an output whose runtime metadata holds ``also_replaces = {"column": c, "values": [...]}`` replaces, in the same
+  commit as its window, the rows of *other* partitions with those values of ``c`` (silver deletes the older
+  version of an activity that moved to another day, atomically with writing the newer one).
 """
 
 
@@ -38,6 +47,11 @@ from athlete_platform.resources.spark import SparkResource
 PARTITION_EXPR = "partition_expr"
 ALLOW_MISSING = "allow_missing_table"
 COLUMNS = "columns"
+#: Runtime output metadata: {"column": name, "values": [int, ...]} also replaced outside the window (see above).
+ALSO_REPLACES = "also_replaces"
+#: VACUUM keeps the files of replaced versions this long: a week of time travel (Delta's own default,
+#: delta.deletedFileRetentionDuration = 7 days, https://docs.delta.io/latest/delta-utility.html#vacuum).
+DEFAULT_RETENTION_HOURS = 7 * 24
 #: Spark inputs with at least this many rows in their window are read by Spark itself (see above).
 SPARK_SCAN_MIN_ROWS = 50_000
 #: Partitioned writes: file size cap and row-group size (see the module docstring).
@@ -59,6 +73,29 @@ def window_dates(context: Any) -> tuple[dt.date, dt.date]:
 
 def window_predicate(column: str, start: dt.date, end: dt.date) -> str:
     return f"{column} >= '{start.isoformat()}' AND {column} < '{end.isoformat()}'"
+
+
+def also_replaces(context: OutputContext) -> tuple[str, list[int]] | None:
+    """(column, integer values) an output also replaces outside its window (``ALSO_REPLACES``), or None."""
+    entry = (context.output_metadata or {}).get(ALSO_REPLACES)
+    value = getattr(entry, "value", entry)
+    if not value or not value.get("values"):
+        return None
+    column, values = value["column"], value["values"]
+    if not isinstance(column, str) or not column.isidentifier():
+        raise ValueError(f"{ALSO_REPLACES}: column {column!r} is not a plain column name")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{ALSO_REPLACES}: only integer values are supported")
+    return column, sorted(set(values))
+
+
+def replace_predicate(column: str, start: dt.date, end: dt.date, also: tuple[str, list[int]] | None) -> str:
+    """The rows a partitioned write replaces: its window, and the ``also_replaces`` rows anywhere."""
+    window = window_predicate(column, start, end)
+    if also is None:
+        return window
+    key, values = also
+    return f"({window}) OR ({key} IN ({', '.join(str(v) for v in values)}))"
 
 
 def to_arrow(obj: Any) -> pa.Table:
@@ -151,7 +188,10 @@ class DeltaTableIOManager(ConfigurableIOManager):
             column = partition_column(context)
             start, end = window_dates(context)
             self._check_rows_in_window(context, table, column, start, end)
-            predicate = window_predicate(column, start, end)
+            also = also_replaces(context)
+            predicate = replace_predicate(column, start, end, also)
+            if also is not None:
+                metadata["also_replaced"] = f"{also[0]} in {also[1][:20]}" + (" ..." if len(also[1]) > 20 else "")
             if end - start > dt.timedelta(days=1):
                 table = table.sort_by([(column, "ascending")])  # stable: only groups the rows by date
             clustered = {
@@ -183,6 +223,56 @@ class DeltaTableIOManager(ConfigurableIOManager):
             context, column, start, end, rows=table.num_rows, null_count=values.null_count,
             low=pc.min(values).as_py(), high=pc.max(values).as_py(),
         )
+
+    # -- rows beyond an input's window, and maintenance --------------------------------------------
+    def read_rows(self, asset_key_path: list[str], columns: list[str], *, partition_column: str | None = None,
+                  start: dt.date | None = None, end: dt.date | None = None, outside: bool = False) -> pa.Table | None:
+        """``columns`` of the table's current rows: all, or those with ``partition_column`` in ``[start, end)``
+        (``outside``: not in it). None when the table does not exist yet."""
+        from deltalake import DeltaTable
+
+        path = self.table_path(asset_key_path)
+        if not DeltaTable.is_deltatable(str(path)):
+            return None
+        dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+        columns = [c for c in columns if c in dataset.schema.names]
+        row_filter = None
+        if partition_column is not None:
+            import pyarrow.dataset as ds
+
+            field = ds.field(partition_column)
+            inside = (field >= pa.scalar(start, pa.date32())) & (field < pa.scalar(end, pa.date32()))
+            row_filter = ~inside if outside else inside
+        return dataset.to_table(columns=columns, filter=row_filter)
+
+    def maintain_tables(self, retention_hours: int = DEFAULT_RETENTION_HOURS, log: Any = None) -> list[dict[str, Any]]:
+        """OPTIMIZE (compact files smaller than ``TARGET_FILE_BYTES``) then VACUUM every Delta table under the
+        root: files no version newer than ``retention_hours`` needs are deleted, and so are files no commit ever
+        referenced (a killed write's), once older than the retention (``full=True``: the whole directory is
+        listed, not only the log's removes). One report per table."""
+        from deltalake import DeltaTable
+
+        reports = []
+        root = Path(self.root_uri)
+        for log_dir in sorted(root.glob("**/_delta_log")):
+            path = log_dir.parent
+            before = _dir_bytes(path)
+            table = DeltaTable(str(path))
+            compacted = table.optimize.compact(target_size=TARGET_FILE_BYTES)
+            removed = DeltaTable(str(path)).vacuum(retention_hours=retention_hours, dry_run=False, full=True,
+                                                    enforce_retention_duration=False)
+            after = _dir_bytes(path)
+            reports.append({
+                "table": str(path.relative_to(root)),
+                "files_compacted": int(compacted.get("numFilesRemoved", 0)),
+                "files_vacuumed": len(removed),
+                "bytes_before": before,
+                "bytes_after": after,
+            })
+            if log is not None:
+                log.info(f"{path.relative_to(root)}: compacted {compacted.get('numFilesRemoved', 0)} files, vacuumed "
+                         f"{len(removed)}, {before - after} bytes freed")
+        return reports
 
     # -- reading ---------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:
@@ -257,3 +347,7 @@ class DeltaTableIOManager(ConfigurableIOManager):
             # PySpark cannot convert zero-chunk nested columns; an empty table with one empty chunk works.
             table = table.schema.empty_table()
         return self.spark.get_session().createDataFrame(table)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())

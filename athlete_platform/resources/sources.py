@@ -11,7 +11,8 @@ first daily partition) it also returns, in ``FetchResult.earlier``, every record
 Records it cannot turn into a dated record of the athlete (no parseable date or id, another athlete's
 id) are returned in ``FetchResult.unplaceable`` with the field, the reason and the raw value, whatever
 the window; the bronze asset places each of them in exactly one partition and silver quarantines it.
-Nothing a source receives is dropped silently.
+Nothing a source receives is dropped silently. A source whose data ends somewhere (a bulk export) says where in
+``FetchResult.covered_until``: bronze refuses a window wholly after it rather than storing an empty "rest day".
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class FetchResult:
     records: list[SourceRecord] = field(default_factory=list)  # dated inside [start, end)
     earlier: list[SourceRecord] = field(default_factory=list)  # dated before start (include_earlier only)
     unplaceable: list[UnplaceableRecord] = field(default_factory=list)
+    #: The source's data covers local dates before this day (a bulk export: until it was made); None for a
+    #: live source (the API, the simulator). A day on or after it has no data at all, not a rest day.
+    covered_until: dt.date | None = None
 
 
 class ActivitySource(ConfigurableResource, ABC):

@@ -153,6 +153,7 @@ class StravaExportSource(ActivitySource):
                 )
             athlete_id = self._athlete_id(export, table, log)
             files = 0
+            coverage = _Coverage()
             for row_number, row in table.rows():
                 reference = f"activities.csv row {row_number}"
                 try:
@@ -169,6 +170,7 @@ class StravaExportSource(ActivitySource):
                     )
                     continue
                 activity_date = dt.date.fromisoformat(activity["start_date_local"][:10])
+                coverage.add(activity_date)
                 earlier = activity_date < start
                 if (earlier and not include_earlier) or activity_date >= end:
                     continue  # another window's row: its warnings are that window's to report
@@ -187,6 +189,7 @@ class StravaExportSource(ActivitySource):
                     streams=streams,
                 )
                 (result.earlier if earlier else result.records).append(record)
+            result.covered_until = coverage.covered_until(export.created_on(zone))
         log.info(
             "Strava export: %d activities in [%s, %s)%s (%d activity files read), %d unplaceable rows",
             len(result.records), start, end,
@@ -236,6 +239,22 @@ class StravaExportSource(ActivitySource):
         if streams is None:
             log.debug("Strava export: %s: %r has no heart rate", reference, filename)
         return streams
+
+
+class _Coverage:
+    """The export covers local dates before max(its last activity + 1 day, the day it was made)."""
+
+    def __init__(self) -> None:
+        self.last: dt.date | None = None
+
+    def add(self, day: dt.date) -> None:
+        if self.last is None or day > self.last:
+            self.last = day
+
+    def covered_until(self, created_on: dt.date | None) -> dt.date | None:
+        after_last = None if self.last is None else self.last + dt.timedelta(days=1) if self.last < dt.date.max else self.last
+        ends = [d for d in (created_on, after_last) if d is not None]
+        return max(ends) if ends else None
 
 
 def derived_athlete_id(first_activity_id: int | None) -> int:
@@ -487,13 +506,14 @@ def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_
         raise RowError("Activity Date", "empty", activity_id=activity_id)
     try:
         start_utc = parse_export_datetime(raw_date)
+        local = start_utc.astimezone(zone)
     except ValueError as err:
         raise RowError("Activity Date", f"{raw_date[:40]!r} cannot be parsed: {err}", activity_id=activity_id) from None
+    except OverflowError:  # e.g. Dec 31, 9999 11 PM UTC is already year 10000 in Tokyo
+        raise RowError("Activity Date", f"{raw_date[:40]!r} is out of range in {zone.key}",
+                       activity_id=activity_id) from None
     if activity_id is None:
-        raise RowError(
-            "Activity ID", f"not a positive integer: {raw_id[:30]!r}", activity_date=start_utc.astimezone(zone).date()
-        )
-    local = start_utc.astimezone(zone)
+        raise RowError("Activity ID", f"not a positive integer: {raw_id[:30]!r}", activity_date=local.date())
     offset = local.utcoffset() or dt.timedelta(0)
     sign = "-" if offset < dt.timedelta(0) else "+"
     minutes = abs(int(offset.total_seconds())) // 60
@@ -514,8 +534,8 @@ def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_
         "name": row.text("Activity Name"),
         "type": _LEGACY_TYPE.get(sport_type or "", sport_type),
         "sport_type": sport_type,
-        "start_date": start_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "start_date_local": local.strftime("%Y-%m-%dT%H:%M:%SZ"),  # Strava's style: wall clock + 'Z'
+        "start_date": _iso_z(start_utc),
+        "start_date_local": _iso_z(local),  # Strava's style: wall clock + 'Z'
         "timezone": f"(GMT{sign}{minutes // 60:02d}:{minutes % 60:02d}) {zone.key}",
         "utc_offset": offset.total_seconds(),
         "distance": distance,
@@ -548,6 +568,11 @@ def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_
     }
     activity.update({k: v for k, v in optional.items() if v is not None})
     return activity
+
+
+def _iso_z(moment: dt.datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` with a four-digit year (strftime's %Y does not pad years before 1000)."""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
 
 
 def _workout_type(row: Row) -> int | None:
@@ -771,6 +796,10 @@ class _Export:
         """``profile.csv`` beside ``activities.csv``, None when the export has none."""
         return None
 
+    def created_on(self, zone: ZoneInfo) -> dt.date | None:
+        """The local day ``activities.csv`` was written (the export's data ends then), None when unknown."""
+        return None
+
     def read_profile_athlete_id(self, log: Any) -> int | None:
         """The ``Athlete ID`` of ``profile.csv`` (no other column is read), None when absent or unusable."""
         data = self.read_profile()
@@ -854,6 +883,10 @@ class _ZipExport(_Export):
         self.budget.charge(len(data), name)
         return data
 
+    def created_on(self, zone: ZoneInfo) -> dt.date | None:
+        year, month, day, *_ = self.members[self.csv_name].date_time  # zip times are wall clock, zone-less
+        return dt.date(year, month, day) if year > 1980 else None  # 1980-01-01: the format's "unset"
+
     def read_csv(self) -> bytes:
         try:
             return self._read(self.csv_name)
@@ -895,6 +928,12 @@ class _FolderExport(_Export):
     def read_csv(self) -> bytes:
         return self._read(self.root / CSV_NAME, CSV_NAME)
 
+    def csv_path(self) -> Path:
+        return self.root / CSV_NAME
+
+    def created_on(self, zone: ZoneInfo) -> dt.date | None:
+        return dt.datetime.fromtimestamp(self.csv_path().stat().st_mtime, tz=zone).date()
+
     def read_profile(self) -> bytes | None:
         path = self.root / PROFILE_NAME
         if path.is_symlink() or not path.is_file():
@@ -918,10 +957,13 @@ class _CsvOnlyExport(_FolderExport):
 
     def __init__(self, csv_path: Path, limits: _Limits) -> None:
         _Export.__init__(self, limits)
-        self.csv_path = csv_path
+        self._csv_path = csv_path
+
+    def csv_path(self) -> Path:
+        return self._csv_path
 
     def read_csv(self) -> bytes:
-        return self._read(self.csv_path, self.csv_path.name)
+        return self._read(self._csv_path, self._csv_path.name)
 
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
         return None

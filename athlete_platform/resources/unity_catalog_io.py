@@ -26,8 +26,11 @@ from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputCo
 
 from athlete_platform.resources.delta_io import (
     ALLOW_MISSING,
+    DEFAULT_RETENTION_HOURS,
+    also_replaces,
     check_window_bounds,
     partition_column,
+    replace_predicate,
     requested_input_type,
     to_arrow,
     upstream_partition_column,
@@ -92,7 +95,7 @@ class UnityCatalogDeltaIOManager(ConfigurableIOManager):
             start, end = window_dates(context)
             self._check_rows_in_window(context, df, column, start, end)
             if exists:
-                writer = writer.option("replaceWhere", window_predicate(column, start, end))
+                writer = writer.option("replaceWhere", replace_predicate(column, start, end, also_replaces(context)))
             writer.saveAsTable(name)
             metadata["partition_window"] = f"[{start}, {end})"
         else:
@@ -122,6 +125,36 @@ class UnityCatalogDeltaIOManager(ConfigurableIOManager):
             context, column, start, end, rows=stats["rows"], null_count=stats["rows"] - stats["non_null"],
             low=stats["low"], high=stats["high"],
         )
+
+    # -- rows beyond an input's window, and maintenance (same contract as delta_io) ---------------------
+    def read_rows(self, asset_key_path: list[str], columns: list[str], *, partition_column: str | None = None,
+                  start=None, end=None, outside: bool = False):
+        session = self.spark.get_session()
+        catalog, schema, table = self.table_parts(asset_key_path)
+        if not session.catalog.tableExists(f"{catalog}.{schema}.{table}"):
+            return None
+        df = session.table(self.table_name(asset_key_path))
+        df = df.select(*[c for c in columns if c in df.columns])
+        if partition_column is not None:
+            inside = window_predicate(partition_column, start, end)
+            df = df.where(f"NOT ({inside})" if outside else inside)
+        return df.toArrow()
+
+    def maintain_tables(self, retention_hours: int = DEFAULT_RETENTION_HOURS, log: Any = None) -> list[dict[str, Any]]:
+        """OPTIMIZE and VACUUM ... RETAIN ``retention_hours`` HOURS every table of the catalog's platform schemas."""
+        session = self.spark.get_session()
+        reports = []
+        for schema in ("bronze", "silver", "feature_store", "gold", "monitoring", "models"):
+            if not session.catalog.databaseExists(f"{self.catalog}.{schema}"):
+                continue
+            for row in session.sql(f"SHOW TABLES IN {quote(self.catalog)}.{quote(schema)}").collect():
+                name = f"{quote(self.catalog)}.{quote(schema)}.{quote(row['tableName'])}"
+                session.sql(f"OPTIMIZE {name}")
+                session.sql(f"VACUUM {name} RETAIN {int(retention_hours)} HOURS")
+                reports.append({"table": f"{schema}.{row['tableName']}"})
+                if log is not None:
+                    log.info(f"{name}: optimized, vacuumed (retain {retention_hours} h)")
+        return reports
 
     # -- reading ---------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:

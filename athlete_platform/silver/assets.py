@@ -3,15 +3,26 @@
 One Spark pass parses every bronze row with the pure parser (``mapInPandas``), then splits accepted rows
 from rejected ones. A bronze row that ingest already flagged (``quarantine_field``/``quarantine_reason``:
 dated before the first partition, no usable date or id, another athlete) is rejected with that reason
-without parsing. Duplicates (same activity id) keep the latest version: latest ``ingested_at``, then
-latest arrival (``record_seq``). Every bronze row of the window is accounted for:
-rows in = silver rows + quarantined rows + superseded duplicates, in the metadata and as a blocking check.
-Checks run on the output before it is handed to the IO manager.
+without parsing.
+
+One activity id, one silver row, table-wide. Versions are ordered by their own version time: the first arrival
+of that content in bronze (``ingested_at``, kept across reruns), then the later local date, then the later
+arrival within the day (``record_seq``) — the same order whether the versions are fetched in one range or on
+separate days. Within the window the newest accepted version wins; then it is compared with the row the table
+already holds for that id in *other* partitions (an activity whose date was edited lands on another day): if
+that one is newer, the window's version is superseded; if the window's is newer, the older row (and its HR
+profile) is deleted in the same Delta commit that writes the window (``delta_io.ALSO_REPLACES``). The check
+``unique_activity_id`` looks at the whole table as it stands after that commit.
+
+Every bronze row of the window is accounted for: rows in = silver rows + quarantined rows + superseded
+duplicates (within the window, or by a newer version in another partition), in the metadata and as a blocking
+check. Checks run on the output before it is handed to the IO manager.
 """
 
 
 from collections.abc import Iterator
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pandas as pd
 from dagster import (
@@ -29,7 +40,7 @@ from dagster import (
 )
 
 from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.resources.delta_io import ALSO_REPLACES, window_dates
 from athlete_platform.silver import checks
 from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS, Rejection, parse_record
 
@@ -52,6 +63,8 @@ QUARANTINE_COLUMNS = [
     "source", "athlete_id", "activity_id", "activity_date", "record_seq", "reject_fields", "reason",
     "payload", "content_hash", "ingested_at",
 ]
+#: A version's order, newest last (module docstring): compared as a struct, field by field.
+VERSION_ORDER = ("ingested_at", "activity_date", "record_seq")
 
 
 def parse_bronze_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -125,14 +138,14 @@ class SilverConfig(Config):
             metadata={"partition_expr": "activity_date"},
             description="Typed activities (contract in silver/parsing.py), one row per activity id, latest version.",
             kinds={"spark", "delta"},
-            code_version="2",
+            code_version="3",
         ),
         "activity_hr_profiles": AssetOut(
             key=SILVER_HR_PROFILES,
             metadata={"partition_expr": "activity_date"},
             description="Per activity with HR: seconds spent at each HR value (stream) or per split (splits), for time in zone.",
             kinds={"spark", "delta"},
-            code_version="1",
+            code_version="2",
         ),
         "quarantine": AssetOut(
             key=SILVER_QUARANTINE,
@@ -152,6 +165,7 @@ def silver_activities(
     context: AssetExecutionContext,
     config: SilverConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
+    io_manager: ResourceParam[Any],  # reads the table's rows of other partitions (delta_io.read_rows)
     raw_activities,
 ):
     from pyspark.sql import Window
@@ -160,16 +174,19 @@ def silver_activities(
     start, end = window_dates(context)
     parsed = raw_activities.mapInPandas(parse_bronze_batches, schema=PARSED_DDL).cache()
     accepted = parsed.filter(F.col("status") == "accepted")
-    latest_first = Window.partitionBy("activity_id").orderBy(F.desc("ingested_at"), F.desc("record_seq"))
-    latest = (
-        accepted.withColumn("_version_rank", F.row_number().over(latest_first))
+    newest_first = Window.partitionBy("activity_id").orderBy(*[F.desc(c) for c in VERSION_ORDER])
+    newest_in_window = (
+        accepted.withColumn("_version_rank", F.row_number().over(newest_first))
         .filter(F.col("_version_rank") == 1)
         .drop("_version_rank")
-        .cache()
     )
+    elsewhere = _rows_of_other_partitions(io_manager, raw_activities.sparkSession, start, end)
+    versions = _compare_with_other_partitions(newest_in_window, elsewhere)
+    latest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti").cache()
     activities = latest.select(*SILVER_COLUMNS)
     profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
     quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
+    replaces = {ALSO_REPLACES: {"column": "activity_id", "values": versions.older_elsewhere_ids}}
 
     counts = parsed.groupBy("status").count().collect()
     by_status = {row["status"]: row["count"] for row in counts}
@@ -177,9 +194,10 @@ def silver_activities(
     accepted_rows = activities.count()
     # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
     rows_in = raw_activities.count()
-    superseded = (
+    superseded_in_window = (
         accepted.groupBy("activity_id").count().agg(F.sum(F.col("count") - 1).alias("superseded")).first()["superseded"]
     ) or 0
+    superseded = superseded_in_window + len(versions.newer_elsewhere_ids)
     accounting = checks.RowAccounting(rows_in=rows_in, silver=accepted_rows, quarantined=rejected, superseded=superseded)
     by_field = {
         r["reject_fields"]: r["count"]
@@ -193,6 +211,8 @@ def silver_activities(
             "accepted": accepted_rows,
             "rejected": rejected,
             "duplicates_superseded": superseded,
+            "superseded_by_other_partitions": len(versions.newer_elsewhere_ids),
+            "replaced_in_other_partitions": len(versions.older_elsewhere_ids),
             "unaccounted": accounting.unaccounted,
             "accounting": accounting.describe(),
             "quarantined_by_field": MetadataValue.json(by_field),
@@ -200,9 +220,10 @@ def silver_activities(
             "sports": MetadataValue.json(
                 {r["sport"]: r["count"] for r in activities.groupBy("sport").count().collect()}
             ),
+            **replaces,
         },
     )
-    yield Output(profiles, output_name="activity_hr_profiles")
+    yield Output(profiles, output_name="activity_hr_profiles", metadata=replaces)
     yield Output(
         quarantine,
         output_name="quarantine",
@@ -215,4 +236,48 @@ def silver_activities(
     )
     yield from checks.evaluate_silver_checks(
         activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
+        rest_of_table=versions.rest_of_table,
+    )
+
+
+@dataclass
+class _OtherPartitions:
+    newer_elsewhere: Any  # Spark DataFrame of activity_id: the window's version is superseded
+    newer_elsewhere_ids: list[int]
+    older_elsewhere_ids: list[int]  # the window's version wins: the other partitions' rows are deleted
+    rest_of_table: Any  # Spark DataFrame (activity_id, activity_date) of the rows other partitions keep
+
+
+def _rows_of_other_partitions(io_manager: Any, session: Any, start, end):
+    """(activity_id, activity_date, version columns) of silver rows outside ``[start, end)``, as Spark."""
+    columns = ["activity_id", *VERSION_ORDER]
+    table = io_manager.read_rows(SILVER_ACTIVITIES.path, columns, partition_column="activity_date", start=start,
+                                 end=end, outside=True)
+    if table is None or table.num_rows == 0 or table.column_names != columns:
+        return None
+    return session.createDataFrame(table)
+
+
+def _compare_with_other_partitions(newest_in_window, elsewhere) -> _OtherPartitions:
+    from pyspark.sql import functions as F
+
+    session = newest_in_window.sparkSession
+    if elsewhere is None:
+        empty = session.createDataFrame([], "activity_id long, activity_date date")
+        return _OtherPartitions(empty.select("activity_id"), [], [], empty)
+    version = F.struct(*VERSION_ORDER)
+    ours = newest_in_window.select("activity_id", version.alias("ours"))
+    theirs = elsewhere.groupBy("activity_id").agg(F.max(version).alias("theirs"))
+    both = ours.join(theirs, "activity_id").select(
+        "activity_id", (F.col("theirs") > F.col("ours")).alias("theirs_newer")
+    ).collect()
+    newer = sorted(int(r["activity_id"]) for r in both if r["theirs_newer"])
+    older = sorted(int(r["activity_id"]) for r in both if not r["theirs_newer"])
+    ids = "activity_id long"
+    rest = elsewhere.join(session.createDataFrame([(i,) for i in older], ids), "activity_id", "left_anti")
+    return _OtherPartitions(
+        newer_elsewhere=session.createDataFrame([(i,) for i in newer], ids),
+        newer_elsewhere_ids=newer,
+        older_elsewhere_ids=older,
+        rest_of_table=rest.select("activity_id", "activity_date"),
     )

@@ -17,7 +17,12 @@ from athlete_platform.silver.parsing import DISTANCE_SPORTS, HR_RANGE_BPM, RUN_P
 SILVER = AssetKey(["silver", "activities"])
 
 SILVER_CHECK_SPECS = [
-    AssetCheckSpec("unique_activity_id", asset=SILVER, blocking=True, description="One row per activity id."),
+    AssetCheckSpec(
+        "unique_activity_id",
+        asset=SILVER,
+        blocking=True,
+        description="One row per activity id in the whole table, as it stands after this write (all partitions).",
+    ),
     AssetCheckSpec(
         "positive_duration_and_distance",
         asset=SILVER,
@@ -37,7 +42,8 @@ SILVER_CHECK_SPECS = [
         "every_record_accounted_for",
         asset=SILVER,
         blocking=True,
-        description="Bronze rows of the window = silver rows + quarantined rows + superseded duplicates.",
+        description="Bronze rows of the window = silver rows + quarantined rows + superseded duplicates (in the "
+        "window or by a newer version in another partition).",
     ),
     AssetCheckSpec(
         "quarantine_rate",
@@ -85,16 +91,23 @@ def check_every_record_accounted_for(accounting: RowAccounting) -> AssetCheckRes
     )
 
 
-def check_unique_activity_id(activities) -> AssetCheckResult:
+def check_unique_activity_id(activities, rest_of_table=None) -> AssetCheckResult:
+    """``rest_of_table``: (activity_id, activity_date) of the rows other partitions keep after this write; with
+    it the check sees the whole table, not just the window."""
     from pyspark.sql import functions as F
 
-    duplicated = activities.groupBy("activity_id").count().filter(F.col("count") > 1)
-    examples = [row["activity_id"] for row in duplicated.limit(5).collect()]
+    rows = activities.select("activity_id", "activity_date")
+    if rest_of_table is not None:
+        rows = rows.unionByName(rest_of_table.select("activity_id", "activity_date"))
+    duplicated = rows.groupBy("activity_id").agg(F.count(F.lit(1)).alias("count"),
+                                                 F.sort_array(F.collect_list("activity_date")).alias("dates"))
+    duplicated = duplicated.filter(F.col("count") > 1)
+    examples = [f"{row['activity_id']} on {', '.join(map(str, row['dates']))}" for row in duplicated.limit(5).collect()]
     return AssetCheckResult(
         check_name="unique_activity_id",
         asset_key=SILVER,
         passed=not examples,
-        metadata={"duplicated_ids_sample": str(examples)},
+        metadata={"duplicated_ids_sample": str(examples), "scope": "table" if rest_of_table is not None else "window"},
     )
 
 
@@ -162,9 +175,10 @@ def check_quarantine_rate(received: int, rejected: int, warn_rate: float) -> Ass
 
 
 def evaluate_silver_checks(
-    activities, *, start: dt.date, end: dt.date, accounting: RowAccounting, quarantine_warn_rate: float
+    activities, *, start: dt.date, end: dt.date, accounting: RowAccounting, quarantine_warn_rate: float,
+    rest_of_table=None,
 ) -> Iterator[AssetCheckResult]:
-    yield check_unique_activity_id(activities)
+    yield check_unique_activity_id(activities, rest_of_table)
     yield check_positive_duration_and_distance(activities)
     yield check_plausible_pace_and_hr(activities)
     yield check_rows_in_own_partition(activities, start, end)
