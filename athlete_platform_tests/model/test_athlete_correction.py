@@ -161,3 +161,31 @@ def test_gates_judge_the_evidence_there_is(prior):
     baseline = train_time_estimator(no_10k.head(5), EstimatorParams(**FAST), n_folds=4, gap_days=43, min_train_races=100)
     gate_10k, gate_riegel, notes = _gates(baseline, 180.0)
     assert gate_10k and gate_riegel and notes["beats_riegel"].startswith("not judged: not enough races")
+
+
+def _cv_with(mae: dict[tuple[str, str], float]):
+    from athlete_platform.model.estimator import CrossValidation, FittedTimeModel, TrainingOutcome
+
+    metrics = pd.DataFrame([{"method": m, "distance": d, "n": 6, "mae_s": v, "rmse_s": v, "mape_pct": 1.0}
+                            for (m, d), v in mae.items()])
+    cv = CrossValidation(folds=[], oof=pd.DataFrame(), metrics=metrics, latest_fold_metrics=metrics,
+                         coverage=pd.DataFrame(columns=["distance", "coverage", "n"]), halfwidths={})
+    model = FittedTimeModel(params=EstimatorParams(), fallback_time_s={})
+    return TrainingOutcome(model=model, cv=cv)
+
+
+@pytest.mark.parametrize(
+    ("model_10k", "riegel_10k", "passed"),
+    [(150.0, 200.0, True),   # under the threshold
+     (320.6, 320.3, True),   # the formula misses by 320 s itself: a tie with it passes
+     (360.0, 320.3, False),  # worse than the formula by more than the tie band
+     (200.0, 170.0, False)],  # the threshold is reachable on these races (the formula reaches it)
+)
+def test_the_10k_gate_judges_unreachable_10ks_against_the_formula(model_10k, riegel_10k, passed):
+    from athlete_platform.model.assets import _gates
+
+    outcome = _cv_with({("model", "10k"): model_10k, ("riegel", "10k"): riegel_10k, ("vdot", "10k"): riegel_10k + 5,
+                        ("model", "all"): 100.0, ("riegel", "all"): 120.0, ("vdot", "all"): 125.0})
+    gate_10k, gate_riegel, notes = _gates(outcome, 180.0)
+    assert gate_10k is passed and gate_riegel
+    assert f"{model_10k:.1f}" in notes["mae_10k_gate"]
