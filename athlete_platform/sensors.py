@@ -4,16 +4,17 @@
   exports (a ``.zip``, an ``activities.csv``-like ``.csv``, or an unpacked folder holding
   ``activities.csv``). The cursor is ``{name: [mtime_ns, size]}`` of the files already handled, so a new file
   or a replaced one (new mtime or size) is picked up once. For each, it reads only the CSV (no activity
-  files) with :class:`~athlete_platform.resources.strava_export.StravaExportSource` to find the local dates
-  its activities cover and requests **one** ``ingest_job`` run over the partition range
-  ``[earliest activity date, latest complete day]``: the features are incremental from D−1, so every day
+  files, and of it only the columns that date a row, one row at a time:
+  ``StravaExportSource.scan_dates``) to find the local dates its activities cover and requests **one**
+  ``ingest_job`` run over the partition range ``[earliest activity date, latest complete day]``: the features are incremental from D−1, so every day
   after the earliest new activity changes. An export with rows before the first partition, or rows that
   cannot be dated, also gets a run of the first partition alone, which quarantines them (not a range from
   the first partition: years without activities would cost Dagster bookkeeping for nothing). The run config binds the export
   path to the ``activity_source`` resource, with the rest of its (non-secret) config from the settings
   (``environments.export_source_config``: a resource's run config replaces its bound config).
   Files changed in the last ``settle_seconds`` are left for a later tick (still being copied); an export
-  that cannot be parsed is logged and remembered (retried only when it changes). Needs
+  that cannot be parsed is logged once and remembered (retried only when it changes) while the other files
+  flow; a bad row inside a good export is no reason to stop (its run quarantines it). Needs
   ``ATHLETE_PLATFORM_SOURCE=strava_export`` (the resource must be the export source); otherwise it skips.
 * :func:`build_race_labels_retrain_sensor` → ``race_labels_retrain_sensor``: reads new materializations of
   ``feature_store/race_results`` (cursor: event storage id). The training set of weekly partition W holds
@@ -96,12 +97,13 @@ def export_windows(path: Path, timezone: Optional[str], today: dt.date) -> tuple
 
     Raises ``StravaExportError`` when the export is unusable, ``ValueError`` when the time zone is unset.
     """
-    from athlete_platform.ingest.assets import history_windows, partition_dates
+    from athlete_platform.ingest.assets import history_windows, partition_days
     from athlete_platform.resources.strava_export import StravaExportSource
 
     source = StravaExportSource(export_path=str(path), timezone=timezone, parse_activity_files=False)
-    dates = partition_dates(source.fetch(FIRST_DAY, today + dt.timedelta(days=2), include_earlier=True))
-    return history_windows(dates), len(dates)
+    # Dates only, one row at a time (StravaExportSource.scan_dates): the daemon never holds the export's records.
+    scan = source.scan_dates(until=today + dt.timedelta(days=2))
+    return history_windows(partition_days(scan.dates, scan.unplaceable, FIRST_DAY)), scan.rows
 
 
 def export_run_config(path: Path, settings: PlatformSettings) -> dict[str, Any]:
@@ -130,13 +132,17 @@ def build_inbox_sensor(
         "(and one of the first partition when it quarantines some of its records).",
     )
     def _inbox_sensor(context: SensorEvaluationContext):
-        from athlete_platform.resources.strava_export import StravaExportError
+        from athlete_platform.resources.strava_export import StravaExportError, StravaExportSource
 
         if settings.source != "strava_export":
             return SkipReason(
                 f"ATHLETE_PLATFORM_SOURCE is {settings.source!r}: exports in {settings.inbox_dir} are only "
                 "ingested with the strava_export source"
             )
+        try:  # a missing or unknown zone concerns every export: say so, and remember none of them
+            StravaExportSource(timezone=settings.export_timezone).zone()
+        except ValueError as err:
+            return SkipReason(f"exports in {settings.inbox_dir} wait for the time zone: {err}")
         candidates = inbox_candidates(settings.inbox_dir)
         previous: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
         seen = {name: state for name, state in previous.items() if name in candidates}  # forget removed files
@@ -153,8 +159,9 @@ def build_inbox_sensor(
             path = settings.inbox_dir / file_name
             try:
                 windows, count = export_windows(path, settings.export_timezone, today)
-            except StravaExportError as err:
-                context.log.error(f"inbox: {file_name} is not a usable Strava export: {err}")
+            except (StravaExportError, OSError) as err:
+                # Reported once and remembered in the cursor (retried when the file changes); other files flow.
+                context.log.error(f"inbox: {file_name} is not a usable Strava export: {type(err).__name__}: {err}")
                 seen[file_name] = [mtime_ns, size]
                 continue
             if not windows:

@@ -216,3 +216,28 @@ def test_redact_masks_secret_env_values_and_token_patterns():
     masked = redact(text, env)
     assert "dapi-123456789" not in masked and "xyz987" not in masked and "qwerty" not in masked
     assert "/root" in masked
+
+
+def test_a_bad_export_is_reported_once_and_good_ones_keep_flowing(defs, settings):
+    """A cell of nan/inf/1e400 made the sensor raise on every tick, so a good export beside it never ran.
+    Now such an export runs (its bad rows are quarantined), an unusable one is reported once and remembered,
+    and the others are requested."""
+    instance = DagsterInstance.ephemeral()
+    poisoned = settings.inbox_dir / "poisoned.csv"
+    poisoned.write_text(HEADER + '1,"Mar 3, 2025, 1:30:00 PM",Run,Run,nan,1e400,inf\n'
+                        '2,"Mar 4, 2025, 1:30:00 PM",Run,Run,3000,10000,2950\n')
+    good = settings.inbox_dir / "good.csv"
+    export_csv(good, [(3, "Mar 5, 2025, 1:30:00 PM")])
+    broken = settings.inbox_dir / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    for path in (poisoned, good, broken):
+        age(path)
+
+    first = evaluate(defs, "strava_export_inbox_sensor", instance)
+    requested = {r.tags["athlete_platform/export_file"]: r.tags for r in first.run_requests}
+    assert set(requested) == {"poisoned.csv", "good.csv"}
+    assert requested["poisoned.csv"]["dagster/asset_partition_range_start"] == "2025-03-03"
+    assert set(json.loads(first.cursor)) == {"poisoned.csv", "good.csv", "broken.zip"}
+
+    again = evaluate(defs, "strava_export_inbox_sensor", instance, cursor=first.cursor)
+    assert not again.run_requests and again.cursor == first.cursor  # nothing re-read, nothing re-reported

@@ -70,6 +70,16 @@ def home_partition(record: UnplaceableRecord, first_day: dt.date) -> dt.date:
     return first_day
 
 
+def partition_days(dates: Iterable[dt.date], unplaceable_dates: Iterable[Optional[dt.date]],
+                   first_day: dt.date = FIRST_DAY) -> set[dt.date]:
+    """The partitions records land in, from their local dates alone (what the inbox sensor reads of an export):
+    a dated record on its date, or the first partition when it is before it; an unplaceable one by
+    :func:`home_partition`."""
+    days = {max(day, first_day) for day in dates}
+    days.update(first_day if day is None or day < first_day else day for day in unplaceable_dates)
+    return days
+
+
 def partition_dates(result: FetchResult, first_day: dt.date = FIRST_DAY) -> list[dt.date]:
     """The partition each record of ``result`` is stored in, as :func:`bronze_table` places it: a run that
     must account for every record (an export dropped in the inbox, a whole-history run) covers

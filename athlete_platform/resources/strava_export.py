@@ -30,7 +30,8 @@ optionally ``.gz``) as ``{"time": {"data": [s from the first sample]}, "heartrat
 one entry per sample that has both a time and a heart rate. A file without heart rate gives no
 streams; a corrupt file gives a warning and no streams. FIT needs the ``fitdecode`` package.
 
-Untrusted archives: members are read in memory and never extracted; names with ``..``, absolute
+Memory: ``activities.csv`` is streamed (one row at a time; a window keeps only its own records), activity
+files are read one at a time. Untrusted archives: members are never extracted; names with ``..``, absolute
 paths or drive letters make the whole archive rejected; the member count, each member's
 decompressed size (``.gz`` inside included) and the total decompressed per fetch are bounded; files
 referenced from the CSV must stay inside the export.
@@ -50,10 +51,10 @@ import struct
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
@@ -145,7 +146,7 @@ class StravaExportSource(ActivitySource):
 
         result = FetchResult()
         with _open_export(Path(self.export_path), self._limits()) as export:
-            table = parse_activities_csv(export.read_csv())
+            table = export.activities_table()
             if table.single_distance:
                 log.warning(
                     "Strava export: activities.csv has one 'Distance' column (no SI column); "
@@ -197,6 +198,26 @@ class StravaExportSource(ActivitySource):
         )
         return result
 
+    def scan_dates(self, until: dt.date) -> ExportDates:
+        """The local dates an export's rows fall on (``until`` excluded), reading only ``activities.csv``, one row
+        at a time and only the columns that place a row: what the inbox sensor needs to plan runs, in bounded
+        memory. Raises like ``fetch`` for an unusable export."""
+        zone = self.zone()
+        if not self.export_path:
+            raise ValueError("StravaExportSource.export_path is not set (STRAVA_EXPORT_PATH): where is the export?")
+        scan = ExportDates()
+        with _open_export(Path(self.export_path), self._limits()) as export:
+            for _, row in export.activities_table().rows():
+                scan.rows += 1
+                try:
+                    _, _, local = place_row(row, zone)
+                except RowError as err:
+                    scan.unplaceable.add(err.activity_date)
+                    continue
+                if local.date() < until:
+                    scan.dates.add(local.date())
+        return scan
+
     def _athlete_id(self, export: _Export, table: ActivitiesTable, log: Any) -> int:
         """Configured id, else profile.csv's, else derived from the smallest activity id (module docstring)."""
         profile_id = export.read_profile_athlete_id(log)
@@ -239,6 +260,16 @@ class StravaExportSource(ActivitySource):
         if streams is None:
             log.debug("Strava export: %s: %r has no heart rate", reference, filename)
         return streams
+
+
+@dataclass
+class ExportDates:
+    """What :meth:`StravaExportSource.scan_dates` found: distinct local dates of the activity rows, the dates
+    (None: none) of the rows that cannot be placed, and the number of rows."""
+
+    dates: set[dt.date] = field(default_factory=set)
+    unplaceable: set[dt.date | None] = field(default_factory=set)
+    rows: int = 0
 
 
 class _Coverage:
@@ -304,12 +335,13 @@ class RowError(ValueError):
         self.activity_date = activity_date
 
 
-@dataclass
 class ActivitiesTable:
-    """``activities.csv`` with columns looked up by (normalized) name."""
+    """``activities.csv`` with columns looked up by (normalized) name, read as a stream: ``rows()`` reads the
+    file again from the start each time and holds one row at a time, so memory does not grow with the file."""
 
-    columns: dict[str, list[int]]  # name -> indices, in file order
-    body: list[list[str]]
+    def __init__(self, columns: dict[str, list[int]], open_body: Callable[[], Iterator[list[str]]]) -> None:
+        self.columns = columns  # name -> indices, in file order
+        self._open_body = open_body
 
     @property
     def single_distance(self) -> bool:
@@ -317,7 +349,7 @@ class ActivitiesTable:
 
     def rows(self) -> Iterator[tuple[int, Row]]:
         """(row number counted from 1 after the header, row)."""
-        for number, cells in enumerate(self.body, start=1):
+        for number, cells in enumerate(self._open_body(), start=1):
             if not any(c.strip() for c in cells):
                 continue
             yield number, Row(self.columns, cells)
@@ -326,18 +358,39 @@ class ActivitiesTable:
 def parse_activities_csv(
     data: bytes, *, required: tuple[str, ...] = ("Activity ID", "Activity Date"), name: str = CSV_NAME
 ) -> ActivitiesTable:
-    """A Strava export CSV (``activities.csv``, or ``profile.csv`` with its own ``required`` columns)."""
+    """A Strava export CSV given as bytes (``activities.csv``, or ``profile.csv`` with its own ``required``
+    columns)."""
+    return read_activities_csv(lambda: io.BytesIO(data), required=required, name=name)
+
+
+def read_activities_csv(
+    open_binary: Callable[[], BinaryIO], *, required: tuple[str, ...] = ("Activity ID", "Activity Date"),
+    name: str = CSV_NAME,
+) -> ActivitiesTable:
+    """A Strava export CSV streamed from ``open_binary()`` (called once for the header and once per pass over
+    the rows). Raises StravaExportError for a file that is empty, not UTF-8, malformed CSV, or lacks a
+    ``required`` column (the error surfaces where it is met: a bad byte in row 9,000 while reading row 9,000)."""
+
+    def records(skip_header: bool) -> Iterator[list[str]]:
+        with open_binary() as binary:
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text)
+            try:
+                if skip_header:
+                    next(reader, None)
+                yield from reader
+            except UnicodeDecodeError as err:
+                raise StravaExportError(f"{name} is not UTF-8 (line {reader.line_num + 1}): {err}") from None
+            except csv.Error as err:
+                raise StravaExportError(f"{name} line {reader.line_num}: {err}") from None
+
+    header_reader = records(skip_header=False)
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise StravaExportError(f"{name} is not UTF-8: {err}") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
+        header = next(header_reader)
     except StopIteration:
         raise StravaExportError(f"{name} is empty") from None
-    except csv.Error as err:
-        raise StravaExportError(f"{name} header: {err}") from None
+    finally:
+        header_reader.close()
     columns: dict[str, list[int]] = {}
     for index, raw in enumerate(header):
         column = normalize_header(raw)
@@ -349,11 +402,7 @@ def parse_activities_csv(
             f"{name} lacks required column(s) {missing} (English headers expected; "
             f"found {len(columns)} columns)"
         )
-    try:
-        body = list(reader)
-    except csv.Error as err:
-        raise StravaExportError(f"{name} line {reader.line_num}: {err}") from None
-    return ActivitiesTable(columns, body)
+    return ActivitiesTable(columns, lambda: records(skip_header=True))
 
 
 class Row:
@@ -495,10 +544,8 @@ def sport_type_from_export(display: str) -> str:
     return re.sub(r"[\s\-]+", "", display)
 
 
-def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_unit: str = "km") -> dict[str, Any]:
-    """A Strava-API-shaped activity dict from one CSV row. Raises RowError for no id or date. A contract
-    field (distance, times, speeds, elevation, HR) whose cell is not a finite number keeps its raw text,
-    which silver quarantines with the field and the reason; other numeric cells are left out with a warning."""
+def place_row(row: Row, zone: ZoneInfo) -> tuple[int, dt.datetime, dt.datetime]:
+    """(activity id, UTC start, local start): what places a row in a partition. Raises RowError."""
     raw_id = row.text("Activity ID")
     activity_id = _positive_int(raw_id)
     raw_date = row.text("Activity Date")
@@ -514,6 +561,14 @@ def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_
                        activity_id=activity_id) from None
     if activity_id is None:
         raise RowError("Activity ID", f"not a positive integer: {raw_id[:30]!r}", activity_date=local.date())
+    return activity_id, start_utc, local
+
+
+def row_to_activity(row: Row, athlete_id: int, zone: ZoneInfo, display_distance_unit: str = "km") -> dict[str, Any]:
+    """A Strava-API-shaped activity dict from one CSV row. Raises RowError for no id or date. A contract
+    field (distance, times, speeds, elevation, HR) whose cell is not a finite number keeps its raw text,
+    which silver quarantines with the field and the reason; other numeric cells are left out with a warning."""
+    activity_id, start_utc, local = place_row(row, zone)
     offset = local.utcoffset() or dt.timedelta(0)
     sign = "-" if offset < dt.timedelta(0) else "+"
     minutes = abs(int(offset.total_seconds())) // 60
@@ -777,17 +832,58 @@ def check_member_name(name: str) -> None:
         raise StravaExportError(f"unsafe member name {name!r} in export archive: path traversal ('..')")
 
 
+class _BoundedStream(io.RawIOBase):
+    """A binary stream that refuses to yield more than ``limit`` bytes (a zip's declared size can lie), and turns
+    a corrupt zip member (bad CRC, truncated data) met while streaming into a StravaExportError."""
+
+    def __init__(self, raw: BinaryIO, name: str, limit: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._name = name
+        self._limit = limit
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            count = self._raw.readinto(buffer)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+            raise StravaExportError(f"{self._name}: corrupt archive member: {err}") from None
+        self._read += count or 0
+        if self._read > self._limit:
+            raise StravaExportError(
+                f"export member {self._name!r} is more than max_member_bytes={self._limit} bytes decompressed; "
+                "refusing to read it"
+            )
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 class _Export:
-    """Read-only view of an export: zip (in memory), folder, or a lone activities.csv."""
+    """Read-only view of an export: zip (members streamed, never extracted), folder, or a lone activities.csv."""
 
     has_files = True
 
     def __init__(self, limits: _Limits) -> None:
         self.limits = limits
         self.budget = _Budget(limits.max_total_bytes)
+        self._charged: set[str] = set()
+
+    def open_csv(self) -> BinaryIO:
+        """A fresh binary stream of ``activities.csv``, bounded by ``max_member_bytes``."""
+        raise NotImplementedError
+
+    def activities_table(self) -> ActivitiesTable:
+        return read_activities_csv(self.open_csv, name=CSV_NAME)
 
     def read_csv(self) -> bytes:
-        raise NotImplementedError
+        with self.open_csv() as handle:
+            return handle.read()
 
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
         raise NotImplementedError
@@ -819,6 +915,12 @@ class _Export:
 
     def close(self) -> None:
         return
+
+    def _charge_once(self, name: str, size: int) -> None:
+        """Charge a file streamed more than once (the CSV) to the budget once."""
+        if name not in self._charged:
+            self._charged.add(name)
+            self.budget.charge(size, name)
 
     def _check_reference(self, filename: str, reference: str) -> str:
         name = filename.strip().replace("\\", "/")
@@ -887,11 +989,16 @@ class _ZipExport(_Export):
         year, month, day, *_ = self.members[self.csv_name].date_time  # zip times are wall clock, zone-less
         return dt.date(year, month, day) if year > 1980 else None  # 1980-01-01: the format's "unset"
 
-    def read_csv(self) -> bytes:
+    def open_csv(self) -> BinaryIO:
+        info = self.members[self.csv_name]
+        if info.file_size > self.limits.max_member_bytes:
+            raise self._too_big(self.csv_name, info.file_size)
+        self._charge_once(self.csv_name, info.file_size)
         try:
-            return self._read(self.csv_name)
-        except ActivityFileError as err:
-            raise StravaExportError(f"{self.csv_name}: {err}") from None
+            handle = self.zf.open(info)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
+            raise StravaExportError(f"{self.csv_name} cannot be read: {err}") from None
+        return _BoundedStream(handle, self.csv_name, self.limits.max_member_bytes)
 
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
         name = self.prefix + self._check_reference(filename, reference)
@@ -925,8 +1032,13 @@ class _FolderExport(_Export):
         self.budget.charge(len(data), name)
         return data
 
-    def read_csv(self) -> bytes:
-        return self._read(self.root / CSV_NAME, CSV_NAME)
+    def open_csv(self) -> BinaryIO:
+        path = self.csv_path()
+        size = path.stat().st_size
+        if size > self.limits.max_member_bytes:
+            raise self._too_big(path.name, size)
+        self._charge_once(path.name, size)
+        return _BoundedStream(path.open("rb"), path.name, self.limits.max_member_bytes)
 
     def csv_path(self) -> Path:
         return self.root / CSV_NAME
@@ -962,9 +1074,6 @@ class _CsvOnlyExport(_FolderExport):
     def csv_path(self) -> Path:
         return self._csv_path
 
-    def read_csv(self) -> bytes:
-        return self._read(self._csv_path, self._csv_path.name)
-
     def read_activity_file(self, filename: str, reference: str) -> bytes | None:
         return None
 
@@ -999,6 +1108,7 @@ class _open_export:  # noqa: N801 - used as a context manager like open()
 
 __all__ = [
     "ActivityFileError",
+    "ExportDates",
     "StravaExportError",
     "StravaExportSource",
     "check_member_name",
@@ -1007,6 +1117,8 @@ __all__ = [
     "parse_activities_csv",
     "parse_activity_file",
     "parse_export_datetime",
+    "place_row",
+    "read_activities_csv",
     "row_to_activity",
     "sport_type_from_export",
 ]
