@@ -41,28 +41,47 @@ from athlete_platform.model.estimator import DISTANCE_KEYS, cross_validate  # no
 
 START, END = dt.date(2023, 1, 1), dt.date(2026, 1, 1)
 SEED = 42
+CHUNK_ATHLETES = 250
 
 
-def population_tables(athletes: int, workdir: Path) -> dict:
-    """Rows, rolling and daily features, races and oracle times of ``athletes`` simulated athletes (cached)."""
-    cache = workdir / f"population_{athletes}_seed{SEED}.pkl"
+def population_tables(athletes: int, workdir: Path, *, keep_tables: bool = False) -> dict:
+    """Training rows and oracle VDOTs of ``athletes`` simulated athletes (cached); with ``keep_tables`` also
+    the race, rolling and daily tables the platform run writes. Built in chunks of athletes — each athlete's
+    records, features and labels depend on that athlete alone, so the result is the same as one build —
+    to keep memory bounded (3,000 athletes in one pandas build need > 18 GB)."""
+    cache = workdir / f"population_{athletes}_seed{SEED}{'_tables' if keep_tables else ''}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
+    from athlete_platform.domain.simulator import athlete_records, simulate_athlete
     from athlete_platform.features import compute
-    from athlete_platform.model.simulated_data import build_tables
+    from athlete_platform.model.history_tables import rolling_from_silver, silver_from_records
+    from athlete_platform.labels.race_detection import detect_races
     from athlete_platform.model.training_set import point_in_time_join
+    from athlete_platform.resources.sources import SourceRecord
 
+    config = SimulatorConfig(seed=SEED, n_athletes=athletes, history_start=START)
     began = time.perf_counter()
-    tables = build_tables(SimulatorConfig(seed=SEED, n_athletes=athletes, history_start=START), END)
-    activity = compute.activity_features(tables.silver, None, None)
-    data = {
-        "rows": point_in_time_join(tables.races, tables.rolling).rows,
-        "races": tables.races,
-        "rolling": tables.rolling,
-        "daily": compute.daily_features(activity, {}, START, END),
-        "true_vdot": {race.activity_id: race.true_vdot for a in tables.population() for race in a.races},
-        "build_s": time.perf_counter() - began,
-    }
+    parts: dict[str, list[pd.DataFrame]] = {"rows": [], "races": [], "rolling": [], "daily": []}
+    true_vdot: dict[int, float] = {}
+    for first in range(0, athletes, CHUNK_ATHLETES):
+        records = []
+        for index in range(first, min(first + CHUNK_ATHLETES, athletes)):
+            athlete = simulate_athlete(config, index, END)
+            true_vdot.update({race.activity_id: race.true_vdot for race in athlete.races})
+            records += [SourceRecord("simulator", a, day, activity)
+                        for a, day, activity in athlete_records(athlete, START, END, START)]
+        silver, _ = silver_from_records(records)
+        rolling = rolling_from_silver(silver, START, END)
+        races = detect_races(silver, None).races
+        parts["rows"].append(point_in_time_join(races, rolling).rows)
+        if keep_tables:
+            parts["races"].append(races)
+            parts["rolling"].append(rolling)
+            parts["daily"].append(compute.daily_features(compute.activity_features(silver, None, None), {}, START, END))
+        print(f"  {min(first + CHUNK_ATHLETES, athletes):,} of {athletes:,} athletes built", flush=True)
+    data = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items() if frames}
+    data["rows"] = data["rows"].sort_values(["race_date", "athlete_id", "activity_id"], kind="stable").reset_index(drop=True)
+    data["true_vdot"], data["build_s"] = true_vdot, time.perf_counter() - began
     cache.write_bytes(pickle.dumps(data))
     return data
 
@@ -196,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_curve(records)
     if args.platform:
-        platform_run(args.platform, population_tables(args.platform, args.workdir), args.workdir)
+        platform_run(args.platform, population_tables(args.platform, args.workdir, keep_tables=True), args.workdir)
     return 0
 
 
