@@ -14,6 +14,10 @@ that one is newer, the window's version is superseded; if the window's is newer,
 profile) is deleted in the same Delta commit that writes the window (``delta_io.ALSO_REPLACES``). The check
 ``unique_activity_id`` looks at the whole table as it stands after that commit.
 
+A window with a day bronze was never materialized for fails with a clear message (an empty day must be a rest
+day the source reported, not a day nobody fetched); checked against the Dagster instance when the step runs
+in-process (a remote Databricks step has no instance history: there the job runs bronze first).
+
 Every bronze row of the window is accounted for: rows in = silver rows + quarantined rows + superseded
 duplicates (within the window, or by a newer version in another partition), in the metadata and as a blocking
 check. Checks run on the output before it is handed to the IO manager.
@@ -32,6 +36,7 @@ from dagster import (
     AssetOut,
     BackfillPolicy,
     Config,
+    Failure,
     MetadataValue,
     Output,
     ResourceParam,
@@ -47,6 +52,7 @@ from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS, Rej
 SILVER_ACTIVITIES = AssetKey(["silver", "activities"])
 SILVER_HR_PROFILES = AssetKey(["silver", "activity_hr_profiles"])
 SILVER_QUARANTINE = AssetKey(["silver", "quarantine"])
+BRONZE = AssetKey(["bronze", "raw_activities"])
 
 PARSED_DDL = (
     "status string, reject_fields string, reason string, "
@@ -155,7 +161,7 @@ class SilverConfig(Config):
             code_version="2",
         ),
     },
-    ins={"raw_activities": AssetIn(key=AssetKey(["bronze", "raw_activities"]))},
+    ins={"raw_activities": AssetIn(key=BRONZE)},
     group_name="silver",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
@@ -172,6 +178,17 @@ def silver_activities(
     from pyspark.sql import functions as F
 
     start, end = window_dates(context)
+    if pyspark_step_launcher is None:  # in-process, the run's own instance (a remote step's has no history)
+        missing = missing_upstream_days(context.instance, BRONZE, start, end)
+        if missing:
+            raise Failure(
+                description=(
+                    f"bronze/raw_activities was never materialized for {len(missing)} day(s) of [{start}, {end}) "
+                    f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}): silver would store them as "
+                    "days without activities. Materialize bronze for them first (ingest_job runs both)."
+                ),
+                metadata={"missing_days": len(missing)},
+            )
     parsed = raw_activities.mapInPandas(parse_bronze_batches, schema=PARSED_DDL).cache()
     accepted = parsed.filter(F.col("status") == "accepted")
     newest_first = Window.partitionBy("activity_id").orderBy(*[F.desc(c) for c in VERSION_ORDER])
@@ -238,6 +255,15 @@ def silver_activities(
         activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
         rest_of_table=versions.rest_of_table,
     )
+
+
+def missing_upstream_days(instance: Any, upstream: AssetKey, start, end) -> list[str]:
+    """Daily partition keys of ``[start, end)`` the instance has no materialization of ``upstream`` for."""
+    import datetime as dt
+
+    done = instance.get_materialized_partitions(upstream)
+    days = (start + dt.timedelta(days=offset) for offset in range((end - start).days))
+    return [day.isoformat() for day in days if day.isoformat() not in done]
 
 
 @dataclass

@@ -126,3 +126,23 @@ def test_lost_rows_fail_the_accounting_check():
     assert not evaluation.passed and evaluation.metadata["unaccounted"].value == 1
     assert "UNACCOUNTED 1" in lost.describe()
     assert check_every_record_accounted_for(RowAccounting(10, 7, 2, 1)).passed
+
+
+def test_silver_refuses_days_bronze_never_fetched_but_keeps_rest_days(tmp_path, spark_resource):
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.ephemeral()
+    resources = local_test_resources(tmp_path, spark_resource,
+                                     activity_source=StaticSource(records=[run_activity(1, "2025-03-01")]))
+    materialize_window([raw_activities], resources, "2025-03-01", "2025-03-02", instance=instance)  # 03-02: rest day
+
+    missing = materialize_window([raw_activities, silver_activities], resources, "2025-03-01", "2025-03-03",
+                                 instance=instance, selection=[silver_activities], raise_on_error=False)
+    assert not missing.success
+    [failure] = [e for e in missing.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "never materialized for 1 day(s) of [2025-03-01, 2025-03-04) (2025-03-03)" in \
+        failure.event_specific_data.error.message
+
+    rest = materialize_window([raw_activities, silver_activities], resources, "2025-03-01", "2025-03-02",
+                              instance=instance, selection=[silver_activities])
+    assert rest.success and read(tmp_path, "silver", "activities")["activity_id"].tolist() == [1]
