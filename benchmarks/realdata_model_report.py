@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from athlete_platform.model.assets import TimeEstimatorConfig  # noqa: E402
 from athlete_platform.model.history_tables import history_tables, records_from_file  # noqa: E402
 from athlete_platform.model.population_prior import simulated_prior_rows  # noqa: E402
-from athlete_platform.model.walk_forward import prior_interval_halfwidths, walk_forward, walk_forward_metrics  # noqa: E402
+from athlete_platform.model.walk_forward import REFIT_DAYS, prior_interval_halfwidths, walk_forward, walk_forward_metrics  # noqa: E402
 
 DEFAULT_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 #: Home zones of the exports (their CSVs have UTC times only); API payloads carry their own.
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA)
     parser.add_argument("--min-races", type=int, default=10)
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="default")
+    parser.add_argument("--refit-days", type=int, default=REFIT_DAYS,
+                        help="refit the model after this many days (0: for every race day); as make athlete does")
     args = parser.parse_args(argv)
     if not args.realdata.is_dir():
         print(f"no real data at {args.realdata}")
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {path.name}: {len(rows)} races, fewer than {args.min_races}: not evaluated")
             continue
         began = time.perf_counter()
-        predictions = walk_forward(rows, prior, params, halfwidths)
+        predictions = walk_forward(rows, prior, params, halfwidths, args.refit_days)
         table = walk_forward_metrics(predictions)
         print(f"\n## {path.name}: {len(rows)} races, {int(table.loc[(table['method'] == 'model') & (table['distance'] == 'all'), 'n'].iloc[0])} "
               f"with a 90-day best effort ({time.perf_counter() - began:.0f} s)\n")

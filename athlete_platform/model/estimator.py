@@ -365,6 +365,27 @@ class FittedTimeModel:
         as_of = features["as_of_date"] if "as_of_date" in features else None
         return self.corrections.for_rows(features["athlete_id"], as_of)
 
+    def with_later_races(self, rows: pd.DataFrame) -> "FittedTimeModel":
+        """This model with ``rows`` (races after its training data: athlete_id, race_date, distance_bucket,
+        official_time_s and the features of the day before) added to the athletes' correction histories —
+        their residuals against this population model, which never saw them. The population model is not
+        refitted: between two trainings, a runner's new races still move their correction."""
+        if self.corrections is None or rows.empty or self.params.model_kind in ("baseline", "constant"):
+            return self
+        residual = np.full(len(rows), np.nan)
+        for distance in DISTANCE_KEYS:
+            mask = (rows["distance_bucket"] == distance).to_numpy()
+            if mask.any():
+                part = rows[mask]
+                offset, _ = offset_times(part, distance, self.params, self.fallback_time_s)
+                residual[mask] = np.log(part["official_time_s"].to_numpy(dtype=float) / offset) - self.log_ratio(part, distance, offset)
+        later = pd.DataFrame({"athlete_id": rows["athlete_id"].to_numpy(dtype=np.int64),
+                              "race_date": pd.to_datetime(rows["race_date"]).to_numpy(), "log_residual": residual})
+        history = pd.concat([self.corrections.history, later[np.isfinite(residual)]], ignore_index=True)
+        corrections = AthleteCorrections(history, self.corrections.prior_races, self.corrections.halflife_days,
+                                         self.corrections.interval_prior_races)
+        return replace(self, corrections=corrections)
+
     def point_predictions(self, features: pd.DataFrame) -> np.ndarray:
         """(n, 4) predicted seconds in DISTANCE_KEYS order, before the monotone fix."""
         columns = []

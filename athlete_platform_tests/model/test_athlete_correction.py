@@ -189,3 +189,18 @@ def test_the_10k_gate_judges_unreachable_10ks_against_the_formula(model_10k, rie
     gate_10k, gate_riegel, notes = _gates(outcome, 180.0)
     assert gate_10k is passed and gate_riegel
     assert f"{model_10k:.1f}" in notes["mae_10k_gate"]
+
+
+def test_races_after_the_training_data_move_the_correction_without_a_refit(prior):
+    rows, source = runner_rows(prior, 1.08)
+    population = prior[prior["athlete_id"] != source]
+    model = fit_time_model(pd.concat([population, rows.head(10)], ignore_index=True), EstimatorParams(**FAST))
+    later = rows.iloc[10:20]
+    updated = model.with_later_races(later)
+    query = rows.iloc[[25]]
+    before_counts = model.athlete_correction(query)[2][0]
+    correction, _, counts = updated.athlete_correction(query)
+    assert before_counts == 10 and counts[0] == 20
+    assert correction[0] > model.athlete_correction(query)[0][0]  # ten more slow races: a larger offset
+    assert updated.regressors is model.regressors  # the population model is not refitted
+    assert model.athlete_correction(query)[2][0] == 10  # the original is unchanged
