@@ -7,7 +7,6 @@ INSTALL_REQUIRES = [
     "dagster-webserver==1.13.27",
     "dagster-databricks==0.29.27",
     "dagster-deltalake==0.29.27",
-    "dagster-mlflow==0.29.27",
     "pyspark==4.3.0",
     "deltalake==1.6.6",
     "pyarrow>=15",

@@ -20,7 +20,7 @@ from athlete_platform.maintenance.assets import delta_tables
 from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
 from athlete_platform.monitoring.assets import MONITORING_ASSETS
 from athlete_platform.monitoring.reports import athlete_reports
-from athlete_platform.resources.environments import resources_for
+from athlete_platform.resources.environments import executor_for, resources_for
 from athlete_platform.schedules import SCHEDULES
 from athlete_platform.sensors import SENSORS
 from athlete_platform.settings import load_settings
@@ -49,4 +49,5 @@ defs = Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=resources_for(settings),
+    executor=executor_for(settings),  # Databricks: one run worker, one cluster per run
 )

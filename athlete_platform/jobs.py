@@ -7,7 +7,8 @@
 * ``ingest_job`` — the ingestion half of it (bronze → silver → features and labels), which the inbox
   sensor runs over the dates a new Strava export covers: no inference over history with today's model.
 * ``weekly_training_job`` — training_set → time_estimator (blocking MAE gates) →
-  registered_time_estimator, for one weekly partition (one run per week: a model per week).
+  registered_time_estimator, for one weekly partition (one run per week: a model per week). Its failure
+  hook ``fail_unfinished_mlflow_runs`` leaves no MLflow run of a failed step RUNNING.
 * ``predictions_job`` — the inference and monitoring half of ``daily_job`` (predictions + inference log →
   monitoring → reports) over days already ingested: ``make athlete`` runs it over a whole history after
   training, with ``point_in_time_model`` (no re-ingestion, no model that saw the day).
@@ -19,7 +20,7 @@
 Asset checks of the selected assets run in the same jobs (``AssetSelection.assets`` includes them).
 """
 
-from dagster import AssetKey, AssetSelection, define_asset_job
+from dagster import AssetKey, AssetSelection, HookContext, define_asset_job, failure_hook
 
 # -- asset keys by stage ------------------------------------------------------------------------------
 INGEST_KEYS = (
@@ -81,11 +82,21 @@ predictions_job = define_asset_job(
     tags={"athlete_platform/job": "predictions"},
 )
 
+@failure_hook(required_resource_keys={"mlflow"})
+def fail_unfinished_mlflow_runs(context: HookContext) -> None:
+    """After a failed step: no MLflow run of this Dagster run stays RUNNING (``MlflowResource.end_unfinished_runs``).
+    Runs where Dagster runs, so it also covers a remote step whose Databricks driver died mid-run."""
+    ended = context.resources.mlflow.end_unfinished_runs(context.run_id)
+    if ended:
+        context.log.warning(f"ended MLflow runs {ended} as FAILED: step {context.op.name} failed while they were RUNNING")
+
+
 weekly_training_job = define_asset_job(
     WEEKLY_TRAINING_JOB_NAME,
     selection=AssetSelection.assets(*WEEKLY_TRAINING_KEYS),
     description="Weekly: training set snapshot, gated training, registration and promotion.",
     tags={"athlete_platform/job": "weekly_training"},
+    hooks={fail_unfinished_mlflow_runs},
 )
 
 weekly_features_job = define_asset_job(

@@ -9,9 +9,17 @@ earlier version"), older replaced files and orphans older than that are deleted.
 Run it with ``maintenance_job`` (e.g. weekly, after the week's backfills).
 """
 
-from typing import Any
+from typing import Any, Optional
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, ResourceParam, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    StepLauncher,
+    asset,
+)
 
 from athlete_platform.resources.delta_io import DEFAULT_RETENTION_HOURS
 
@@ -29,7 +37,8 @@ class MaintenanceConfig(Config):
     "week) of time travel; deletes files of killed writes once older than that.",
 )
 def delta_tables(context: AssetExecutionContext, config: MaintenanceConfig,
-                 io_manager: ResourceParam[Any]) -> MaterializeResult:
+                 io_manager: ResourceParam[Any],
+                 pyspark_step_launcher: ResourceParam[Optional[StepLauncher]]) -> MaterializeResult:  # on Databricks: the cluster's Spark
     reports = io_manager.maintain_tables(retention_hours=config.retention_hours, log=context.log)
     freed = sum(r.get("bytes_before", 0) - r.get("bytes_after", 0) for r in reports)
     return MaterializeResult(

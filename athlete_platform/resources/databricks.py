@@ -1,10 +1,16 @@
 """The Databricks resource set (``ATHLETE_PLATFORM_ENV=databricks``).
 
-Orchestration stays where Dagster runs (local daemon, a container, Dagster+); every asset that declares a
-``pyspark_step_launcher`` parameter runs its step on Databricks through dagster-databricks'
+Orchestration stays where Dagster runs (local daemon, a container, Dagster+); every asset (all of them declare a
+``pyspark_step_launcher`` parameter) runs its step on Databricks through dagster-databricks'
 ``databricks_pyspark_step_launcher``: the launcher zips the repository, uploads it with the pickled step to
 DBFS, submits a one-time ``spark_python_task`` run (Jobs API ``runs/submit``), polls ``runs/get`` and replays
 the Dagster events the remote step writes back to DBFS (logs, materializations, check results).
+
+Where the steps run (``cluster_spec`` and ``databricks_launcher.shared_cluster_step_launcher``): by default
+the steps of one Dagster run share one cluster, created by the run's first step and terminated when the run
+ends (one cluster start per run); ``DATABRICKS_CLUSTER_ID`` runs them on an existing cluster (none);
+``DATABRICKS_CLUSTER_SCOPE=step`` gives each step its own job cluster (one start per step, at the Jobs
+Compute rate); ``DATABRICKS_INSTANCE_POOL_ID`` takes the nodes of new clusters from a pool of warm VMs.
 
 Binding, same keys as ``environments.local_resources``:
 
@@ -12,6 +18,8 @@ Binding, same keys as ``environments.local_resources``:
   also ships the project package to the executors for Python functions running there;
 * ``io_manager`` — ``UnityCatalogDeltaIOManager``: ``<catalog>.<key prefix>.<table>`` managed Delta tables;
 * ``activity_source`` — the configured source (``environments.activity_source``);
+* ``mlflow`` — Databricks MLflow (tracking ``databricks``, registry ``databricks-uc``), reached from the cluster
+  with the host/token the remote step exports from the secret scope;
 * ``pyspark_step_launcher`` — the Databricks step launcher (below).
 
 Secrets: ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` are only referenced as environment variables
@@ -27,7 +35,9 @@ step so that it rebuilds identical resource definitions.
 
 from __future__ import annotations
 
-import re
+import hashlib
+import io
+import os
 import tempfile
 import threading
 import zipfile
@@ -43,7 +53,7 @@ from athlete_platform.resources.environments import STEP_LAUNCHER_KEY, activity_
 from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.resources.spark import SparkResource
 from athlete_platform.resources.unity_catalog_io import DEFAULT_CATALOG, UnityCatalogDeltaIOManager
-from athlete_platform.settings import ENV_VAR, REPO_ROOT, PlatformSettings, settings_environment
+from athlete_platform.settings import ENV_VAR, HOME_VAR, REPO_ROOT, PlatformSettings, settings_environment
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,7 +66,11 @@ MLFLOW_EXPERIMENT_NAME = "/Shared/athlete-platform/time_estimator"  # workspace 
 # -- environment variables ----------------------------------------------------------------------------
 HOST_VAR = "DATABRICKS_HOST"  # secret-ish: resolved at run time only
 TOKEN_VAR = "DATABRICKS_TOKEN"  # secret: resolved at run time only
-CLUSTER_ID_VAR = "DATABRICKS_CLUSTER_ID"  # set: run steps on this all-purpose cluster; unset: new job cluster per step
+CLUSTER_ID_VAR = "DATABRICKS_CLUSTER_ID"  # set: run steps on this all-purpose cluster; unset: new cluster(s)
+CLUSTER_SCOPE_VAR = "DATABRICKS_CLUSTER_SCOPE"  # run (default): one new cluster per Dagster run; step: one per step
+INSTANCE_POOL_VAR = "DATABRICKS_INSTANCE_POOL_ID"  # optional: driver and workers of new clusters from this pool
+AUTOTERMINATION_VAR = "DATABRICKS_AUTOTERMINATION_MINUTES"  # run-scoped cluster's idle backstop (default 15)
+PLATFORM_HOME_VAR = "DATABRICKS_PLATFORM_HOME"  # files the steps write (report PNGs): a Unity Catalog volume path
 SPARK_VERSION_VAR = "DATABRICKS_SPARK_VERSION"
 NODE_TYPE_VAR = "DATABRICKS_NODE_TYPE"
 NUM_WORKERS_VAR = "DATABRICKS_NUM_WORKERS"  # 0 = single-node job cluster (cheapest for this data size)
@@ -65,15 +79,23 @@ CATALOG_VAR = "DATABRICKS_CATALOG"
 STAGING_PREFIX_VAR = "DATABRICKS_STAGING_PREFIX"
 WHEEL_VAR = "DATABRICKS_PROJECT_WHEEL"  # optional: install the project wheel (deploy.yml) instead of pip requirements
 KNOB_VARS = (
-    CLUSTER_ID_VAR, SPARK_VERSION_VAR, NODE_TYPE_VAR, NUM_WORKERS_VAR, SECRET_SCOPE_VAR, CATALOG_VAR,
-    STAGING_PREFIX_VAR, WHEEL_VAR,
+    CLUSTER_ID_VAR, CLUSTER_SCOPE_VAR, INSTANCE_POOL_VAR, AUTOTERMINATION_VAR, SPARK_VERSION_VAR, NODE_TYPE_VAR,
+    NUM_WORKERS_VAR, SECRET_SCOPE_VAR, CATALOG_VAR, STAGING_PREFIX_VAR, WHEEL_VAR, PLATFORM_HOME_VAR,
 )
+CLUSTER_SCOPES = ("run", "step")
 
 
 DEFAULT_SPARK_VERSION = "17.3.x-scala2.13"  # Spark 4.0 LTS runtime (the code uses Spark 4 APIs such as toArrow)
 DEFAULT_NODE_TYPE = "i3.xlarge"
 DEFAULT_SECRET_SCOPE = "athlete-platform"
 DEFAULT_STAGING_PREFIX = "/tmp/athlete_platform/dagster_staging"  # DBFS path; /dbfs/tmp/... on the cluster
+DEFAULT_AUTOTERMINATION_MINUTES = 15  # Databricks accepts 10..43200; a step keeps the cluster busy, so 15 is safe
+
+
+def default_platform_home(catalog: str) -> str:
+    """The volume ``<catalog>.gold.files`` (created once, see docs/databricks.md): report PNGs land in
+    ``<home>/reports``, as locally under ``$ATHLETE_PLATFORM_HOME/reports``."""
+    return f"/Volumes/{catalog}/gold/files"
 
 # Secrets the remote step needs as environment variables: (env var, key in the secret scope).
 LAUNCHER_SECRETS = (("DATABRICKS_HOST", "databricks-host"), ("DATABRICKS_TOKEN", "databricks-token"))
@@ -106,6 +128,9 @@ class DatabricksKnobs:
     """Non-secret settings of the Databricks environment, from environment variables (all optional)."""
 
     cluster_id: str | None = None
+    cluster_scope: str = "run"
+    instance_pool_id: str | None = None
+    autotermination_minutes: int = DEFAULT_AUTOTERMINATION_MINUTES
     spark_version: str = DEFAULT_SPARK_VERSION
     node_type: str = DEFAULT_NODE_TYPE
     num_workers: int = 0
@@ -113,6 +138,7 @@ class DatabricksKnobs:
     catalog: str = DEFAULT_CATALOG
     staging_prefix: str = DEFAULT_STAGING_PREFIX
     project_wheel: str | None = None
+    platform_home: str | None = None  # None: default_platform_home(catalog)
 
     @classmethod
     def from_env(cls) -> "DatabricksKnobs":
@@ -120,10 +146,19 @@ class DatabricksKnobs:
         if not workers.isdigit():
             raise ValueError(f"{NUM_WORKERS_VAR}={workers!r} must be a non-negative integer")
         staging = _knob(STAGING_PREFIX_VAR, DEFAULT_STAGING_PREFIX)
+        scope = _knob(CLUSTER_SCOPE_VAR, "run").lower()
+        if scope not in CLUSTER_SCOPES:
+            raise ValueError(f"{CLUSTER_SCOPE_VAR}={scope!r} is not one of {', '.join(CLUSTER_SCOPES)}")
+        idle = _knob(AUTOTERMINATION_VAR, str(DEFAULT_AUTOTERMINATION_MINUTES))
+        if not idle.isdigit() or not 10 <= int(idle) <= 43200:
+            raise ValueError(f"{AUTOTERMINATION_VAR}={idle!r} must be a whole number of minutes in 10..43200")
         if not staging.startswith("/"):
             raise ValueError(f"{STAGING_PREFIX_VAR}={staging!r} must be an absolute DBFS path such as /tmp/dagster")
         return cls(
             cluster_id=_knob(CLUSTER_ID_VAR),
+            cluster_scope=scope,
+            instance_pool_id=_knob(INSTANCE_POOL_VAR),
+            autotermination_minutes=int(idle),
             spark_version=_knob(SPARK_VERSION_VAR, DEFAULT_SPARK_VERSION),
             node_type=_knob(NODE_TYPE_VAR, DEFAULT_NODE_TYPE),
             num_workers=int(workers),
@@ -131,7 +166,12 @@ class DatabricksKnobs:
             catalog=_knob(CATALOG_VAR, DEFAULT_CATALOG),
             staging_prefix=staging,
             project_wheel=_knob(WHEEL_VAR),
+            platform_home=_knob(PLATFORM_HOME_VAR),
         )
+
+    @property
+    def home(self) -> str:
+        return self.platform_home or default_platform_home(self.catalog)
 
 
 _shipped_lock = threading.Lock()
@@ -156,11 +196,20 @@ def ship_project_to_executors(session: "SparkSession") -> None:
     with _shipped_lock:
         if key in _shipped:
             return
-        archive = Path(tempfile.mkdtemp(prefix="athlete_platform_pyfiles_")) / "athlete_platform.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
             for path in sorted(package_dir.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                     bundle.write(path, path.relative_to(package_dir.parent).as_posix())
+        # Named by content: the steps of a run share the cluster's SparkContext, which refuses a file name
+        # registered before from another path, and would keep serving the first content under one name.
+        digest = hashlib.sha256(buffer.getvalue()).hexdigest()[:16]
+        archive = Path(tempfile.gettempdir()) / "athlete_platform_pyfiles" / f"athlete_platform-{digest}.zip"
+        if not archive.exists():
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            staged = archive.with_suffix(f".{os.getpid()}.tmp")
+            staged.write_bytes(buffer.getvalue())
+            os.replace(staged, archive)
         context.addPyFile(str(archive))
         _shipped.add(key)
 
@@ -211,7 +260,8 @@ def install_requires(setup_py: Path) -> list[str]:
 
 
 def cluster_spec(knobs: DatabricksKnobs) -> dict[str, Any]:
-    """``existing`` all-purpose cluster if ``DATABRICKS_CLUSTER_ID`` is set, else a new job cluster per step."""
+    """``existing`` all-purpose cluster if ``DATABRICKS_CLUSTER_ID`` is set, else the spec of a new cluster
+    (one per run or per step: ``DATABRICKS_CLUSTER_SCOPE``), its nodes from the instance pool if one is set."""
     if knobs.cluster_id:
         return {"existing": knobs.cluster_id}
     spark_conf = dict(CLUSTER_SPARK_CONF)
@@ -220,11 +270,15 @@ def cluster_spec(knobs: DatabricksKnobs) -> dict[str, Any]:
         # Single-node cluster: the driver does all the work; no idle workers to pay for.
         spark_conf.update({"spark.databricks.cluster.profile": "singleNode", "spark.master": "local[*, 4]"})
         custom_tags.append({"key": "ResourceClass", "value": "SingleNode"})
+    if knobs.instance_pool_id:
+        nodes: dict[str, Any] = {"instance_pool_id": knobs.instance_pool_id, "driver_instance_pool_id": knobs.instance_pool_id}
+    else:
+        nodes = {"node_types": {"node_type_id": knobs.node_type}}
     return {
         "new": {
             "size": {"num_workers": knobs.num_workers},
             "spark_version": knobs.spark_version,
-            "nodes": {"node_types": {"node_type_id": knobs.node_type}},
+            "nodes": nodes,
             "spark_conf": spark_conf,
             "spark_env_vars": {"NML_DISABLE_USAGE_LOGGING": "1"},
             "custom_tags": custom_tags,
@@ -233,11 +287,14 @@ def cluster_spec(knobs: DatabricksKnobs) -> dict[str, Any]:
     }
 
 
-def remote_environment(settings: PlatformSettings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def remote_environment(settings: PlatformSettings, extra: Mapping[str, str] | None = None,
+                       knobs: DatabricksKnobs | None = None) -> dict[str, str]:
     """Non-secret environment of the remote step: it re-imports the definitions, which must resolve the same way."""
+    knobs = knobs or DatabricksKnobs.from_env()
     # The platform settings (source, first partition, export path/zone/athlete, API options) as set here;
-    # an export path must be one the cluster can read, e.g. /Volumes/...
-    env = {ENV_VAR: "databricks", **settings_environment(settings)}
+    # an export path must be one the cluster can read, e.g. /Volumes/... The platform home of the remote
+    # step is a volume: what a step writes as files (report PNGs) outlives the cluster.
+    env = {ENV_VAR: "databricks", HOME_VAR: knobs.home, **settings_environment(settings)}
     for name in KNOB_VARS:
         value = EnvVar(name).get_value()
         if value:
@@ -251,20 +308,6 @@ def remote_secrets(settings: PlatformSettings, knobs: DatabricksKnobs) -> list[d
     if settings.source == "strava_api":
         pairs += STRAVA_API_SECRETS
     return [{"name": name, "key": key, "scope": knobs.secret_scope} for name, key in pairs]
-
-
-def exclude_local_artifacts_from_code_zip(root: str) -> None:
-    """Keep the virtualenv, git data and local platform data out of the code zip uploaded for every step.
-
-    The launcher zips ``local_dagster_job_package_path`` with dagster_pyspark's default exclusions, which
-    skip ``/venv/`` but not ``/.venv/`` (3 GB here). Extending that module-level list (the default argument
-    of ``build_pyspark_zip``) is the only hook; the patterns are anchored at the repository root.
-    """
-    from dagster_pyspark import utils as pyspark_utils
-
-    pattern = "^" + re.escape(root.rstrip("/")) + r"/(\.venv|\.git|\.athlete_platform|\.mypy_cache|\.ruff_cache|build|dist|[^/]+\.egg-info)/"
-    if pattern not in pyspark_utils.DEFAULT_EXCLUDE:
-        pyspark_utils.DEFAULT_EXCLUDE.append(pattern)
 
 
 def step_launcher_config(
@@ -288,19 +331,20 @@ def step_launcher_config(
         "local_dagster_job_package_path": str(REPO_ROOT),
         "staging_prefix": knobs.staging_prefix,
         "secrets_to_env_variables": remote_secrets(settings, knobs),
-        "env_variables": remote_environment(settings, extra_env),
+        "env_variables": remote_environment(settings, extra_env, knobs),
         "poll_interval_sec": poll_interval_sec,
         "max_completion_wait_time_seconds": 4 * 60 * 60,
         "verbose_logs": False,
+        "cluster_scope": knobs.cluster_scope,
+        "autotermination_minutes": knobs.autotermination_minutes,
     }
 
 
 def databricks_step_launcher(settings: PlatformSettings, knobs: DatabricksKnobs | None = None, **options: Any) -> ResourceDefinition:
-    """The real ``databricks_pyspark_step_launcher``, configured for this project."""
-    from dagster_databricks import databricks_pyspark_step_launcher
+    """The real ``databricks_pyspark_step_launcher`` (with one cluster per run by default), configured for this project."""
+    from athlete_platform.resources.databricks_launcher import shared_cluster_step_launcher
 
-    exclude_local_artifacts_from_code_zip(str(REPO_ROOT))
-    return databricks_pyspark_step_launcher.configured(step_launcher_config(settings, knobs, **options))
+    return shared_cluster_step_launcher.configured(step_launcher_config(settings, knobs, **options))
 
 
 def databricks_resources(settings: PlatformSettings) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import EnvVar, ResourceDefinition
+from dagster import EnvVar, ExecutorDefinition, ResourceDefinition, in_process_executor
 
 from athlete_platform.model.contract import LOCAL_MODEL_NAME
 from athlete_platform.resources.delta_io import DeltaTableIOManager
@@ -68,6 +68,14 @@ def local_resources(settings: PlatformSettings) -> dict[str, Any]:
         # Locally the Spark steps run in-process: the launcher key is bound to nothing.
         STEP_LAUNCHER_KEY: ResourceDefinition.none_resource(),
     }
+
+
+def executor_for(settings: PlatformSettings) -> ExecutorDefinition | None:
+    """Databricks: the in-process executor. Every step runs remotely, so a local process per step buys nothing,
+    and one run-worker process holds one step launcher for the whole run, hence one cluster per run
+    (``databricks_launcher``); a process per step would initialize a launcher, so start a cluster, per step.
+    Locally: None, Dagster's default (a process per step)."""
+    return in_process_executor if settings.environment == "databricks" else None
 
 
 def resources_for(settings: PlatformSettings) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """MLflow tracking and registry as a typed resource (a small wrapper around ``MlflowClient``).
 
-Why not dagster-mlflow's ``mlflow_tracking``: it is a legacy function-style resource that keeps one
-MLflow run per Dagster run and leaves it RUNNING unless a hook ends it (shared/reference notes); our
-training asset opens and closes its own run and other assets only read the registry.
+Why not dagster-mlflow (not a dependency): its ``mlflow_tracking`` is a legacy function-style resource that
+keeps one MLflow run per Dagster run, left RUNNING unless its ``end_mlflow_on_run_finished`` hook ends it —
+and that hook ends the run active in the process it runs in, the Dagster host, while on Databricks the
+training step runs (and its MLflow run lives) on the cluster. Our training asset opens and closes its own
+run; a step that dies inside it is covered by ``end_unfinished_runs`` (the ``weekly_training_job`` failure
+hook in ``jobs.py``), which finds the Dagster run's MLflow runs by tag in the store, wherever they ran.
 
 Locally: sqlite tracking + registry in the platform home, artifacts in a folder beside it (created with an
 explicit ``artifact_location`` so nothing lands in ``./mlruns``). On Databricks: tracking ``databricks``,
@@ -17,6 +20,10 @@ from dagster import ConfigurableResource
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+
+#: The tag of every MLflow run a Dagster step opens (``models/time_estimator`` sets it): the Dagster run id.
+DAGSTER_RUN_TAG = "dagster_run_id"
 
 
 class MlflowResource(ConfigurableResource):
@@ -51,3 +58,20 @@ class MlflowResource(ConfigurableResource):
             Path(self.artifact_location).mkdir(parents=True, exist_ok=True)
             location = Path(self.artifact_location).resolve().as_uri()
         return client.create_experiment(self.experiment_name, artifact_location=location)
+
+    def end_unfinished_runs(self, dagster_run_id: str, status: str = "FAILED") -> list[str]:
+        """End with ``status`` every MLflow run of the Dagster run ``dagster_run_id`` still RUNNING; the ids.
+
+        A step ends its own MLflow run, even when it raises; one that dies inside it (a killed driver, a
+        terminated cluster, out of memory) cannot, and the run would stay RUNNING for ever."""
+        client = self.client()
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            return []
+        unfinished = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.{DAGSTER_RUN_TAG} = '{dagster_run_id}' and attributes.status = 'RUNNING'",
+        )
+        for run in unfinished:
+            client.set_terminated(run.info.run_id, status=status)
+        return [run.info.run_id for run in unfinished]

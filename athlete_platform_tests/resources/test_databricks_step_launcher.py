@@ -9,6 +9,7 @@ from the launcher's code zip and the Spark workers from what ``ClusterSparkResou
 ``pytest -s`` prints the endpoints called and the remote steps' timing.
 """
 
+import os
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from dagster import DagsterEventType, DagsterInstance, execute_job, reconstructa
 from deltalake import DeltaTable
 
 from athlete_platform.resources.databricks import KNOB_VARS, databricks_resources, step_launcher_config
+from athlete_platform.resources.databricks_launcher import clusters_api_spec
 from athlete_platform.resources.environments import local_resources
 from athlete_platform.resources.unity_catalog_io import UnityCatalogDeltaIOManager
 from athlete_platform.settings import load_settings
@@ -50,7 +52,28 @@ def test_databricks_resources_bind_the_local_keys_without_resolving_secrets(monk
     # the remote step re-imports the definitions: same source and first partition there
     assert config["env_variables"]["ATHLETE_PLATFORM_PARTITIONS_START"] == settings.partitions_start.isoformat()
     assert config["env_variables"]["ATHLETE_PLATFORM_SOURCE"] == "strava_api"
-    assert config["run_config"]["cluster"]["new"]["size"] == {"num_workers": 0}  # single-node job cluster
+    assert config["run_config"]["cluster"]["new"]["size"] == {"num_workers": 0}  # single node
+    assert config["cluster_scope"] == "run"  # by default the steps of a run share one new cluster
+    assert config["env_variables"]["ATHLETE_PLATFORM_HOME"] == "/Volumes/uc_athlete_data/gold/files"  # report PNGs
+
+    monkeypatch.setenv("DATABRICKS_INSTANCE_POOL_ID", "pool-1")
+    monkeypatch.setenv("DATABRICKS_CLUSTER_SCOPE", "step")
+    config = step_launcher_config(settings)
+    assert config["cluster_scope"] == "step"
+    assert config["run_config"]["cluster"]["new"]["nodes"] == {"instance_pool_id": "pool-1", "driver_instance_pool_id": "pool-1"}
+    spec = clusters_api_spec(config["run_config"]["cluster"]["new"], name="run x", autotermination_minutes=15,
+                             tags={"dagster_run_id": "x"})
+    assert spec["instance_pool_id"] == spec["driver_instance_pool_id"] == "pool-1" and "node_type_id" not in spec
+    assert spec["num_workers"] == 0 and spec["autotermination_minutes"] == 15
+    assert spec["custom_tags"] == {"project": "athlete-platform", "ResourceClass": "SingleNode", "dagster_run_id": "x"}
+    monkeypatch.setenv("DATABRICKS_CLUSTER_SCOPE", "job")
+    with pytest.raises(ValueError, match="DATABRICKS_CLUSTER_SCOPE"):
+        step_launcher_config(settings)
+    monkeypatch.delenv("DATABRICKS_CLUSTER_SCOPE")
+    monkeypatch.setenv("DATABRICKS_AUTOTERMINATION_MINUTES", "5")
+    with pytest.raises(ValueError, match="10..43200"):
+        step_launcher_config(settings)
+    monkeypatch.delenv("DATABRICKS_AUTOTERMINATION_MINUTES")
 
     monkeypatch.setenv("DATABRICKS_CLUSTER_ID", "0123-456789-abcdefgh")
     monkeypatch.setenv("DATABRICKS_CATALOG", "uc_athlete_dev")
@@ -68,7 +91,7 @@ def emulator(tmp_path, monkeypatch):
         monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
         monkeypatch.setenv(databricks_job.DELTA_ROOT_VAR, str(tmp_path / "delta"))
         for name in (*KNOB_VARS, "ATHLETE_PLATFORM_SOURCE"):
-            monkeypatch.delenv(name, raising=False)  # defaults: new job cluster, scope "athlete-platform"
+            monkeypatch.delenv(name, raising=False)  # defaults: a new cluster per run, scope "athlete-platform"
         yield emulator
         emulator.wait_for_runs()
     assert emulator.unknown_calls == [], f"the launcher called endpoints the emulator lacks: {emulator.unknown_calls}"
@@ -92,21 +115,27 @@ def test_bronze_and_silver_day_through_the_databricks_step_launcher(emulator, tm
     instance, result, run_seconds = run_job(databricks_job.silver_day_job, tags={"dagster/partition": databricks_job.DAY})
     assert result.success
 
-    # One Databricks run per step (both assets declare pyspark_step_launcher): bronze, then silver.
+    # One Databricks run per step (both assets declare pyspark_step_launcher): bronze, then silver, on the one
+    # cluster the Dagster run created (default cluster scope "run") and terminated at its end.
     assert len(emulator.runs) == 2
     bronze_run, run = emulator.runs.values()
     assert bronze_run.result_state == run.result_state == "SUCCESS"
+    (cluster,) = emulator.clusters.values()
+    assert [start.kind for start in emulator.cluster_starts] == ["created"]
+    assert bronze_run.cluster_id == run.cluster_id == cluster.cluster_id and cluster.state == "TERMINATED"
+    assert cluster.spec["spark_conf"]["spark.sql.session.timeZone"] == "UTC"  # a single-node cluster
+    assert cluster.spec["custom_tags"]["dagster_run_id"] == result.run_id
     task = run.task
     assert task["spark_python_task"]["python_file"].endswith("/databricks_step_main.py")
     assert all(p.startswith("/dbfs/") for p in task["spark_python_task"]["parameters"])
-    assert run.new_cluster["spark_conf"]["spark.sql.session.timeZone"] == "UTC"  # a new single-node job cluster
     packages = {lib["pypi"]["package"].split("=")[0].split("<")[0].split(">")[0] for lib in run.libraries if "pypi" in lib}
     assert {"dagster", "dagster-databricks", "dagster-pyspark", "databricks-sdk", "deltalake", "mlflow"} <= packages
     assert "pyspark" not in packages  # the cluster brings its own Spark
 
     # Endpoints the real launcher used (databricks-sdk 0.60 paths).
     called = emulator.endpoints_called()
-    for endpoint in ["POST /api/2.0/dbfs/create", "POST /api/2.0/dbfs/add-block", "POST /api/2.0/dbfs/close",
+    for endpoint in ["POST /api/2.1/clusters/create", "GET /api/2.1/clusters/get", "POST /api/2.1/clusters/delete",
+                     "POST /api/2.0/dbfs/create", "POST /api/2.0/dbfs/add-block", "POST /api/2.0/dbfs/close",
                      "POST /api/2.2/jobs/runs/submit", "GET /api/2.2/jobs/runs/get", "GET /api/2.0/dbfs/read"]:
         assert endpoint in called
 
@@ -163,10 +192,13 @@ def test_bronze_and_silver_day_through_the_databricks_step_launcher(emulator, tm
 
 @pytest.mark.integration
 @pytest.mark.spark
-def test_an_exception_in_the_remote_step_fails_the_step_with_the_remote_error(emulator):
+def test_an_exception_in_the_remote_step_fails_the_step_with_the_remote_error(emulator, monkeypatch):
+    monkeypatch.setenv("DATABRICKS_CLUSTER_SCOPE", "step")  # dagster-databricks' own way: a job cluster per step
     _, result, _ = run_job(databricks_job.remote_failure_job)
     assert not result.success
     run = next(iter(emulator.runs.values()))
+    assert run.new_cluster["spark_conf"]["spark.sql.session.timeZone"] == "UTC" and emulator.clusters == {}
+    assert [start.kind for start in emulator.cluster_starts] == ["job cluster"]
     failures = events_of(result, "test__remote_failure", DagsterEventType.STEP_FAILURE)
     assert len(failures) == 1
     failure = failures[0]
@@ -191,3 +223,30 @@ def test_a_crashed_databricks_run_fails_the_step_with_the_run_state_message(emul
     message = failure.step_failure_data.error.message
     assert "FAILED" in message
     assert f"Secret does not exist with scope: {SCOPE} and key: databricks-token" in message
+
+
+@pytest.mark.integration
+def test_a_driver_dying_inside_an_mlflow_run_leaves_no_run_running(emulator, monkeypatch):
+    # The remote step opens an MLflow run and its process dies: the failure hook, on the Dagster side, ends it.
+    monkeypatch.setenv("DATABRICKS_CLUSTER_SCOPE", "step")  # no Spark needed: a job cluster starts none
+    _, result, _ = run_job(databricks_job.remote_crash_job)
+    assert not result.success
+    run = next(iter(emulator.runs.values()))
+    assert run.result_state == "FAILED" and run.returncode == 3
+    client = databricks_job.mlflow_resource(os.environ[databricks_job.DELTA_ROOT_VAR]).client()
+    (experiment,) = [e for e in client.search_experiments() if e.name == "emulator/crash"]
+    (mlflow_run,) = client.search_runs([experiment.experiment_id])
+    assert mlflow_run.data.tags["dagster_run_id"] == result.run_id  # opened on the "cluster" for this run
+    assert mlflow_run.info.status == "FAILED"  # ended by fail_unfinished_mlflow_runs, not left RUNNING
+    hooks = [e for e in result.all_events if e.event_type == DagsterEventType.HOOK_COMPLETED]
+    assert any("fail_unfinished_mlflow_runs" in e.message for e in hooks)
+
+
+def test_every_asset_declares_the_step_launcher_and_databricks_runs_in_process():
+    from athlete_platform.definitions import defs
+    from athlete_platform.resources.environments import executor_for
+
+    for assets_def in defs.assets:
+        assert "pyspark_step_launcher" in assets_def.required_resource_keys, assets_def.keys
+    assert executor_for(load_settings({"ATHLETE_PLATFORM_ENV": "databricks"})).name == "in_process"
+    assert executor_for(load_settings({"ATHLETE_PLATFORM_ENV": "local"})) is None  # Dagster's default locally

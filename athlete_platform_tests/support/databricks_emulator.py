@@ -9,11 +9,23 @@ ephemeral port, in a threaded ``http.server``:
 * Jobs 2.1/2.2: ``runs/submit``, ``runs/get`` (``PENDING`` → ``RUNNING`` → ``TERMINATED`` with
   ``SUCCESS``/``FAILED``/``CANCELED``, ``state_message``, ``run_page_url``,
   ``tasks[0].cluster_instance.cluster_id``), ``runs/cancel``;
-* ``clusters/get``, ``libraries/cluster-status`` and ``permissions`` updates, in case a configuration
-  makes the launcher call them.
+* Clusters 2.0/2.1: ``clusters/create`` (``PENDING`` until the cluster's Spark driver is up, then
+  ``RUNNING``), ``clusters/get``, ``clusters/delete`` (terminate: ``TERMINATED``, its running tasks and its
+  driver killed, as on Databricks); a run submitted to a terminated cluster starts it again. Ids the
+  emulator did not create (``existing_cluster_id`` of a configured all-purpose cluster) answer ``RUNNING``;
+* ``libraries/cluster-status`` and ``permissions`` updates, in case a configuration makes the launcher call them.
+
+Accounting for cost reports: ``runs`` (every submitted run, its cluster), ``cluster_starts`` (a new job
+cluster per submitted run, a created cluster, or a restart), ``calls`` in order; ``mark()`` and the
+``since=`` arguments slice them per Dagster run.
 
 Anything else is answered ``404 ENDPOINT_NOT_FOUND`` and reported loudly on stderr and in
 ``unknown_calls``, so a gap shows up instead of passing silently.
+
+A created cluster is like an all-purpose one: one Spark driver JVM (``databricks_cluster_driver.py``, with
+the SparkContext) for its lifetime, which the runs submitted to it share — each run is its own Python
+process attached to that JVM, so a run pays no Spark start and Python workers are reused, as on Databricks.
+A new job cluster (``new_cluster`` of a run) is that run's alone: its process starts its own Spark.
 
 DBFS (``/x``, ``dbfs:/x``, ``/dbfs/x``) lives under ``<root>/dbfs``. A submitted ``spark_python_task`` runs
 as a local subprocess of the venv's Python through ``databricks_task_runner.py``, which plays the Databricks
@@ -38,6 +50,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -49,6 +62,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 RUNNER = Path(__file__).with_name("databricks_task_runner.py")
+CLUSTER_DRIVER = Path(__file__).with_name("databricks_cluster_driver.py")
+GATEWAY_FILE_VAR = "DATABRICKS_EMULATOR_GATEWAY_FILE"
+CLUSTER_START_TIMEOUT = 180.0  # seconds for the driver JVM of a created cluster to come up
 DBFS_ROOT_VAR = "DATABRICKS_EMULATOR_DBFS_ROOT"
 SECRETS_FILE_VAR = "DATABRICKS_EMULATOR_SECRETS_FILE"
 MAX_BLOCK = 1024 * 1024  # DBFS add-block / read limit (1 MB)
@@ -68,6 +84,33 @@ class ApiError(Exception):
     def __init__(self, status: int, error_code: str, message: str):
         super().__init__(message)
         self.status, self.error_code, self.message = status, error_code, message
+
+
+@dataclass
+class EmulatedCluster:
+    cluster_id: str
+    spec: dict[str, Any]
+    state: str = "PENDING"
+    state_message: str = ""
+    created_at: float = field(default_factory=time.time)
+    terminated_at: float | None = None
+    directory: Path | None = None
+    driver: subprocess.Popen | None = None  # the Spark driver JVM's holder process
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.directory / "conf"
+
+    @property
+    def gateway_file(self) -> Path:
+        return self.directory / "gateway.json"
+
+
+@dataclass
+class ClusterStart:
+    cluster_id: str
+    kind: str  # "job cluster" (new_cluster of a run), "created" (clusters/create), "restart"
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -125,6 +168,8 @@ class DatabricksEmulator:
         self.unknown_calls: list[tuple[str, str]] = []
         self.server_errors: list[str] = []
         self.runs: dict[int, EmulatedRun] = {}
+        self.clusters: dict[str, EmulatedCluster] = {}
+        self.cluster_starts: list[ClusterStart] = []
         self._handles: dict[int, tuple[Path, Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -168,6 +213,8 @@ class DatabricksEmulator:
             if run.process is not None and run.process.poll() is None:
                 run.process.kill()
                 run.process.wait()
+        for cluster in list(self.clusters.values()):
+            self._stop_cluster_driver(cluster)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -179,14 +226,26 @@ class DatabricksEmulator:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def endpoints_called(self) -> list[str]:
+    def mark(self) -> dict[str, int]:
+        """Positions in the records now, for ``since=``: what happened after this point."""
+        with self._lock:
+            return {"calls": len(self.calls), "runs": len(self.runs), "starts": len(self.cluster_starts)}
+
+    def endpoints_called(self, since: dict[str, int] | None = None) -> list[str]:
         """Distinct ``METHOD path`` in first-call order."""
-        return list(dict.fromkeys(f"{method} {path}" for method, path in self.calls))
+        calls = self.calls[(since or {}).get("calls", 0):]
+        return list(dict.fromkeys(f"{method} {path}" for method, path in calls))
+
+    def runs_since(self, since: dict[str, int] | None = None) -> list[EmulatedRun]:
+        return list(self.runs.values())[(since or {}).get("runs", 0):]
+
+    def starts_since(self, since: dict[str, int] | None = None) -> list[ClusterStart]:
+        return self.cluster_starts[(since or {}).get("starts", 0):]
 
     def wait_for_runs(self, timeout: float = 60.0) -> None:
         """Wait until every run has terminated (the launcher may return before a cancelled run ends)."""
         deadline = time.time() + timeout
-        while any(run.life_cycle_state != "TERMINATED" for run in self.runs.values()):
+        while any(run.life_cycle_state not in ("TERMINATED", "INTERNAL_ERROR") for run in self.runs.values()):
             if time.time() > deadline:
                 raise TimeoutError("emulated runs did not terminate")
             time.sleep(0.1)
@@ -262,6 +321,9 @@ class DatabricksEmulator:
             ("POST", "/api/2.0/dbfs/mkdirs"): self.dbfs_mkdirs,
             ("POST", "/api/2.0/dbfs/delete"): self.dbfs_delete,
             ("GET", "/api/2.0/clusters/get"): self.clusters_get,
+            ("GET", "/api/2.1/clusters/get"): self.clusters_get,
+            ("POST", "/api/2.1/clusters/create"): self.clusters_create,
+            ("POST", "/api/2.1/clusters/delete"): self.clusters_delete,
             ("GET", "/api/2.0/libraries/cluster-status"): self.libraries_status,
         }
         if (method, path) in routes:
@@ -367,10 +429,85 @@ class DatabricksEmulator:
         return {}
 
     # -- clusters, libraries, permissions --------------------------------------------------------
+    def clusters_create(self, body, query):
+        for key in ("spark_version", "cluster_name"):
+            self._require(body, key)
+        if not (body.get("node_type_id") or body.get("instance_pool_id")):
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "node_type_id or instance_pool_id is required")
+        if "num_workers" not in body and "autoscale" not in body:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "num_workers or autoscale is required")
+        cluster = EmulatedCluster(cluster_id=f"0000-000000-run{next(self._ids):05d}", spec=body)
+        cluster.directory = self.root / "clusters" / cluster.cluster_id
+        cluster.conf_dir.mkdir(parents=True)
+        (cluster.conf_dir / "spark-defaults.conf").write_text(
+            "".join(f"{key} {value}\n" for key, value in self._spark_defaults(body.get("spark_conf")).items())
+        )
+        with self._lock:
+            self.clusters[cluster.cluster_id] = cluster
+            self.cluster_starts.append(ClusterStart(cluster.cluster_id, "created"))
+        self._start_cluster(cluster)
+        return {"cluster_id": cluster.cluster_id}
+
+    def _start_cluster(self, cluster: EmulatedCluster) -> None:
+        """Start the cluster's Spark driver in the background; RUNNING once it published its gateway."""
+        cluster.gateway_file.unlink(missing_ok=True)
+        env = self._base_environment((cluster.spec.get("spark_env_vars") or {}), cluster.conf_dir)
+        with (cluster.directory / "driver.log").open("ab") as log:
+            cluster.driver = subprocess.Popen(
+                [str(self.cluster_python), str(CLUSTER_DRIVER), str(cluster.gateway_file)],
+                cwd=cluster.directory, env=env, stdout=log, stderr=log, start_new_session=True,
+            )
+        threading.Thread(target=self._await_cluster, args=(cluster, cluster.driver), daemon=True).start()
+
+    def _await_cluster(self, cluster: EmulatedCluster, driver: subprocess.Popen) -> None:
+        deadline = time.time() + CLUSTER_START_TIMEOUT
+        while not cluster.gateway_file.exists():
+            if driver.poll() is not None or time.time() > deadline:
+                tail = (cluster.directory / "driver.log").read_text(errors="replace").splitlines()[-10:]
+                with self._lock:
+                    if cluster.state == "PENDING":
+                        cluster.state, cluster.state_message = "ERROR", "Spark driver failed to start: " + " | ".join(tail)
+                return
+            time.sleep(0.1)
+        with self._lock:
+            if cluster.state == "PENDING":
+                cluster.state = "RUNNING"
+
+    def _stop_cluster_driver(self, cluster: EmulatedCluster) -> None:
+        driver = cluster.driver
+        if driver is None or driver.poll() is not None:
+            return
+        os.killpg(driver.pid, signal.SIGTERM)  # the holder and the JVM it started
+        try:
+            driver.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+
     def clusters_get(self, body, query):
         cluster_id = self._require(query, "cluster_id")
-        return {"cluster_id": cluster_id, "cluster_name": f"emulated-{cluster_id}", "state": "RUNNING",
-                "spark_version": "emulated", "num_workers": 0}
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:  # a configured all-purpose cluster: up
+            return {"cluster_id": cluster_id, "cluster_name": f"emulated-{cluster_id}", "state": "RUNNING",
+                    "spark_version": "emulated", "num_workers": 0}
+        payload = {key: value for key, value in cluster.spec.items()}
+        payload.update({"cluster_id": cluster_id, "state": cluster.state,
+                        "state_message": cluster.state_message or ("Starting Spark" if cluster.state == "PENDING" else "")})
+        return payload
+
+    def clusters_delete(self, body, query):
+        cluster_id = self._require(body, "cluster_id")
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cluster_id} does not exist")
+        with self._lock:
+            cluster.state, cluster.terminated_at = "TERMINATED", time.time()
+            running = [run for run in self.runs.values() if run.cluster_id == cluster_id and run.process is not None]
+        for run in running:  # terminating a cluster ends what runs on it
+            if run.process.poll() is None:
+                run.process.kill()
+        self._stop_cluster_driver(cluster)
+        return {}
 
     def libraries_status(self, body, query):
         return {"cluster_id": self._require(query, "cluster_id"), "library_statuses": []}
@@ -390,6 +527,15 @@ class DatabricksEmulator:
         new_cluster, existing = task.get("new_cluster"), task.get("existing_cluster_id")
         if bool(new_cluster) == bool(existing):
             raise ApiError(400, "INVALID_PARAMETER_VALUE", "exactly one of new_cluster and existing_cluster_id")
+        if existing and existing in self.clusters:
+            cluster = self.clusters[existing]
+            with self._lock:
+                restart = cluster.state == "TERMINATED"  # a job run on a terminated all-purpose cluster starts it
+                if restart:
+                    cluster.state, cluster.terminated_at = "PENDING", None
+                    self.cluster_starts.append(ClusterStart(existing, "restart"))
+            if restart:
+                self._start_cluster(cluster)
         run_id = next(self._ids)
         run = EmulatedRun(
             run_id=run_id,
@@ -401,6 +547,8 @@ class DatabricksEmulator:
         )
         with self._lock:
             self.runs[run_id] = run
+            if new_cluster:
+                self.cluster_starts.append(ClusterStart(run.cluster_id, "job cluster"))
         threading.Thread(target=self._execute, args=(run,), name=f"emulated-run-{run_id}", daemon=True).start()
         return {"run_id": run_id}
 
@@ -444,19 +592,19 @@ class DatabricksEmulator:
         return {}
 
     # -- running a task --------------------------------------------------------------------------
-    def _spark_defaults(self, run: EmulatedRun) -> dict[str, str]:
+    def _spark_defaults(self, spark_conf: dict[str, Any] | None) -> dict[str, str]:
         conf = dict(EMULATED_SPARK_DEFAULTS)
-        conf.update({key: str(value) for key, value in ((run.new_cluster or {}).get("spark_conf") or {}).items()})
+        conf.update({key: str(value) for key, value in (spark_conf or {}).items()})
         conf["spark.master"] = self.master
         return conf
 
-    def _environment(self, run: EmulatedRun, conf_dir: Path, secrets_file: Path) -> dict[str, str]:
+    def _base_environment(self, spark_env_vars: dict[str, Any], conf_dir: Path) -> dict[str, str]:
+        """What a process of the "cluster" sees: basics, the cluster's spark_env_vars, its Spark conf dir and
+        the cluster Python (libraries without the project)."""
         env = {name: os.environ[name] for name in PASSED_THROUGH_ENV if name in os.environ}
-        env.update({key: str(value) for key, value in ((run.new_cluster or {}).get("spark_env_vars") or {}).items()})
+        env.update({key: str(value) for key, value in spark_env_vars.items()})
         env.update(
             {
-                DBFS_ROOT_VAR: str(self.dbfs_root),
-                SECRETS_FILE_VAR: str(secrets_file),
                 "SPARK_CONF_DIR": str(conf_dir),
                 "PYTHONPATH": self.site_packages,
                 "PYSPARK_PYTHON": str(self.cluster_python),
@@ -466,6 +614,15 @@ class DatabricksEmulator:
         )
         return env
 
+    def _environment(self, run: EmulatedRun, conf_dir: Path, secrets_file: Path) -> dict[str, str]:
+        cluster = self.clusters.get(run.cluster_id)
+        spark_env_vars = (cluster.spec if cluster else (run.new_cluster or {})).get("spark_env_vars") or {}
+        env = self._base_environment(spark_env_vars, cluster.conf_dir if cluster else conf_dir)
+        env.update({DBFS_ROOT_VAR: str(self.dbfs_root), SECRETS_FILE_VAR: str(secrets_file)})
+        if cluster is not None:  # attach to the cluster's driver JVM instead of starting Spark
+            env[GATEWAY_FILE_VAR] = str(cluster.gateway_file)
+        return env
+
     def _execute(self, run: EmulatedRun) -> None:
         run_dir = self.root / "runs" / str(run.run_id)
         conf_dir, driver_dir = run_dir / "conf", run_dir / "driver"
@@ -473,7 +630,7 @@ class DatabricksEmulator:
         driver_dir.mkdir()
         run.run_dir = run_dir
         (conf_dir / "spark-defaults.conf").write_text(
-            "".join(f"{key} {value}\n" for key, value in self._spark_defaults(run).items())
+            "".join(f"{key} {value}\n" for key, value in self._spark_defaults((run.new_cluster or {}).get("spark_conf")).items())
         )
         secrets_file = run_dir / "secrets.json"
         secrets_file.touch(mode=0o600)
@@ -483,7 +640,14 @@ class DatabricksEmulator:
         command = [str(self.cluster_python), str(RUNNER), str(self.local_path(python_task["python_file"]))]
         command += [self.rewrite_parameter(str(value)) for value in python_task.get("parameters", [])]
 
-        time.sleep(self.pending_seconds)  # "cluster starting"
+        time.sleep(self.pending_seconds)  # "cluster starting" (a new job cluster) or scheduling
+        cluster = self.clusters.get(run.cluster_id)
+        while cluster is not None and cluster.state == "PENDING" and not run.cancel_requested:
+            time.sleep(0.05)  # the run waits for its all-purpose cluster to be up
+        if cluster is not None and cluster.state != "RUNNING":
+            run.life_cycle_state, run.result_state, run.ended_at = "INTERNAL_ERROR", "FAILED", time.time()
+            run.state_message = f"Cluster {cluster.cluster_id} is {cluster.state}: {cluster.state_message}"
+            return
         if run.cancel_requested:
             run.life_cycle_state, run.result_state, run.ended_at = "TERMINATED", "CANCELED", time.time()
             return

@@ -4,9 +4,12 @@ Usage: ``python databricks_task_runner.py <local python_file> [parameters...]``.
 
 Defines the globals a Databricks Python task finds — ``dbutils`` (fs, secrets, library), ``sc`` and
 ``spark`` — and executes the task file as ``__main__`` with ``sys.argv`` set like spark-submit would.
-``sc``/``spark`` are lazy: a step that never touches Spark does not pay for a JVM. When touched they start a
-local session from ``$SPARK_CONF_DIR/spark-defaults.conf`` (the emulated cluster's configuration), which
-is then also the session ``SparkSession.builder.getOrCreate()`` returns to the step's code.
+On a created (all-purpose) cluster the process first attaches to the cluster's running driver JVM and its
+SparkContext, as a job run on such a cluster does: every SparkSession the step builds is the cluster's.
+On a new job cluster ``sc``/``spark`` are lazy (a step that never touches Spark does not pay for a JVM):
+when touched they start a local session from ``$SPARK_CONF_DIR/spark-defaults.conf`` (the emulated
+cluster's configuration), which is then also the session ``SparkSession.builder.getOrCreate()`` returns
+to the step's code.
 """
 
 from __future__ import annotations
@@ -147,6 +150,23 @@ class _Lazy:
         return getattr(self._get(), name)
 
 
+def _attach_to_cluster_driver(gateway_file: Path) -> None:
+    """This process's SparkContext wraps the cluster driver's (``databricks_cluster_driver.py``): the Py4J
+    gateway of that JVM (pyspark connects to ``PYSPARK_GATEWAY_PORT`` instead of launching Spark) and its
+    running SparkContext, as every run on an all-purpose cluster shares one."""
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    gateway = json.loads(gateway_file.read_text())
+    os.environ["PYSPARK_GATEWAY_PORT"] = str(gateway["port"])
+    os.environ["PYSPARK_GATEWAY_SECRET"] = gateway["secret"]
+    connection = launch_gateway()
+    jvm = connection.jvm
+    running = jvm.org.apache.spark.SparkContext.getOrCreate()
+    SparkContext(master=running.master(), appName="databricks-emulator-task", gateway=connection,
+                 jsc=jvm.org.apache.spark.api.java.JavaSparkContext(running))
+
+
 def _spark_session():
     from pyspark.sql import SparkSession
 
@@ -157,6 +177,9 @@ def main() -> None:
     python_file, parameters = sys.argv[1], sys.argv[2:]
     secrets_file = Path(os.environ.pop("DATABRICKS_EMULATOR_SECRETS_FILE"))
     scopes = json.loads(secrets_file.read_text())
+    gateway_file = os.environ.pop("DATABRICKS_EMULATOR_GATEWAY_FILE", None)
+    if gateway_file:  # eagerly: any SparkSession the step builds must be the cluster's, not a new local one
+        _attach_to_cluster_driver(Path(gateway_file))
     spark = _Lazy(_spark_session)
     task_globals = {
         "dbutils": DBUtils(scopes),
