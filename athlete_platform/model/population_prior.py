@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from athlete_platform.model.estimator import PRIOR_COLUMN
+from athlete_platform.model.athlete_correction import PRIOR_COLUMN
 
 PRIOR_SEED = 42
 PRIOR_START = dt.date(2023, 1, 1)

@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 
 from athlete_platform.model import contract
-from athlete_platform.model.estimator import (
-    DEFAULT_BASELINE_LOG_HALFWIDTH,
+from athlete_platform.model.athlete_correction import (
     PRIOR_COLUMN,
     AthleteCorrections,
-    EstimatorParams,
     athlete_group,
     estimate_prior_races,
+)
+from athlete_platform.model.estimator import (
+    DEFAULT_BASELINE_LOG_HALFWIDTH,
+    EstimatorParams,
     fit_time_model,
     own_distance_prediction,
     train_time_estimator,
