@@ -382,7 +382,11 @@ def fit_time_model(rows: pd.DataFrame, params: EstimatorParams, halfwidths: dict
         athletes = rows["athlete_id"].to_numpy(dtype=np.int64)[positions]
         groups = athlete_group(athletes, params.athlete_groups)
         residual = np.full(len(x), np.nan)
-        for group in np.unique(groups):
+        prior_ids = prior_athlete_ids(rows)
+        # With a population prior only the groups holding real athletes need a held-out model: the prior's
+        # simulated athletes are never corrected (their residuals in those groups still give the scale).
+        needed = np.unique(groups[~np.isin(athletes, prior_ids)]) if prior_ids.size else np.unique(groups)
+        for group in needed:
             held_out = groups == group
             if (~held_out).sum() < params.min_samples_leaf * 2:  # too little left to fit a population model
                 continue
@@ -400,7 +404,7 @@ def fit_time_model(rows: pd.DataFrame, params: EstimatorParams, halfwidths: dict
         prior = params.athlete_prior_races
         if prior is None:
             # The prior's simulated athletes say how much simulated athletes differ, not how much people do.
-            own = ~np.isin(history["athlete_id"].to_numpy(), prior_athlete_ids(rows))
+            own = ~np.isin(history["athlete_id"].to_numpy(), prior_ids)
             prior = estimate_prior_races(history[own], params.max_athlete_prior_races,
                                          params.default_athlete_prior_races)
         model.corrections = AthleteCorrections(history, float(prior), params.athlete_correction_halflife_days,
