@@ -44,6 +44,8 @@ from dagster_databricks.databricks_pyspark_step_launcher import (
 from dagster_pyspark.utils import DEFAULT_EXCLUDE
 
 RUN_TAG = "dagster_run_id"
+#: Access modes the Clusters API accepts only with ``kind = CLASSIC_PREVIEW`` (its ``DataSecurityMode`` docs).
+SIMPLE_FORM_MODES = frozenset({"DATA_SECURITY_MODE_AUTO", "DATA_SECURITY_MODE_DEDICATED", "DATA_SECURITY_MODE_STANDARD"})
 CLUSTER_START_TIMEOUT = timedelta(minutes=30)
 
 
@@ -94,6 +96,8 @@ def clusters_api_spec(new_cluster: Mapping[str, Any], *, name: str, autoterminat
     if isinstance(custom_tags, list):
         custom_tags = {tag["key"]: tag["value"] for tag in custom_tags}
     spec["custom_tags"] = {**custom_tags, **tags}
+    if spec.get("data_security_mode") in SIMPLE_FORM_MODES:
+        spec["kind"] = "CLASSIC_PREVIEW"
     spec["cluster_name"] = name
     spec["autotermination_minutes"] = autotermination_minutes
     return spec

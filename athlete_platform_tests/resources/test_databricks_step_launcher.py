@@ -65,6 +65,7 @@ def test_databricks_resources_bind_the_local_keys_without_resolving_secrets(monk
                              tags={"dagster_run_id": "x"})
     assert spec["instance_pool_id"] == spec["driver_instance_pool_id"] == "pool-1" and "node_type_id" not in spec
     assert spec["num_workers"] == 0 and spec["autotermination_minutes"] == 15
+    assert spec["data_security_mode"] == "DATA_SECURITY_MODE_AUTO" and spec["kind"] == "CLASSIC_PREVIEW"
     assert spec["custom_tags"] == {"project": "athlete-platform", "ResourceClass": "SingleNode", "dagster_run_id": "x"}
     monkeypatch.setenv("DATABRICKS_CLUSTER_SCOPE", "job")
     with pytest.raises(ValueError, match="DATABRICKS_CLUSTER_SCOPE"):

@@ -193,10 +193,11 @@ def test_the_model_is_registered_with_aliases_where_the_remote_side_logs_and_pre
     resource = databricks_graph.mlflow_resource(scenario.root)
     client = resource.client()
     versions = client.search_model_versions(f"name='{resource.model_name}'")
-    assert [v.version for v in versions] == ["1"]
+    assert [str(v.version) for v in versions] == ["1"]
     version = versions[0]
     model = client.get_registered_model(resource.model_name)
-    assert model.aliases == {contract.CHAMPION_ALIAS: "1", contract.CHALLENGER_ALIAS: "1"}
+    assert {alias: str(v) for alias, v in model.aliases.items()} == {contract.CHAMPION_ALIAS: "1",
+                                                                      contract.CHALLENGER_ALIAS: "1"}
     # logged by the remote training step of this Dagster run, in the store the remote steps share
     assert client.get_run(version.run_id).data.tags["dagster_run_id"] == training.run_id
     registered = materialized(training)[jobs.REGISTERED_TIME_ESTIMATOR][0]
@@ -232,7 +233,12 @@ def test_a_failing_blocking_gate_on_the_remote_side_fails_the_step_and_registers
     assert [e.step_key for e in failures] == ["models__time_estimator"] and failures[0].pid == estimator_run.pid
     assert jobs.REGISTERED_TIME_ESTIMATOR not in materialized(result)
     resource = databricks_graph.mlflow_resource(scenario.root)
-    assert [v.version for v in resource.client().search_model_versions(f"name='{resource.model_name}'")] == ["1"]
+    assert [str(v.version) for v in resource.client().search_model_versions(f"name='{resource.model_name}'")] == ["1"]
+    # its MLflow run is logged for diagnosis (with the failed gates) and ended, not left RUNNING
+    client = resource.client()
+    experiment = client.get_experiment_by_name(resource.experiment_name)
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.dagster_run_id = '{result.run_id}'")
+    assert [(run.info.status, run.data.tags["gate_beats_riegel_passed"]) for run in runs] == [("FINISHED", "False")]
     # the run's cluster (two steps planned: one shared cluster) is terminated although the run failed
     assert [start.kind for start in job["starts"]] == ["created"]
     assert scenario.emulator.clusters[job["starts"][0].cluster_id].state == "TERMINATED"

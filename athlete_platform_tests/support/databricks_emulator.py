@@ -436,6 +436,10 @@ class DatabricksEmulator:
             raise ApiError(400, "INVALID_PARAMETER_VALUE", "node_type_id or instance_pool_id is required")
         if "num_workers" not in body and "autoscale" not in body:
             raise ApiError(400, "INVALID_PARAMETER_VALUE", "num_workers or autoscale is required")
+        if str(body.get("data_security_mode", "")).startswith("DATA_SECURITY_MODE_") and body.get("kind") != "CLASSIC_PREVIEW":
+            # As documented for the Clusters API: the simple-form access modes need kind = CLASSIC_PREVIEW.
+            raise ApiError(400, "INVALID_PARAMETER_VALUE",
+                           f"data_security_mode {body['data_security_mode']} requires kind CLASSIC_PREVIEW")
         cluster = EmulatedCluster(cluster_id=f"0000-000000-run{next(self._ids):05d}", spec=body)
         cluster.directory = self.root / "clusters" / cluster.cluster_id
         cluster.conf_dir.mkdir(parents=True)
