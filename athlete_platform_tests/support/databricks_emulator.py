@@ -607,8 +607,11 @@ class DatabricksEmulator:
         the cluster Python (libraries without the project)."""
         env = {name: os.environ[name] for name in PASSED_THROUGH_ENV if name in os.environ}
         env.update({key: str(value) for key, value in spark_env_vars.items()})
+        local_disk = self.root / "local_disk"  # the "cluster's" own disk: temp files stay in the emulator's root
+        local_disk.mkdir(exist_ok=True)
         env.update(
             {
+                "TMPDIR": str(local_disk),
                 "SPARK_CONF_DIR": str(conf_dir),
                 "PYTHONPATH": self.site_packages,
                 "PYSPARK_PYTHON": str(self.cluster_python),
