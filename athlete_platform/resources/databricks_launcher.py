@@ -34,8 +34,8 @@ from datetime import timedelta
 from typing import Any
 
 from dagster import Enum, EnumValue, Field, InitResourceContext, resource
-from dagster_databricks import databricks_pyspark_step_launcher
 from dagster._core.execution.plan.external_step import PICKLED_STEP_RUN_REF_FILE_NAME
+from dagster_databricks import databricks_pyspark_step_launcher
 from dagster_databricks.databricks_pyspark_step_launcher import (
     CODE_ZIP_NAME,
     PICKLED_CONFIG_FILE_NAME,
@@ -47,8 +47,6 @@ RUN_TAG = "dagster_run_id"
 #: Access modes the Clusters API accepts only with ``kind = CLASSIC_PREVIEW`` (its ``DataSecurityMode`` docs).
 SIMPLE_FORM_MODES = frozenset({"DATA_SECURITY_MODE_AUTO", "DATA_SECURITY_MODE_DEDICATED", "DATA_SECURITY_MODE_STANDARD"})
 CLUSTER_START_TIMEOUT = timedelta(minutes=30)
-
-
 #: Folders at the root of the checkout that are neither zipped nor walked (the virtualenv alone is GBs:
 #: dagster_pyspark's walk through it cost ~9 s per step on a dev machine).
 PRUNED_ROOT_FOLDERS = frozenset({".venv", "venv", ".git", ".athlete_platform", ".mypy_cache", ".ruff_cache",
