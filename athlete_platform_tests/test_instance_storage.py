@@ -9,6 +9,7 @@ the instance mid-run sees the upstream partitions of its own run.
 
 import datetime as dt
 
+import pytest
 from dagster import (
     AssetCheckKey,
     AssetCheckResult,
@@ -27,7 +28,15 @@ from dagster import (
 )
 
 from athlete_platform.instance_storage import FastSqliteEventLogStorage
-from athlete_platform.runner import RANGE_END_TAG, RANGE_START_TAG, local_instance
+from athlete_platform.runner import COARSE_PLANNED_EVENTS, RANGE_END_TAG, RANGE_START_TAG, local_instance
+
+
+@pytest.fixture(autouse=True)
+def per_partition_planned_events(monkeypatch):
+    """Dagster's default, whatever an earlier test in this process (a runner) set: these tests compare the
+    per-partition records of both storages."""
+    monkeypatch.delenv(COARSE_PLANNED_EVENTS, raising=False)
+
 
 PARTITIONS = DailyPartitionsDefinition(start_date="2024-01-01")
 FIRST, LAST = "2024-02-01", "2024-02-20"
