@@ -28,6 +28,8 @@ METHODS = ("model", "riegel", "vdot")
 #: correction in between): measured on a real export, the same MAE as refitting for every race day at a
 #: third of the time.
 REFIT_DAYS = 91
+#: ... and at most this many times over a long history (12 years: every ~9 months), so the summary stays quick.
+MAX_REFITS = 16
 
 
 def walk_forward(runner_rows: pd.DataFrame, prior_rows: pd.DataFrame, params: EstimatorParams,
@@ -86,7 +88,7 @@ def prior_interval_halfwidths(prior: pd.DataFrame, params: EstimatorParams, *, n
                           min_train_days=min_train_days).halfwidths
 
 
-def runner_report(rows: pd.DataFrame, config, refit_days: int = REFIT_DAYS) -> pd.DataFrame | None:
+def runner_report(rows: pd.DataFrame, config, refit_days: int | None = None) -> pd.DataFrame | None:
     """Walk-forward metrics (:func:`walk_forward_metrics`) of one runner's training rows with the training
     asset's settings (``config``: a ``TimeEstimatorConfig``) and its simulated population prior; None
     without races."""
@@ -94,6 +96,9 @@ def runner_report(rows: pd.DataFrame, config, refit_days: int = REFIT_DAYS) -> p
 
     if rows.empty:
         return None
+    if refit_days is None:
+        days = pd.to_datetime(rows["race_date"])
+        refit_days = max(REFIT_DAYS, (days.max() - days.min()).days // MAX_REFITS)
     params = config.estimator_params()
     prior = simulated_prior_rows(config.prior_athletes)
     halfwidths = prior_interval_halfwidths(prior, params, n_folds=config.n_folds, gap_days=config.gap_days,
