@@ -312,7 +312,9 @@ class TimeEstimatorConfig(Config):
     athlete_correction: bool = EstimatorParams.athlete_correction
     athlete_groups: int = EstimatorParams.athlete_groups
     athlete_prior_races: Optional[float] = EstimatorParams.athlete_prior_races
+    default_athlete_prior_races: float = EstimatorParams.default_athlete_prior_races
     max_athlete_prior_races: float = EstimatorParams.max_athlete_prior_races
+    interval_prior_races: float = EstimatorParams.interval_prior_races
     athlete_correction_halflife_days: Optional[float] = EstimatorParams.athlete_correction_halflife_days
     random_state: int = EstimatorParams.random_state
     n_threads: int = EstimatorParams.n_threads
