@@ -458,7 +458,8 @@ def _baseline_with_fallback(test: pd.DataFrame, method: str, reference: str, fal
     return filled, missing
 
 
-def _metrics_table(oof: pd.DataFrame) -> pd.DataFrame:
+def metrics_table(oof: pd.DataFrame) -> pd.DataFrame:
+    """method × distance: n, MAE, RMSE, MAPE of the model and both formulas (columns ``{method}_s``)."""
     tables = [metrics_by_distance(oof, f"{method}_s", distances=DISTANCE_KEYS).assign(method=method) for method in METHODS]
     return pd.concat(tables, ignore_index=True).loc[:, ["method", "distance", "n", "mae_s", "rmse_s", "mape_pct"]]
 
@@ -511,8 +512,8 @@ def cross_validate(
     return CrossValidation(
         folds=folds,
         oof=oof,
-        metrics=_metrics_table(oof),
-        latest_fold_metrics=_metrics_table(oof[oof["fold"] == folds[-1].index]),
+        metrics=metrics_table(oof),
+        latest_fold_metrics=metrics_table(oof[oof["fold"] == folds[-1].index]),
         coverage=pd.DataFrame.from_records(coverage_records, columns=["distance", "coverage", "n"]),
         halfwidths=interval_halfwidths(recent, params.interval_level, params.min_calibration_rows),
     )
@@ -549,7 +550,7 @@ def baseline_evaluation(rows: pd.DataFrame, params: EstimatorParams) -> tuple[st
         halfwidths = {d: DEFAULT_BASELINE_LOG_HALFWIDTH for d in DISTANCE_KEYS}
     q = oof["distance_bucket"].map(halfwidths).to_numpy(dtype=float)
     oof["lo80_s"], oof["hi80_s"] = oof["model_s"] * np.exp(-q), oof["model_s"] * np.exp(q)
-    metrics = _metrics_table(oof) if len(oof) else pd.DataFrame(columns=["method", "distance", "n", "mae_s", "rmse_s", "mape_pct"])
+    metrics = metrics_table(oof) if len(oof) else pd.DataFrame(columns=["method", "distance", "n", "mae_s", "rmse_s", "mape_pct"])
     evaluation = CrossValidation(
         folds=[], oof=oof, metrics=metrics, latest_fold_metrics=metrics,
         coverage=pd.DataFrame(columns=["distance", "coverage", "n"]),  # calibrated on these races: not a test

@@ -9,7 +9,6 @@ are the ones the runner would have seen. Riegel and VDOT predictions of the same
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,13 +16,14 @@ import pandas as pd
 from athlete_platform.model.baselines import baseline_for_rows
 from athlete_platform.model.estimator import (
     DISTANCE_KEYS,
+    METHODS,
     EstimatorParams,
     fit_time_model,
+    metrics_table,
     own_distance_prediction,
 )
-from athlete_platform.model.evaluation import ALL_DISTANCES, interval_coverage, metrics_by_distance
+from athlete_platform.model.evaluation import ALL_DISTANCES, interval_coverage
 
-METHODS = ("model", "riegel", "vdot")
 #: The walk-forward of ``make athlete`` refits the model every quarter (a runner's newer races still enter the
 #: correction in between): measured on a real export, the same MAE as refitting for every race day at a
 #: third of the time.
@@ -68,8 +68,7 @@ def walk_forward_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     """method × distance: n, MAE, RMSE, MAPE, on the races every method could predict (a baseline needs a
     best effort in the last 90 days), plus the model's 80 % interval coverage per distance."""
     usable = frame[np.isfinite(frame[[f"{m}_s" for m in METHODS]]).all(axis=1)]
-    tables = [metrics_by_distance(usable, f"{m}_s", distances=DISTANCE_KEYS).assign(method=m) for m in METHODS]
-    table = pd.concat(tables, ignore_index=True)
+    table = metrics_table(usable)
     coverage = {}
     for distance in [*DISTANCE_KEYS, ALL_DISTANCES]:
         part = usable if distance == ALL_DISTANCES else usable[usable["distance_bucket"] == distance]
