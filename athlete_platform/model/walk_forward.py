@@ -9,7 +9,6 @@ are the ones the runner would have seen. Riegel and VDOT predictions of the same
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
