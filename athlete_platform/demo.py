@@ -9,6 +9,9 @@ and check shows up in ``dagster dev`` afterwards:
 3. ``weekly_training_job`` for two weeks: the first model becomes @champion, the second is gated, registered
    as @challenger and promoted only if it beats the champion;
 4. ``daily_job`` over the prediction range, one run: ingestion, predictions, inference log, monitoring, reports.
+
+By default the prediction range is the 30 days ending yesterday (in the partitions' time zone) and the history
+the two years before it, so the UI's latest partitions are filled; the same date always gives the same demo.
 """
 
 from __future__ import annotations
@@ -29,14 +32,55 @@ from athlete_platform.runner import (
 )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+#: Days of ``daily_job`` at the end of the demo, and years of history ingested before them.
+PREDICT_DAYS = 30
+HISTORY_YEARS = 2
+
+
+def latest_complete_day(now: dt.datetime | None = None) -> dt.date:
+    """Yesterday in the partitions' time zone: the newest daily partition (today's is not one yet)."""
+    from zoneinfo import ZoneInfo
+
+    from athlete_platform.partitions import PARTITION_TIMEZONE
+
+    zone = ZoneInfo(PARTITION_TIMEZONE)
+    local_now = now.astimezone(zone) if now is not None else dt.datetime.now(zone)
+    return local_now.date() - dt.timedelta(days=1)
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` earlier (29 February → 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def default_window(yesterday: dt.date, predict_days: int = PREDICT_DAYS) -> tuple[dt.date, dt.date]:
+    """(first day ingested, first prediction day) so that predictions end on ``yesterday`` and the UI's
+    latest partitions are filled; a pure function of the date, so a given day always runs the same demo
+    (the simulated athletes do not depend on it: ``SimulatorSource.history_start`` is fixed)."""
+    predict_start = yesterday - dt.timedelta(days=predict_days - 1)
+    return years_before(predict_start, HISTORY_YEARS), predict_start
+
+
+def parse_args(argv: list[str] | None = None, *, yesterday: dt.date | None = None) -> argparse.Namespace:
+    """Arguments; unset dates default to :func:`default_window` of ``yesterday`` (default: the latest
+    complete day in the partitions' time zone)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1), help="first day ingested")
-    parser.add_argument(
-        "--predict-start", type=dt.date.fromisoformat, default=dt.date(2025, 11, 1), help="first prediction day"
-    )
-    parser.add_argument("--predict-days", type=int, default=30, help="days of daily_job after --predict-start")
-    return parser.parse_args(argv)
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=None,
+                        help=f"first day ingested (default: {HISTORY_YEARS} years before the first prediction day)")
+    parser.add_argument("--predict-start", type=dt.date.fromisoformat, default=None,
+                        help="first prediction day (default: so that predictions end yesterday)")
+    parser.add_argument("--predict-days", type=int, default=PREDICT_DAYS, help="days of daily_job from --predict-start")
+    args = parser.parse_args(argv)
+    if args.predict_days < 1:
+        parser.error("--predict-days must be at least 1")
+    args.predict_start = args.predict_start or default_window(yesterday or latest_complete_day(), args.predict_days)[1]
+    args.start = args.start or years_before(args.predict_start, HISTORY_YEARS)
+    if args.start >= args.predict_start:
+        parser.error(f"--start {args.start} must be before the first prediction day {args.predict_start}")
+    return args
 
 
 def print_model_metrics(settings: Any, estimator: Any) -> None:
