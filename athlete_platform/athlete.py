@@ -33,6 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from athlete_platform.asset_keys import (
+    ATHLETE_REPORTS,
+    FEATURE_DRIFT,
+    INFERENCE_LOG,
+    OVERTRAINING_ALERTS,
+    PERFORMANCE_ESTIMATE,
+    PREDICTIONS,
+    REALIZED_ERROR,
+)
 from athlete_platform.runner import (
     JobOutcome,
     local_instance,
@@ -59,17 +68,7 @@ RECENT_MONITORING_DAYS = 90
 
 
 def prediction_assets() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """(assets run over the whole history, assets run over the recent days) of ``predictions_job``.
-    Imported here, not at module level: settings are checked before the asset modules load."""
-    from athlete_platform.inference.assets import INFERENCE_LOG, PREDICTIONS
-    from athlete_platform.monitoring.assets import (
-        FEATURE_DRIFT,
-        OVERTRAINING_ALERTS,
-        PERFORMANCE_ESTIMATE,
-        REALIZED_ERROR,
-    )
-    from athlete_platform.monitoring.reports import ATHLETE_REPORTS
-
+    """(assets run over the whole history, assets run over the recent days) of ``predictions_job``."""
     return (PREDICTIONS, INFERENCE_LOG, REALIZED_ERROR, OVERTRAINING_ALERTS), (PERFORMANCE_ESTIMATE, FEATURE_DRIFT, ATHLETE_REPORTS)
 #: Models trained over a whole history: each training run costs 10–25 s here (time-ordered CV, MLflow
 #: logging), so a 12-year history gets one about every four years plus the latest week (each day is served

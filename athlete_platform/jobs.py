@@ -1,4 +1,4 @@
-"""Asset jobs. Assets are selected by key (not imported), so this module only imports dagster.
+"""Asset jobs. Assets are selected by key (``asset_keys``), so this module imports no asset code.
 
 * ``daily_job`` — every daily-partitioned asset, bronze through monitoring and reports, for one day (the
   05:00 schedule) or a range (single-run backfill: every asset in it has ``BackfillPolicy.single_run``):
@@ -20,38 +20,46 @@
 Asset checks of the selected assets run in the same jobs (``AssetSelection.assets`` includes them).
 """
 
-from dagster import AssetKey, AssetSelection, HookContext, define_asset_job, failure_hook
+from dagster import AssetSelection, HookContext, define_asset_job, failure_hook
 
-# -- asset keys by stage ------------------------------------------------------------------------------
+from athlete_platform.asset_keys import (
+    ACTIVITY_FEATURES,
+    ATHLETE_REPORTS,
+    DAILY_FEATURES,
+    DELTA_MAINTENANCE,
+    FEATURE_DRIFT,
+    INFERENCE_LOG,
+    OVERTRAINING_ALERTS,
+    PERFORMANCE_ESTIMATE,
+    PREDICTIONS,
+    RACE_RESULTS,
+    RAW_ACTIVITIES,
+    REALIZED_ERROR,
+    REGISTERED_TIME_ESTIMATOR,
+    ROLLING_FEATURES,
+    SILVER_ACTIVITIES,
+    SILVER_HR_PROFILES,
+    SILVER_QUARANTINE,
+    TIME_ESTIMATOR,
+    TRAINING_SET,
+    WEEKLY_FEATURES,
+)
+
+# -- asset selections by stage ---------------------------------------------------------------------------------
 INGEST_KEYS = (
-    AssetKey(["bronze", "raw_activities"]),
-    AssetKey(["silver", "activities"]),
-    AssetKey(["silver", "activity_hr_profiles"]),
-    AssetKey(["silver", "quarantine"]),
-    AssetKey(["feature_store", "activity_features"]),
-    AssetKey(["feature_store", "athlete_daily_features"]),
-    AssetKey(["feature_store", "athlete_rolling_features"]),
-    AssetKey(["feature_store", "race_results"]),
+    RAW_ACTIVITIES,
+    SILVER_ACTIVITIES,
+    SILVER_HR_PROFILES,
+    SILVER_QUARANTINE,
+    ACTIVITY_FEATURES,
+    DAILY_FEATURES,
+    ROLLING_FEATURES,
+    RACE_RESULTS,
 )
-INFERENCE_KEYS = (
-    AssetKey(["gold", "athlete_predictions"]),
-    AssetKey(["monitoring", "inference_log"]),
-)
-MONITORING_KEYS = (
-    AssetKey(["monitoring", "performance_estimate"]),
-    AssetKey(["monitoring", "realized_error"]),
-    AssetKey(["monitoring", "feature_drift"]),
-    AssetKey(["monitoring", "overtraining_alerts"]),
-    AssetKey(["gold", "athlete_reports"]),
-)
+INFERENCE_KEYS = (PREDICTIONS, INFERENCE_LOG)
+MONITORING_KEYS = (PERFORMANCE_ESTIMATE, REALIZED_ERROR, FEATURE_DRIFT, OVERTRAINING_ALERTS, ATHLETE_REPORTS)
 DAILY_KEYS = (*INGEST_KEYS, *INFERENCE_KEYS, *MONITORING_KEYS)
-
-TRAINING_SET = AssetKey(["feature_store", "training_set"])
-TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
-REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
-WEEKLY_FEATURES = AssetKey(["feature_store", "athlete_weekly_features"])
 WEEKLY_TRAINING_KEYS = (TRAINING_SET, TIME_ESTIMATOR, REGISTERED_TIME_ESTIMATOR)
-DELTA_MAINTENANCE = AssetKey(["maintenance", "delta_tables"])
 
 DAILY_JOB_NAME = "daily_job"
 INGEST_JOB_NAME = "ingest_job"

@@ -35,6 +35,7 @@ from dagster import (
     asset,
 )
 
+from athlete_platform.asset_keys import RAW_ACTIVITIES
 from athlete_platform.partitions import FIRST_DAY, daily_partitions
 from athlete_platform.resources.delta_io import window_dates
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord, UnplaceableRecord
@@ -200,8 +201,7 @@ def bronze_table(result: FetchResult, ingested_at: dt.datetime, *, start: dt.dat
 
 
 @asset(
-    key_prefix=["bronze"],
-    name="raw_activities",
+    key=RAW_ACTIVITIES,
     group_name="ingest",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),

@@ -19,7 +19,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     BackfillPolicy,
     Config,
     MetadataValue,
@@ -30,12 +29,11 @@ from dagster import (
     asset,
 )
 
+from athlete_platform.asset_keys import RACE_RESULTS, SILVER_ACTIVITIES
 from athlete_platform.labels.race_detection import RACE_RESULT_COLUMNS, DetectionConfig, detect_races
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import window_dates
-from athlete_platform.silver.assets import SILVER_ACTIVITIES
 
-RACE_RESULTS = AssetKey(["feature_store", "race_results"])
 
 #: Days of silver history loaded before the window for the effort rule (its lookback must fit in it).
 EFFORT_HISTORY_DAYS = 56

@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from athlete_platform.asset_keys import DELTA_MAINTENANCE
 from athlete_platform.resources.delta_io import DEFAULT_RETENTION_HOURS
 
 
@@ -29,7 +30,7 @@ class MaintenanceConfig(Config):
 
 
 @asset(
-    key=["maintenance", "delta_tables"],
+    key=DELTA_MAINTENANCE,
     group_name="maintenance",
     kinds={"delta"},
     code_version="1",

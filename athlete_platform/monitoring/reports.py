@@ -28,7 +28,6 @@ import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     BackfillPolicy,
     Config,
     MetadataValue,
@@ -40,15 +39,13 @@ from dagster import (
 )
 from pydantic import Field
 
-from athlete_platform.inference.assets import PREDICTIONS, ROLLING_FEATURES
+from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, RACE_RESULTS, ROLLING_FEATURES
 from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
 from athlete_platform.model import contract
-from athlete_platform.monitoring.assets import RACE_RESULTS
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
 from athlete_platform.settings import load_settings
 
-ATHLETE_REPORTS = AssetKey(["gold", "athlete_reports"])
 REPORT_HISTORY_DAYS = 180
 HISTORY = TimeWindowPartitionMapping(start_offset=-(REPORT_HISTORY_DAYS - 1), end_offset=0)
 DISTANCE_COLORS = {"5k": "tab:green", "10k": "tab:blue", "21k": "tab:orange", "42k": "tab:red"}

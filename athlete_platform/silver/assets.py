@@ -44,15 +44,12 @@ from dagster import (
     multi_asset,
 )
 
+from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import ALSO_REPLACES, window_dates
 from athlete_platform.silver import checks
 from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS, Rejection, parse_record
 
-SILVER_ACTIVITIES = AssetKey(["silver", "activities"])
-SILVER_HR_PROFILES = AssetKey(["silver", "activity_hr_profiles"])
-SILVER_QUARANTINE = AssetKey(["silver", "quarantine"])
-BRONZE = AssetKey(["bronze", "raw_activities"])
 
 PARSED_DDL = (
     "status string, reject_fields string, reason string, "
@@ -161,7 +158,7 @@ class SilverConfig(Config):
             code_version="2",
         ),
     },
-    ins={"raw_activities": AssetIn(key=BRONZE)},
+    ins={"raw_activities": AssetIn(key=RAW_ACTIVITIES)},
     group_name="silver",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
@@ -179,7 +176,7 @@ def silver_activities(
 
     start, end = window_dates(context)
     if pyspark_step_launcher is None:  # in-process, the run's own instance (a remote step's has no history)
-        missing = missing_upstream_days(context.instance, BRONZE, start, end)
+        missing = missing_upstream_days(context.instance, RAW_ACTIVITIES, start, end)
         if missing:
             raise Failure(
                 description=(

@@ -10,11 +10,13 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
+
+from athlete_platform.asset_keys import SILVER_ACTIVITIES
 
 from athlete_platform.silver.parsing import DISTANCE_SPORTS, HR_RANGE_BPM, RUN_PACE_S_PER_KM, RUN_SPORTS
 
-SILVER = AssetKey(["silver", "activities"])
+SILVER = SILVER_ACTIVITIES
 
 SILVER_CHECK_SPECS = [
     AssetCheckSpec(

@@ -7,9 +7,9 @@ import pandas as pd
 from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
-from athlete_platform.inference.assets import PREDICTIONS, PREDICTIONS_SCHEMA, ROLLING_FEATURES
-from athlete_platform.monitoring.assets import RACE_RESULTS
-from athlete_platform.monitoring.reports import ATHLETE_REPORTS, athlete_reports
+from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, RACE_RESULTS, ROLLING_FEATURES
+from athlete_platform.inference.assets import PREDICTIONS_SCHEMA
+from athlete_platform.monitoring.reports import athlete_reports
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource

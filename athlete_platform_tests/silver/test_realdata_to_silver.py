@@ -20,7 +20,8 @@ from athlete_platform.ingest.assets import history_windows, partition_dates, raw
 from athlete_platform.partitions import FIRST_DAY
 from athlete_platform.resources.strava_api import StravaApiSource
 from athlete_platform.resources.strava_export import StravaExportSource
-from athlete_platform.silver.assets import SILVER_ACTIVITIES, silver_activities
+from athlete_platform.asset_keys import SILVER_ACTIVITIES
+from athlete_platform.silver.assets import silver_activities
 from athlete_platform_tests.support.runs import check_results, local_test_resources, materialize_window
 from athlete_platform_tests.support.strava_server import StravaFakeServer, load_real_payloads
 
