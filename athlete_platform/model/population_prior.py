@@ -3,7 +3,7 @@
 A runner who brings only their own history has a few dozen races: not enough for a model of how training
 relates to race times, but enough to correct one. The estimator therefore learns the population part from
 these simulated athletes (whose training and races follow published physiology: see
-:mod:`athlete_platform.domain.simulator`) plus the runner's own races, and the per-athlete correction from
+:mod:`athlete_platform.simulation`) plus the runner's own races, and the per-athlete correction from
 the runner's races alone (:class:`athlete_platform.model.estimator.AthleteCorrections`). The simulated ids are
 negated so that they can never collide with a real athlete id, and the rows carry ``population_prior = True``
 so that the correction's shrinkage is estimated from real athletes only. Deterministic and cached per process.
@@ -25,9 +25,9 @@ PRIOR_END = dt.date(2026, 1, 1)
 
 @lru_cache(maxsize=2)
 def _prior_rows(athletes: int, seed: int) -> pd.DataFrame:
-    from athlete_platform.domain.simulator import SimulatorConfig
     from athlete_platform.model.simulated_data import build_tables
     from athlete_platform.model.training_set import point_in_time_join
+    from athlete_platform.simulation.config import SimulatorConfig
 
     tables = build_tables(SimulatorConfig(seed=seed, n_athletes=athletes, history_start=PRIOR_START), PRIOR_END)
     rows = point_in_time_join(tables.races, tables.rolling).rows

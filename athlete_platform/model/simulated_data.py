@@ -11,11 +11,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from athlete_platform.domain.simulator import SimulatedAthlete, SimulatorConfig, simulate_activities, simulate_population
 from athlete_platform.features import compute
 from athlete_platform.labels.race_detection import DetectionConfig, detect_races
 from athlete_platform.model.history_tables import rolling_from_silver, silver_from_records
 from athlete_platform.resources.sources import SourceRecord
+from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.population import simulate_population
+from athlete_platform.simulation.records import simulate_activities
+from athlete_platform.simulation.truth import SimulatedAthlete
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The simulator as an activity source: the demo's default, needing no Strava account.
 
-Records come from :mod:`athlete_platform.domain.simulator`; this resource only maps its config to a
-:class:`~athlete_platform.domain.simulator.SimulatorConfig` and wraps records in ``SourceRecord``.
+Records come from :mod:`athlete_platform.simulation`; this resource only maps its config to a
+:class:`~athlete_platform.simulation.config.SimulatorConfig` and wraps records in ``SourceRecord``.
 The simulated population is cached per process (keyed by the config, horizon rounded up to the next
 quarter), so a daily run does not resimulate the whole history every day.
 """
@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import Field
 
-from athlete_platform.domain.simulator import SimulatorConfig, simulate_activities
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
+from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.records import simulate_activities
 
 
 class SimulatorSource(ActivitySource):

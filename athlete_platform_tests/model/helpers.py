@@ -11,12 +11,12 @@ import pyarrow as pa
 from dagster import ResourceDefinition
 from deltalake import write_deltalake
 
-from athlete_platform.domain.simulator import SimulatorConfig
 from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA
 from athlete_platform.model.simulated_data import SimulatedTables, build_tables
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.resources.spark import SparkResource
+from athlete_platform.simulation.config import SimulatorConfig
 
 #: Small population for tests: 12 athletes from 2023-01-01, ~300 races by October 2024.
 TEST_SIMULATOR = SimulatorConfig(seed=7, n_athletes=12, history_start=dt.date(2023, 1, 1))

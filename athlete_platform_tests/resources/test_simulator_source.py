@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from dagster import ConfigurableResource, asset, materialize
 
-from athlete_platform.domain.simulator import SimulatorConfig, clear_simulation_cache
 from athlete_platform.resources.simulator_source import SimulatorSource
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
+from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.population import clear_simulation_cache
 
 SMALL = dict(n_athletes=4, seed=11, history_start="2024-01-01")
 

@@ -15,20 +15,12 @@ import numpy as np
 import pytest
 
 from athlete_platform.domain.race_baselines import STANDARD_DISTANCES_M, vdot_from_performance, vdot_race_time
-from athlete_platform.domain.simulator import (
-    BREAK_INJURY,
-    BROKEN_KINDS,
-    FitnessModel,
-    SimulatedAthlete,
-    SimulatorConfig,
-    athlete_profile,
-    athlete_records,
-    clear_simulation_cache,
-    simulate_activities,
-    simulate_athlete,
-    simulate_population,
-    strava_timezone_label,
-)
+from athlete_platform.simulation.athletes import athlete_profile
+from athlete_platform.simulation.config import BREAK_INJURY, BROKEN_KINDS, FitnessModel, SimulatorConfig
+from athlete_platform.simulation.population import clear_simulation_cache, simulate_athlete, simulate_population
+from athlete_platform.simulation.records import simulate_activities
+from athlete_platform.simulation.strava_json import athlete_records, strava_timezone_label
+from athlete_platform.simulation.truth import SimulatedAthlete
 
 HISTORY_START = dt.date(2023, 1, 1)
 WINDOW_END = dt.date(2024, 7, 1)
