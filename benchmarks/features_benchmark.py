@@ -64,7 +64,6 @@ for _name in ("BetaWarning", "PreviewWarning", "SupersessionWarning"):
     if hasattr(dagster, _name):
         warnings.filterwarnings("ignore", category=getattr(dagster, _name))
 
-from athlete_platform.domain.simulator import simulate_population  # noqa: E402
 from athlete_platform.features.assets import (  # noqa: E402
     activity_features,
     athlete_daily_features,
@@ -76,6 +75,7 @@ from athlete_platform.resources.delta_io import DeltaTableIOManager  # noqa: E40
 from athlete_platform.resources.simulator_source import SimulatorSource  # noqa: E402
 from athlete_platform.resources.spark import SparkResource  # noqa: E402
 from athlete_platform.silver.assets import silver_activities  # noqa: E402
+from athlete_platform.simulation.population import simulate_population  # noqa: E402
 
 DAILY_FEATURES = [activity_features, athlete_daily_features, athlete_rolling_features]
 GRAPH = [raw_activities, silver_activities, *DAILY_FEATURES, athlete_weekly_features]

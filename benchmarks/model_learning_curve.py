@@ -35,9 +35,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from athlete_platform.domain.race_baselines import vdot_race_time  # noqa: E402
-from athlete_platform.domain.simulator import SimulatorConfig  # noqa: E402
 from athlete_platform.model.contract import DISTANCES_M  # noqa: E402
 from athlete_platform.model.estimator import DISTANCE_KEYS, cross_validate  # noqa: E402
+from athlete_platform.simulation.config import SimulatorConfig  # noqa: E402
 
 START, END = dt.date(2023, 1, 1), dt.date(2026, 1, 1)
 SEED = 42
@@ -52,7 +52,8 @@ def population_tables(athletes: int, workdir: Path, *, keep_tables: bool = False
     cache = workdir / f"population_{athletes}_seed{SEED}{'_tables' if keep_tables else ''}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
-    from athlete_platform.domain.simulator import athlete_records, simulate_athlete
+    from athlete_platform.simulation.population import simulate_athlete
+    from athlete_platform.simulation.strava_json import athlete_records
     from athlete_platform.features import compute
     from athlete_platform.model.history_tables import rolling_from_silver, silver_from_records
     from athlete_platform.labels.race_detection import detect_races
