@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance, Definitions, build_schedule_context
 
 from athlete_platform.jobs import DAILY_KEYS, JOBS, WEEKLY_TRAINING_KEYS
-from athlete_platform.schedules import SCHEDULES
+from athlete_platform.schedules import SCHEDULES, build_schedules
 from athlete_platform.settings import PlatformSettings
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -66,7 +66,23 @@ def test_daily_0500_tick_on_2026_03_10_requests_2026_03_09(defs):
     assert schedule.job_name == "daily_job"
     [request] = result.run_requests
     assert request.partition_key == "2026-03-09"
-    assert schedule.default_status.value == "RUNNING"
+
+
+def test_schedules_and_sensors_start_stopped_locally_and_running_in_production(tmp_path):
+    from athlete_platform.sensors import (
+        build_inbox_sensor,
+        build_race_labels_retrain_sensor,
+        build_run_failure_alert_sensor,
+    )
+
+    for environment, expected in (("local", "STOPPED"), ("databricks", "RUNNING")):
+        settings = PlatformSettings(environment=environment, home=tmp_path)
+        sensors = [build_inbox_sensor(settings), build_race_labels_retrain_sensor(settings),
+                   build_run_failure_alert_sensor(settings)]
+        statuses = {item.name: item.default_status.value for item in [*build_schedules(settings), *sensors]}
+        assert statuses == dict.fromkeys(
+            ["daily_schedule", "weekly_training_schedule", "weekly_features_schedule", "strava_export_inbox_sensor",
+             "race_labels_retrain_sensor", "run_failure_alert_sensor"], expected), environment
 
 
 def test_daily_tick_given_in_utc_uses_the_sao_paulo_day(defs):
