@@ -12,6 +12,15 @@ Model lineage is explicit (see :mod:`athlete_platform.inference.lineage`): ``mod
 version per run, or ``point_in_time_model`` choosing per D the newest version trained before D. Every row
 carries model_name, model_version, model_alias, mlflow_run_id.
 
+Shadow scoring (alias mode): when ``shadow_alias`` (default ``challenger``) names a version other than the
+served one, that version scores the very same feature rows beside it. The inference log then holds two rows
+per (athlete, day): the served one (``served`` true, ``model_role`` = the alias it was resolved through,
+normally ``champion``) and the shadow one (``served`` false, ``model_role`` = ``challenger``), each with its
+exact version. Gold predictions are the served rows only; consumers of the log that want what was served
+filter on ``served`` (:func:`served_rows`). Point-in-time mode serves one version per day and scores no
+shadow (``model_role`` = ``point_in_time``): a backfill has no "challenger of that day" to replay.
+Promotion (``models/champion_decision``) judges the challenger on these shadow rows.
+
 Checks are evaluated **before** anything is written: when a blocking check fails, its result is recorded
 and the step fails without writing either table (publishing bad predictions is the effect to prevent).
 """
@@ -61,6 +70,8 @@ PREVIOUS_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 ACTIVITY_LOOKBACK = TimeWindowPartitionMapping(start_offset=-ACTIVE_WINDOW_DAYS, end_offset=-1)
 DISTANCES = tuple(contract.DISTANCES_M)
 POINT_COLUMNS = tuple(contract.prediction_columns(d)[0] for d in DISTANCES)
+#: ``model_role`` of the rows served in point-in-time mode (no alias chose that version).
+POINT_IN_TIME_ROLE = "point_in_time"
 
 _LINEAGE_FIELDS = [
     pa.field("model_name", pa.string()),
@@ -89,6 +100,8 @@ INFERENCE_LOG_SCHEMA = pa.schema(
         *_PREDICTION_FIELDS,
         *_LINEAGE_FIELDS,
         pa.field("model_uri", pa.string()),
+        pa.field("model_role", pa.string()),  # champion (the serving alias) | challenger (shadow) | point_in_time
+        pa.field("served", pa.bool_()),  # true: the row is in gold/athlete_predictions; false: shadow scoring
         pa.field("dagster_run_id", pa.string()),
         pa.field("logged_at", pa.timestamp("us", tz="UTC")),
     ]
@@ -116,7 +129,10 @@ INFERENCE_CHECK_SPECS = [
     ),
     AssetCheckSpec(
         "row_count_matches_predictions", asset=INFERENCE_LOG, blocking=True,
-        description="The inference log has exactly the (athlete_id, prediction_date) rows of the predictions.",
+        description=(
+            "Log rows = prediction rows + shadow rows: the served log rows have exactly the (athlete_id, "
+            "prediction_date) keys of the predictions, and each shadow row one of those keys, once per version."
+        ),
     ),
 ]
 
@@ -131,6 +147,13 @@ class InferenceConfig(Config):
         description=(
             "Backfills: per prediction date D use the newest registered version whose training cut-off is "
             "before D (no model that saw D or later). Days without such a version get no predictions."
+        ),
+    )
+    shadow_alias: str = Field(
+        default=contract.CHALLENGER_ALIAS,
+        description=(
+            "Alias mode: this alias's version, when set and not the served version, scores the same rows as a "
+            "shadow (inference log only, served=false). Empty: no shadow scoring."
         ),
     )
 
@@ -192,6 +215,14 @@ def predict_frame(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
     return output
 
 
+def served_rows(inference_log: pd.DataFrame) -> pd.DataFrame:
+    """The log rows that were served (gold predictions), without shadow rows; a log written before shadow
+    scoring (no ``served`` column) was all served."""
+    if "served" not in inference_log.columns:
+        return inference_log
+    return inference_log[inference_log["served"].fillna(True).astype(bool)]
+
+
 def evaluate_inference_checks(predictions: pd.DataFrame, inference_log: pd.DataFrame) -> list[AssetCheckResult]:
     """The five inference checks on the outputs (before they are written)."""
     keys = ["athlete_id", "prediction_date"]
@@ -222,7 +253,11 @@ def evaluate_inference_checks(predictions: pd.DataFrame, inference_log: pd.DataF
             return set()
         return set(zip(frame["athlete_id"].astype("int64"), as_dates(frame["prediction_date"])))
 
-    same_keys = key_set(predictions) == key_set(inference_log)
+    served = served_rows(inference_log)
+    shadow = inference_log.loc[inference_log.index.difference(served.index)]
+    same_keys = key_set(predictions) == key_set(served)
+    shadow_keys_served = key_set(shadow) <= key_set(predictions)
+    shadow_duplicates = int(shadow.duplicated([*keys, "model_version"]).sum()) if not shadow.empty else 0
 
     def sample(frame: pd.DataFrame) -> str:
         return str([(int(a), str(d)) for a, d in frame[keys].head(5).itertuples(index=False)])
@@ -247,8 +282,11 @@ def evaluate_inference_checks(predictions: pd.DataFrame, inference_log: pd.DataF
         ),
         AssetCheckResult(
             check_name="row_count_matches_predictions", asset_key=INFERENCE_LOG,
-            passed=len(predictions) == len(inference_log) and same_keys,
-            metadata={"predictions_rows": len(predictions), "inference_log_rows": len(inference_log), "same_keys": same_keys},
+            passed=(len(predictions) == len(served) and same_keys and shadow_keys_served and shadow_duplicates == 0
+                    and len(inference_log) == len(predictions) + len(shadow)),
+            metadata={"predictions_rows": len(predictions), "shadow_rows": len(shadow),
+                      "inference_log_rows": len(inference_log), "same_keys": same_keys,
+                      "shadow_keys_among_predictions": shadow_keys_served, "shadow_duplicates": shadow_duplicates},
         ),
     ]
 
@@ -256,35 +294,54 @@ def evaluate_inference_checks(predictions: pd.DataFrame, inference_log: pd.DataF
 BLOCKING_CHECKS = frozenset(spec.name for spec in INFERENCE_CHECK_SPECS if spec.blocking)
 
 
+def _scored(rows: pd.DataFrame, model: Any, ref: lineage.ModelRef, *, role: str, served: bool) -> pd.DataFrame:
+    """Inference-log rows of ``ref`` scoring ``rows``: the feature values as fed (float64), its outputs, lineage."""
+    frame = rows.copy()
+    frame[list(contract.FEATURE_COLUMNS)] = contract.feature_matrix(rows)
+    frame = pd.concat([frame, predict_frame(model, rows)], axis=1)
+    frame["model_name"] = ref.name
+    frame["model_version"] = ref.version
+    frame["model_alias"] = ref.alias
+    frame["mlflow_run_id"] = ref.run_id
+    frame["model_uri"] = ref.uri
+    frame["model_role"] = role
+    frame["served"] = served
+    return frame
+
+
 def build_outputs(
     rows: pd.DataFrame, models_by_date: dict[dt.date, lineage.ModelRef | None], load_model, *, run_id: str,
-    logged_at: dt.datetime,
+    logged_at: dt.datetime, served_role: str = contract.CHAMPION_ALIAS, shadow: lineage.ModelRef | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dt.date]]:
-    """(predictions, inference_log, dates without a model). ``load_model(ref)`` returns a pyfunc model."""
+    """(predictions, inference_log, dates without a model). ``load_model(ref)`` returns a pyfunc model.
+
+    Served rows carry ``model_role=served_role``; ``shadow`` (a version other than every served one) scores
+    the rows that were served, as ``model_role=shadow.alias`` and ``served=False``: log only."""
     frames = []
     days_without_model = sorted(day for day, ref in models_by_date.items() if ref is None)
     refs = {ref.version: ref for ref in models_by_date.values() if ref is not None}
+    if shadow is not None and shadow.version in refs:
+        raise ValueError(f"shadow version {shadow.version} is also served: nothing to compare")
     for version, ref in sorted(refs.items(), key=lambda item: int(item[0])):
         days = {day for day, chosen in models_by_date.items() if chosen is not None and chosen.version == version}
         subset = rows[rows["prediction_date"].isin(days)]
         if subset.empty:
             continue
-        predicted = predict_frame(load_model(ref), subset)
-        frame = subset.copy()
-        frame[list(contract.FEATURE_COLUMNS)] = contract.feature_matrix(subset)  # the feature values fed, as fed (float64)
-        frame = pd.concat([frame, predicted], axis=1)
-        frame["model_name"] = ref.name
-        frame["model_version"] = ref.version
-        frame["model_alias"] = ref.alias
-        frame["mlflow_run_id"] = ref.run_id
-        frame["model_uri"] = ref.uri
-        frames.append(frame)
+        frames.append(_scored(subset, load_model(ref), ref, role=served_role, served=True))
     if not frames:
         return empty_frame(PREDICTIONS_SCHEMA), empty_frame(INFERENCE_LOG_SCHEMA), days_without_model
-    log = pd.concat(frames, ignore_index=True).sort_values(["prediction_date", "athlete_id"]).reset_index(drop=True)
+    if shadow is not None:
+        # Exactly the rows the served model got (same athletes, days and features): a paired comparison.
+        served = pd.concat(frames, ignore_index=True).loc[:, list(rows.columns)]
+        frames.append(_scored(served, load_model(shadow), shadow, role=shadow.alias or "shadow", served=False))
+    log = (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(["prediction_date", "athlete_id", "served"], ascending=[True, True, False])
+        .reset_index(drop=True)
+    )
     log["dagster_run_id"] = run_id
     log["logged_at"] = pd.Timestamp(logged_at)
-    predictions = log.loc[:, PREDICTIONS_SCHEMA.names].copy()
+    predictions = log.loc[log["served"].astype(bool), PREDICTIONS_SCHEMA.names].reset_index(drop=True)
     return predictions, log.loc[:, INFERENCE_LOG_SCHEMA.names], days_without_model
 
 
@@ -347,6 +404,14 @@ def athlete_predictions(
                 ),
             ) from err
         models_by_date = dict.fromkeys(days, ref)
+    shadow = None
+    if not config.point_in_time_model and config.shadow_alias:
+        shadow = lineage.alias_if_set(client, mlflow.model_name, config.shadow_alias)
+        if shadow is not None and shadow.version == ref.version:
+            shadow = None  # the challenger is the served version itself: nothing to compare
+        if shadow is None:
+            context.log.info(f"no shadow scoring: no @{config.shadow_alias} version other than v{ref.version}")
+    served_role = POINT_IN_TIME_ROLE if config.point_in_time_model else config.model_alias
     loaded: dict[str, Any] = {}
 
     def load_model(ref: lineage.ModelRef) -> Any:
@@ -356,7 +421,8 @@ def athlete_predictions(
         return loaded[ref.version]
 
     predictions, log, days_without_model = build_outputs(
-        rows, models_by_date, load_model, run_id=context.run.run_id, logged_at=dt.datetime.now(dt.timezone.utc)
+        rows, models_by_date, load_model, run_id=context.run.run_id, logged_at=dt.datetime.now(dt.timezone.utc),
+        served_role=served_role, shadow=shadow,
     )
     if days_without_model:
         context.log.warning(
@@ -392,8 +458,15 @@ def athlete_predictions(
             **single_model,
         },
     )
+    shadow_rows = int((~log["served"].astype(bool)).sum()) if not log.empty else 0
     yield Output(
         to_table(log, INFERENCE_LOG_SCHEMA),
         output_name="inference_log",
-        metadata={"rows": len(log), "dagster_run_id": context.run.run_id},
+        metadata={
+            "rows": len(log),
+            "served_rows": len(log) - shadow_rows,
+            "shadow_rows": shadow_rows,
+            "shadow_model": f"{shadow.uri} (@{shadow.alias})" if shadow is not None and shadow_rows else "none",
+            "dagster_run_id": context.run.run_id,
+        },
     )

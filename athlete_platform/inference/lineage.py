@@ -8,10 +8,13 @@
 
 Training cut-off: the training run's tag ``data_window_end`` written by ``models/time_estimator``
 (``athlete_platform/model/assets.py``) — the training week's Monday, **exclusive**: the version was trained
-on races strictly before it, with features as of days before those races. Fallback: the version tag
-``training_week`` (the same Monday, set by ``models/registered_time_estimator``). A version with neither is
-never chosen in point-in-time mode. A version with ``data_window_end = E`` may serve D when ``E ≤ D``
-(everything it saw is before D; the prediction for D itself uses features < D). ``training_cutoff`` below
+on races strictly before it, with features as of days before those races. Fallbacks: the version tag
+``data_window_end`` (the same date, set on every version by ``models/registered_time_estimator`` and by
+``models/champion_decision`` for a baseline it registers), then the version tag ``training_week`` (versions
+registered before that tag existed). A version with none of them is never chosen in point-in-time mode,
+and promotion (``athlete_platform/model/promotion.py``) counts no race as unseen by it. A version with
+``data_window_end = E`` may serve D when ``E ≤ D`` (everything it saw is before D; the prediction for D
+itself uses features < D). ``training_cutoff`` below
 is the last day of training data, ``E − 1``, so the rule reads "cut-off before D".
 
 MLflow is imported lazily (inside functions) to keep ``definitions.py`` cheap to import.
@@ -88,13 +91,14 @@ def _parse_date(value: Any) -> dt.date | None:
 
 def data_window_end(client: "MlflowClient", version: Any) -> dt.date | None:
     """Exclusive end of the version's training data: run tag ``data_window_end``, else version tag
-    ``training_week``; None when neither is readable."""
+    ``data_window_end``, else version tag ``training_week``; None when none is readable."""
     run_id = getattr(version, "run_id", None)
     if run_id:
         end = _parse_date(client.get_run(run_id).data.tags.get(DATA_WINDOW_END_TAG))
         if end is not None:
             return end
-    return _parse_date((getattr(version, "tags", None) or {}).get(TRAINING_WEEK_TAG))
+    tags = getattr(version, "tags", None) or {}
+    return _parse_date(tags.get(DATA_WINDOW_END_TAG)) or _parse_date(tags.get(TRAINING_WEEK_TAG))
 
 
 def _ref(client: "MlflowClient", version: Any, alias: str | None) -> ModelRef:
@@ -114,6 +118,12 @@ def get_version(client: "MlflowClient", name: str, version: str) -> ModelRef:
 def resolve_alias(client: "MlflowClient", name: str, alias: str) -> ModelRef:
     """``name@alias`` → the exact version (raises MlflowException when the alias is not set)."""
     return _ref(client, client.get_model_version_by_alias(name, alias), alias)
+
+
+def alias_if_set(client: "MlflowClient", name: str, alias: str) -> ModelRef | None:
+    """``name@alias`` → the exact version, or None when the model has no such alias (e.g. no challenger)."""
+    version = client.get_registered_model(name).aliases.get(alias)
+    return None if version is None else _ref(client, client.get_model_version(name, str(version)), alias)
 
 
 def registered_versions(client: "MlflowClient", name: str) -> list[ModelRef]:

@@ -271,6 +271,8 @@ def inference_log_rows(rolling: pd.DataFrame, version: Any, *, run_id: str = "da
     frame["model_alias"] = contract.CHAMPION_ALIAS
     frame["mlflow_run_id"] = version.run_id
     frame["model_uri"] = f"models:/{MODEL_NAME}/{version.version}"
+    frame["model_role"] = contract.CHAMPION_ALIAS
+    frame["served"] = True
     frame["dagster_run_id"] = run_id
     frame["logged_at"] = pd.Timestamp("2025-01-01", tz="UTC")
     return frame.loc[:, INFERENCE_LOG_SCHEMA.names]

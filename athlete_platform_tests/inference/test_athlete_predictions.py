@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetSpec, DagsterInstance, ResourceDefinition, materialize
@@ -15,6 +16,7 @@ from athlete_platform.inference.assets import (
     ROLLING_FEATURES,
     athlete_predictions,
     evaluate_inference_checks,
+    served_rows,
 )
 from athlete_platform.model import contract
 from athlete_platform.partitions import daily_partitions
@@ -100,7 +102,12 @@ def test_daily_runs_keep_history_and_rerun_replaces_only_that_day(delta_root, re
     assert set(after.loc[after["prediction_date"] == D1, "model_version"]) == {str(v2.version)}
     pd.testing.assert_frame_equal(after[after["prediction_date"] == D2].reset_index(drop=True), day2_before)
     assert set(day2_before["model_version"]) == {str(v1.version)}
-    assert len(table(delta_root, INFERENCE_LOG)) == len(after)
+    log = table(delta_root, INFERENCE_LOG)
+    assert len(served_rows(log)) == len(after)
+    # D1 is now served by the challenger itself (no shadow); D2 by the champion with the challenger beside it.
+    assert set(log.loc[log["prediction_date"] == D1, "model_role"]) == {contract.CHALLENGER_ALIAS}
+    assert log.loc[log["prediction_date"] == D1, "served"].all()
+    assert len(log[log["prediction_date"] == D2]) == 2 * len(day2_before)
 
 
 def test_only_athletes_active_as_of_the_day_with_features_of_the_day_before(delta_root, registry):
@@ -116,7 +123,7 @@ def test_only_athletes_active_as_of_the_day_with_features_of_the_day_before(delt
 def test_inference_log_holds_the_exact_features_predictions_and_run(delta_root, registry):
     resource, v1, _, _ = registry
     result = run(delta_root, registry, D1)
-    log = table(delta_root, INFERENCE_LOG)
+    log = served_rows(table(delta_root, INFERENCE_LOG)).reset_index(drop=True)
     predictions = table(delta_root, PREDICTIONS)
     keys = ["athlete_id", "prediction_date"]
     pd.testing.assert_frame_equal(log[predictions.columns], predictions)
@@ -146,6 +153,55 @@ def test_lineage_names_the_registered_version(delta_root, registry):
     metadata = mf.materialization_metadata(result, PREDICTIONS)
     assert metadata["model_uri"].value == f"models:/{mf.MODEL_NAME}/{v1.version}"
     assert metadata["training_data_end_exclusive"].value == "2025-03-06"
+
+
+def test_challenger_scores_in_the_shadow_of_the_champion_on_the_same_rows(delta_root, registry):
+    resource, v1, v2, _ = registry
+    result = run(delta_root, registry, D1, D2)
+    log, predictions = table(delta_root, INFERENCE_LOG), table(delta_root, PREDICTIONS)
+    keys = ["athlete_id", "prediction_date"]
+    champion, shadow = log[log["served"]], log[~log["served"]]
+    # Gold predictions stay the champion's; the log holds one champion and one challenger row per key.
+    assert set(predictions["model_version"]) == {str(v1.version)}
+    assert (set(champion["model_version"]), set(champion["model_role"])) == ({str(v1.version)}, {contract.CHAMPION_ALIAS})
+    assert (set(shadow["model_version"]), set(shadow["model_role"])) == ({str(v2.version)}, {contract.CHALLENGER_ALIAS})
+    assert set(shadow["mlflow_run_id"]) == {v2.run_id} and set(shadow["model_uri"]) == {f"models:/{mf.MODEL_NAME}/{v2.version}"}
+    assert len(log) == len(predictions) + len(shadow) and len(shadow) == len(predictions)
+    pair = champion.merge(shadow, on=keys, suffixes=("_champion", "_challenger"))
+    assert len(pair) == len(predictions)
+    for column in ("feature_as_of_date", *contract.FEATURE_COLUMNS):  # the very same inputs
+        pd.testing.assert_series_equal(pair[f"{column}_champion"], pair[f"{column}_challenger"], check_names=False)
+    # The shadow rows are the challenger's own predictions of those inputs, not a copy of the champion's.
+    challenger = lineage.load_pyfunc(lineage.resolve_alias(resource.client(), mf.MODEL_NAME, contract.CHALLENGER_ALIAS))
+    shadow = shadow.sort_values(keys).reset_index(drop=True)
+    expected = challenger.predict(contract.model_input(shadow))
+    pd.testing.assert_frame_equal(shadow[list(contract.PREDICTION_COLUMNS)], expected[list(contract.PREDICTION_COLUMNS)])
+    assert not np.allclose(pair["pred_10k_s_champion"], pair["pred_10k_s_challenger"])
+    checks = check_results(result)
+    assert all(check.passed for check in checks.values())
+    metadata = checks["row_count_matches_predictions"].metadata
+    assert (metadata["predictions_rows"].value, metadata["shadow_rows"].value) == (len(predictions), len(predictions))
+
+
+def test_no_shadow_when_disabled_or_in_point_in_time_mode(delta_root, registry):
+    run(delta_root, registry, D1, shadow_alias="")
+    assert table(delta_root, INFERENCE_LOG)["served"].all()
+    run(delta_root, registry, D2, point_in_time_model=True)
+    log = table(delta_root, INFERENCE_LOG)
+    day2 = log[log["prediction_date"] == D2]
+    assert day2["served"].all() and set(day2["model_role"]) == {"point_in_time"}
+
+
+def test_row_count_check_fails_on_a_shadow_row_without_a_served_row():
+    rows = pd.DataFrame({"athlete_id": [1, 2], "prediction_date": [D1, D1], "feature_as_of_date": [D1 - dt.timedelta(days=1)] * 2})
+    for i, column in enumerate(contract.PREDICTION_COLUMNS):
+        rows[column] = 1000.0 * (i // 3 + 1)
+    log = pd.concat([rows.assign(served=True, model_version="1"), rows.assign(served=False, model_version="2")], ignore_index=True)
+    results = {r.check_name: r for r in evaluate_inference_checks(rows, log)}
+    assert results["row_count_matches_predictions"].passed is True
+    stray = pd.concat([log, rows.assign(athlete_id=3, served=False, model_version="2")], ignore_index=True)
+    results = {r.check_name: r for r in evaluate_inference_checks(rows, stray)}
+    assert results["row_count_matches_predictions"].passed is False
 
 
 def test_range_run_is_one_run_and_equals_daily_runs(delta_root, registry, tmp_path):
