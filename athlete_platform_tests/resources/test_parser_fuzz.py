@@ -17,12 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from athlete_platform.resources.strava_export import (
-    ActivityFileError,
-    StravaExportError,
-    StravaExportSource,
-    parse_activity_file,
-)
+from athlete_platform.resources.strava_export import StravaExportSource
+from athlete_platform.resources.strava_export.activity_files import parse_activity_file
+from athlete_platform.resources.strava_export.errors import ActivityFileError, StravaExportError
 from athlete_platform.silver.parsing import Rejection, parse_record
 from athlete_platform_tests.resources.test_strava_export import (
     HEADER,

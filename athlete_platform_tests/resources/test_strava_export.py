@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from athlete_platform.resources.strava_export import (
+from athlete_platform.resources.strava_export.activities_csv import normalize_header, parse_export_datetime
+from athlete_platform.resources.strava_export.activity_files import parse_activity_file
+from athlete_platform.resources.strava_export.errors import StravaExportError
+from athlete_platform.resources.strava_export.source import (
     DERIVED_ATHLETE_ID_BASE,
-    StravaExportError,
     StravaExportSource,
     derived_athlete_id,
-    normalize_header,
-    parse_activity_file,
-    parse_export_datetime,
 )
 
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
