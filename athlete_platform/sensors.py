@@ -29,7 +29,8 @@
   TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL, API_KEY, PRIVATE_KEY) and bearer/token patterns are masked.
 
 Module-level objects use :func:`athlete_platform.settings.load_settings` (the process environment), like
-``definitions.py``; the builders take explicit settings for tests.
+``definitions.py``; the builders take explicit settings for tests. All start RUNNING in production
+(``ATHLETE_PLATFORM_ENV=databricks``) and STOPPED locally (``settings.automation_running_by_default``).
 """
 
 import datetime as dt
@@ -65,6 +66,12 @@ EXPORT_FILE_TAG = "athlete_platform/export_file"
 ALERTS_FILE = "alerts.jsonl"
 EXPORT_SUFFIXES = (".zip", ".csv")
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
+
+
+def default_sensor_status(settings: PlatformSettings) -> DefaultSensorStatus:
+    """RUNNING in production, STOPPED locally (``settings.automation_running_by_default``), unless a builder
+    is given ``default_status``."""
+    return DefaultSensorStatus.RUNNING if settings.automation_running_by_default else DefaultSensorStatus.STOPPED
 
 
 # ======================================================================================================
@@ -119,7 +126,7 @@ def build_inbox_sensor(
     name: str = "strava_export_inbox_sensor",
     minimum_interval_seconds: int = 60,
     settle_seconds: float = 30.0,
-    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    default_status: Optional[DefaultSensorStatus] = None,
 ) -> SensorDefinition:
     settings = settings or load_settings()
 
@@ -127,7 +134,7 @@ def build_inbox_sensor(
         name=name,
         job=ingest_job,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=default_status,
+        default_status=default_status or default_sensor_status(settings),
         description=f"New Strava exports in {settings.inbox_dir} → one ingest_job range run per export "
         "(and one of the first partition when it quarantines some of its records).",
     )
@@ -216,17 +223,18 @@ def _row_count(record: Any) -> int:
 
 
 def build_race_labels_retrain_sensor(
+    settings: Optional[PlatformSettings] = None,
     *,
     name: str = "race_labels_retrain_sensor",
     minimum_interval_seconds: int = 600,
-    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    default_status: Optional[DefaultSensorStatus] = None,
     batch: int = 1000,
 ) -> SensorDefinition:
     @sensor(
         name=name,
         job=weekly_training_job,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=default_status,
+        default_status=default_status or default_sensor_status(settings or load_settings()),
         description=(
             "Race labels dated before the latest complete training week arrive (late or backfilled) → "
             "retrain that week."
@@ -340,14 +348,14 @@ def build_run_failure_alert_sensor(
     settings: Optional[PlatformSettings] = None,
     *,
     name: str = "run_failure_alert_sensor",
-    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    default_status: Optional[DefaultSensorStatus] = None,
 ) -> SensorDefinition:
     settings = settings or load_settings()
     alerts_path = settings.home / ALERTS_FILE
 
     @run_failure_sensor(
         name=name,
-        default_status=default_status,
+        default_status=default_status or default_sensor_status(settings),
         description=f"Appends one JSON line per failed run to {alerts_path} (no secrets, no run config).",
     )
     def _run_failure_alert(context: RunFailureSensorContext):
@@ -363,7 +371,7 @@ def build_run_failure_alert_sensor(
 # -- the objects definitions.py registers --------------------------------------------------------------
 _settings = load_settings()
 strava_export_inbox_sensor = build_inbox_sensor(_settings)
-race_labels_retrain_sensor = build_race_labels_retrain_sensor()
+race_labels_retrain_sensor = build_race_labels_retrain_sensor(_settings)
 run_failure_alert_sensor = build_run_failure_alert_sensor(_settings)
 
 SENSORS = [strava_export_inbox_sensor, race_labels_retrain_sensor, run_failure_alert_sensor]

@@ -1,6 +1,7 @@
 """The one place that reads the process environment for platform settings.
 
-``ATHLETE_PLATFORM_ENV`` picks the resource set (``local`` — the embedded default — or ``databricks``);
+``ATHLETE_PLATFORM_ENV`` picks the resource set (``local`` — the embedded default — or ``databricks``) and
+whether schedules and sensors start running (only on ``databricks``);
 ``ATHLETE_PLATFORM_HOME`` moves the local data directory (Delta tables, MLflow sqlite, Dagster instance);
 ``ATHLETE_PLATFORM_SOURCE`` picks where activities come from (``simulator`` — the demo default —,
 ``strava_api`` or ``strava_export``); ``ATHLETE_PLATFORM_PARTITIONS_START`` is the first daily partition
@@ -64,6 +65,12 @@ class PlatformSettings:
     partitions_start: dt.date = DEFAULT_PARTITIONS_START
     strava_api_base_url: str = DEFAULT_API_BASE_URL
     strava_fetch_details_for_runs: bool = True
+
+    @property
+    def automation_running_by_default(self) -> bool:
+        """Whether schedules and sensors start RUNNING: in production (``databricks``) yes; locally no —
+        Dagster's own default (STOPPED) — so a laptop's ``dagster dev`` starts nothing until asked."""
+        return self.environment == "databricks"
 
     @property
     def delta_root(self) -> Path:
