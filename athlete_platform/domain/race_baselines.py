@@ -7,7 +7,7 @@ except where the published equations are stated in m/min and minutes; those are 
 
 Sources (see ``/work/shared/reference/training-science.md``):
 
-* Riegel (1981): ``T2 = T1 * (D2 / D1) ** 1.06``.
+* Riegel (1981): ``T2 = T1 * (D2 / D1) ** 1.06`` — ``running.riegel_time``, shared with the feature tables.
 * Cameron, as implemented in Runalyze ``Cameron.php``:
   ``T2 = T1 * (D2 / D1) * f(D1) / f(D2)``, ``f(d) = 13.49681 - 0.000030363 d + 835.7114 / d**0.7905``.
 * Daniels & Gilbert (1979): oxygen cost ``VO2(v) = -4.60 + 0.182258 v + 0.000104 v**2`` (v in m/min) and
@@ -23,14 +23,7 @@ import math
 
 import numpy as np
 
-STANDARD_DISTANCES_M: dict[str, float] = {
-    "5k": 5000.0,
-    "10k": 10000.0,
-    "21k": 21097.5,
-    "42k": 42195.0,
-}
-
-RIEGEL_EXPONENT = 1.06
+from athlete_platform.domain.running import STANDARD_DISTANCES_M  # noqa: F401  (simulation imports it here until it moves)
 
 # Daniels-Gilbert coefficients.
 _VO2_INTERCEPT = -4.60
@@ -53,12 +46,6 @@ def _require_positive(**values: float) -> None:
     for name, value in values.items():
         if not (value > 0 and math.isfinite(value)):
             raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-
-
-def riegel_time(t1_s: float, d1_m: float, d2_m: float, exponent: float = RIEGEL_EXPONENT) -> float:
-    """Riegel (1981) projection of a performance ``t1_s`` over ``d1_m`` to distance ``d2_m`` (seconds)."""
-    _require_positive(t1_s=t1_s, d1_m=d1_m, d2_m=d2_m)
-    return t1_s * (d2_m / d1_m) ** exponent
 
 
 def cameron_factor(distance_m: float) -> float:

@@ -27,10 +27,11 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from athlete_platform.domain.running import RIEGEL_EXPONENT
+
 FloatArray = NDArray[np.float64]
 
 SECONDS_PER_HOUR: Final = 3600.0
-RIEGEL_EXPONENT: Final = 1.06
 
 #: Banister TRIMP coefficients (a, b) by sex. Women use GoldenCheetah's a = 0.64, b = 1.67
 #: (Runalyze uses a = 0.821776, much of the literature a = 0.86).
@@ -332,15 +333,6 @@ def rolling_monotony_strain(daily_load: ArrayLike) -> tuple[FloatArray, FloatArr
 # ----------------------------------------------------------------------------------------------
 # Riegel and threshold pace
 # ----------------------------------------------------------------------------------------------
-
-
-def riegel_time(t1_s: ArrayLike, d1_m: ArrayLike, d2_m: ArrayLike) -> FloatArray | float:
-    """Riegel 1981: T2 = T1 × (D2/D1)^1.06. Same formula and signature as
-    ``race_baselines.riegel_time`` but vectorised and NaN-propagating (no validation), so feature
-    tables can project whole columns where some days have no effort."""
-    t1, d1, d2 = (np.asarray(value, dtype=float) for value in (t1_s, d1_m, d2_m))
-    result = t1 * (d2 / d1) ** RIEGEL_EXPONENT
-    return float(result) if result.ndim == 0 else result
 
 
 def riegel_distance_for_time(t1_s: ArrayLike, d1_m: ArrayLike, t2_s: float) -> FloatArray | float:

@@ -23,8 +23,8 @@ import pandas as pd
 
 from athlete_platform.domain import hr_zones, race_baselines
 from athlete_platform.domain import training_load as tl
+from athlete_platform.domain.running import RUN_SPORTS, STANDARD_DISTANCES_M, riegel_time
 
-RUN_SPORTS: Final = frozenset({"run", "trail_run", "treadmill_run"})
 #: Only road runs have a pace that says something about fitness (trail: climbing, treadmill: belt).
 ROAD_RUN_SPORT: Final = "run"
 PACE_UNRELIABLE_RUN_SPORTS: Final = frozenset({"trail_run", "treadmill_run"})
@@ -41,8 +41,6 @@ DEFAULT_INTENSITY_BY_SPORT: Final[Mapping[str, float]] = {
     "strength": 0.60,
     "other": 0.60,
 }
-
-STANDARD_DISTANCES_M: Final = {"5k": 5_000.0, "10k": 10_000.0, "21k": 21_097.5, "42k": 42_195.0}
 
 ACUTE_DAYS: Final = 7
 CHRONIC_DAYS: Final = 28
@@ -1107,7 +1105,7 @@ def _advance_athlete(
         "rest_days_14d": (counts_14 == 0).sum(axis=1).astype(np.int64),
     }
     for label, distance in STANDARD_DISTANCES_M.items():
-        output[f"best_effort_{label}_s"] = tl.riegel_time(best_t, best_d, distance)
+        output[f"best_effort_{label}_s"] = riegel_time(best_t, best_d, distance)
     output["best_vdot_30d"] = np.fmax.reduce(vdot_90[:, -FITNESS_RECENT_DAYS:], axis=1)
     output["median_vdot_30d"] = _median_of_rows(mean_vdot_30)
     output["top3_vdot_90d"] = _mean_of_top(vdot_90, TOP_VDOT_DAYS)

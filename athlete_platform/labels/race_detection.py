@@ -1,7 +1,7 @@
 """Which activities are races, at which standard distance, in what official time. Pure pandas.
 
 A race is a **road run** (silver ``sport == "run"``; trail and treadmill runs are not comparable with road
-race times) over a standard distance (5K, 10K, half, marathon: :data:`athlete_platform.model.contract.DISTANCES_M`)
+race times) over a standard distance (5K, 10K, half, marathon: :data:`athlete_platform.model.contract.STANDARD_DISTANCES_M`)
 that one of these rules recognises, in this order (the first that applies is ``detection_reason``):
 
 1. ``workout_type`` — Strava's race flag (``workout_type == 1``).
@@ -81,7 +81,7 @@ from typing import Final, Mapping
 import numpy as np
 import pandas as pd
 
-from athlete_platform.model.contract import DISTANCES_M
+from athlete_platform.domain.running import STANDARD_DISTANCES_M
 
 REASON_WORKOUT_TYPE: Final = "workout_type"
 REASON_NAME: Final = "name_and_distance"
@@ -94,7 +94,7 @@ RACE_RESULT_COLUMNS: Final[Mapping[str, str]] = {
     "athlete_id": "int64",
     "activity_id": "int64",
     "race_date": "object",  # datetime.date, the athlete's local date
-    "distance_bucket": "object",  # a key of contract.DISTANCES_M
+    "distance_bucket": "object",  # a key of contract.STANDARD_DISTANCES_M
     "distance_m": "float64",  # recorded distance
     "official_time_s": "float64",  # elapsed time
     "detection_reason": "object",
@@ -107,8 +107,8 @@ DISTANCE_BANDS_M: Final[Mapping[str, tuple[float, float]]] = {
     "21k": (20_700.0, 22_200.0),  # −1.9 % / +5.2 %; a 20K recorded 2-3 % long stays out
     "42k": (41_600.0, 43_900.0),  # −1.4 % / +4.0 %
 }
-if set(DISTANCE_BANDS_M) != set(DISTANCES_M):  # one band per model distance
-    raise RuntimeError("DISTANCE_BANDS_M and contract.DISTANCES_M disagree")
+if set(DISTANCE_BANDS_M) != set(STANDARD_DISTANCES_M):  # one band per model distance
+    raise RuntimeError("DISTANCE_BANDS_M and contract.STANDARD_DISTANCES_M disagree")
 
 # Patterns match normalised titles (normalize_title: lower case, accents stripped, ø → o, æ → ae, ß → ss).
 _RACE_WORDS = (
@@ -253,11 +253,11 @@ def title_names_other_distance(title: object, bucket: str, config: DetectionConf
 
 
 def distance_bucket(distance_m: float, config: DetectionConfig | None = None) -> str | None:
-    """The standard distance (key of ``DISTANCES_M``) whose band holds ``distance_m``, else None."""
+    """The standard distance (key of ``STANDARD_DISTANCES_M``) whose band holds ``distance_m``, else None."""
     bands = (config or DetectionConfig()).distance_bands_m
     if distance_m is None or not np.isfinite(distance_m):
         return None
-    for key in DISTANCES_M:
+    for key in STANDARD_DISTANCES_M:
         low, high = bands[key]
         if low <= distance_m <= high:
             return key

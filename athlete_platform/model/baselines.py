@@ -21,7 +21,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from athlete_platform.domain.race_baselines import riegel_time, vdot_from_performance, vdot_race_time
+from athlete_platform.domain.race_baselines import vdot_from_performance, vdot_race_time
+from athlete_platform.domain.running import riegel_time
 from athlete_platform.model.contract import DISTANCES_M
 
 DEFAULT_REFERENCE = "10k"

@@ -11,7 +11,9 @@ from typing import Final
 
 import pandas as pd
 
-DISTANCES_M: Final = {"5k": 5_000.0, "10k": 10_000.0, "21k": 21_097.5, "42k": 42_195.0}
+from athlete_platform.domain.running import STANDARD_DISTANCES_M
+
+DISTANCES_M: Final = STANDARD_DISTANCES_M  # the model serves every standard race distance
 
 #: Columns of athlete_rolling_features fed to the model, in order.
 FEATURE_COLUMNS: Final = (

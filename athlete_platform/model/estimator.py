@@ -61,7 +61,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from athlete_platform.domain.race_baselines import riegel_time, vdot_race_time
+from athlete_platform.domain.race_baselines import vdot_race_time
+from athlete_platform.domain.running import riegel_time
 from athlete_platform.model import baselines
 from athlete_platform.model.athlete_correction import (
     AthleteCorrections,

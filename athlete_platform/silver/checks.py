@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from athlete_platform.asset_keys import SILVER_ACTIVITIES
-
-from athlete_platform.silver.parsing import DISTANCE_SPORTS, HR_RANGE_BPM, RUN_PACE_S_PER_KM, RUN_SPORTS
+from athlete_platform.domain.running import RUN_SPORTS
+from athlete_platform.silver.parsing import DISTANCE_SPORTS, HR_RANGE_BPM, RUN_PACE_S_PER_KM
 
 SILVER = SILVER_ACTIVITIES
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from athlete_platform.domain import hr_zones
+from athlete_platform.domain.running import RUN_SPORTS
 
 # Strava sport types (API `sport_type`/`type`, or the export's display names without spaces) -> our vocabulary.
 SPORT_VOCABULARY: dict[str, str] = {
@@ -40,7 +41,6 @@ SPORT_VOCABULARY: dict[str, str] = {
     "pilates": "strength",
     "yoga": "other",
 }
-RUN_SPORTS = ("run", "trail_run", "treadmill_run")
 DISTANCE_SPORTS = RUN_SPORTS + ("ride", "swim", "walk", "hike")
 
 # Plausibility bounds (documented in README "Data contract"). Outside them a record is quarantined.

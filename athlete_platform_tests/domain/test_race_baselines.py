@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 
 from athlete_platform.domain.race_baselines import (
-    STANDARD_DISTANCES_M,
     cameron_time,
     format_duration,
     oxygen_cost,
-    riegel_time,
     sustainable_vo2max_fraction,
     vdot_from_performance,
     vdot_from_performances,
@@ -20,6 +18,7 @@ from athlete_platform.domain.race_baselines import (
     vdot_threshold_velocity,
     velocity_for_oxygen_cost,
 )
+from athlete_platform.domain.running import STANDARD_DISTANCES_M, riegel_time
 
 HALF_M = STANDARD_DISTANCES_M["21k"]
 MARATHON_M = STANDARD_DISTANCES_M["42k"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from athlete_platform.domain import training_load as tl
+from athlete_platform.domain.running import riegel_time
 
 # 100 load every day from 0, day 8 a rest day (training-science.md worked example).
 PMC_LOADS = [100.0] * 7 + [0.0]
@@ -218,23 +219,23 @@ def _hms(seconds: float) -> str:
 
 
 def test_riegel_reference_vector() -> None:
-    assert _hms(tl.riegel_time(2400, 10_000, 5_000)) == "0:19:11"
-    assert _hms(tl.riegel_time(2400, 10_000, 21_097.5)) == "1:28:15"
-    assert _hms(tl.riegel_time(2400, 10_000, 42_195)) == "3:04:00"
+    assert _hms(riegel_time(2400, 10_000, 5_000)) == "0:19:11"
+    assert _hms(riegel_time(2400, 10_000, 21_097.5)) == "1:28:15"
+    assert _hms(riegel_time(2400, 10_000, 42_195)) == "3:04:00"
 
 
-def test_riegel_agrees_with_race_baselines_and_propagates_nan() -> None:
-    race_baselines = pytest.importorskip("athlete_platform.domain.race_baselines")
-    for t1, d1, d2 in [(2400, 10_000, 5_000), (1200, 5_000, 42_195), (5400, 21_097.5, 10_000)]:
-        assert tl.riegel_time(t1, d1, d2) == pytest.approx(race_baselines.riegel_time(t1, d1, d2), rel=1e-12)
-    projected = tl.riegel_time(np.array([2400.0, np.nan]), np.array([10_000.0, np.nan]), 5_000.0)
+def test_riegel_projects_columns_and_propagates_missing_efforts() -> None:
+    projected = riegel_time(np.array([2400.0, np.nan]), np.array([10_000.0, np.nan]), 5_000.0)
+    assert projected[0] == pytest.approx(riegel_time(2400.0, 10_000.0, 5_000.0), rel=1e-12)
     assert projected[0] == pytest.approx(1151.1169, abs=1e-3) and np.isnan(projected[1])
+    with pytest.raises(ValueError, match="d1_m"):
+        riegel_time(np.array([2400.0]), np.array([-1.0]), 5_000.0)
 
 
 def test_projected_threshold_pace_is_the_riegel_60_minute_pace() -> None:
     pace = tl.projected_threshold_pace(10_000, 2400)
     distance_60 = 3600 / pace * 1000
-    assert tl.riegel_time(2400, 10_000, distance_60) == pytest.approx(3600.0, rel=1e-12)
+    assert riegel_time(2400, 10_000, distance_60) == pytest.approx(3600.0, rel=1e-12)
     # hand: D60 = 10000 × 1.5^(1/1.06) = 10000 × e^(0.405465/1.06) = 14659.6 m → 245.57 s/km
     assert distance_60 == pytest.approx(10_000 * 1.5 ** (1 / 1.06), rel=1e-12)
     assert pace == pytest.approx(245.57, abs=0.01)
