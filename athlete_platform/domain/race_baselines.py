@@ -23,8 +23,6 @@ import math
 
 import numpy as np
 
-from athlete_platform.domain.running import STANDARD_DISTANCES_M  # noqa: F401  (simulation imports it here until it moves)
-
 # Daniels-Gilbert coefficients.
 _VO2_INTERCEPT = -4.60
 _VO2_LINEAR = 0.182258

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from athlete_platform.domain.race_baselines import STANDARD_DISTANCES_M, vdot_race_time
+from athlete_platform.domain.race_baselines import vdot_race_time
+from athlete_platform.domain.running import STANDARD_DISTANCES_M
 from athlete_platform.simulation.athletes import (
     CROSS_LOAD_PER_HOUR,
     THRESHOLD_FRACTION,

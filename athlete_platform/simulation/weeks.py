@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from athlete_platform.domain.race_baselines import STANDARD_DISTANCES_M
+from athlete_platform.domain.running import STANDARD_DISTANCES_M
 from athlete_platform.simulation.activities import ActivityRecorder, Session, quality_total_km, session_warmup_km
 from athlete_platform.simulation.athletes import athlete_profile, clip, summer_index
 from athlete_platform.simulation.config import (

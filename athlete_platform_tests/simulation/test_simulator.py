@@ -14,7 +14,8 @@ from statistics import median
 import numpy as np
 import pytest
 
-from athlete_platform.domain.race_baselines import STANDARD_DISTANCES_M, vdot_from_performance, vdot_race_time
+from athlete_platform.domain.race_baselines import vdot_from_performance, vdot_race_time
+from athlete_platform.domain.running import STANDARD_DISTANCES_M
 from athlete_platform.simulation.athletes import athlete_profile
 from athlete_platform.simulation.config import BREAK_INJURY, BROKEN_KINDS, FitnessModel, SimulatorConfig
 from athlete_platform.simulation.population import clear_simulation_cache, simulate_athlete, simulate_population
