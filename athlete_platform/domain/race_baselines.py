@@ -5,7 +5,7 @@ simulator's ground truth (a simulated athlete's race time is the VDOT-predicted 
 fitness on the day, plus noise). All functions are pure and work in SI units (metres, seconds),
 except where the published equations are stated in m/min and minutes; those are kept internal.
 
-Sources (see ``/work/shared/reference/training-science.md``):
+Sources:
 
 * Riegel (1981): ``T2 = T1 * (D2 / D1) ** 1.06`` — ``running.riegel_time``, shared with the feature tables.
 * Cameron, as implemented in Runalyze ``Cameron.php``:

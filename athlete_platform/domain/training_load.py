@@ -2,8 +2,9 @@
 and threshold-pace estimation from earlier best efforts.
 
 Pure functions on floats and numpy arrays: no pandas, no I/O, no engine. Definitions and test vectors
-come from ``/work/shared/reference/training-science.md``; where sources differ the convention chosen
-here is named in the function's docstring.
+come from the published sources named below and in each docstring (Coggan/TrainingPeaks, Banister 1991,
+GoldenCheetah and Runalyze source code, Gabbett 2016, Williams et al. 2017, Foster 1998); where sources
+differ the convention chosen here is named in the function's docstring.
 
 Conventions used by the feature tables (``athlete_platform.features.compute``):
 

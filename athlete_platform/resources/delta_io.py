@@ -1,7 +1,7 @@
 """Range-aware Delta Lake IO manager for the embedded (local) environment.
 
 Why not dagster-deltalake's ``DeltaLakeIOManager``: on this stack it fails to write a multi-day range
-and silently loads only the first day of a range (see ``shared/reference/dagster-1.13-notes.md``), so
+and silently loads only the first day of a range (measured on dagster-deltalake 0.29 / Dagster 1.13), so
 single-run backfills would be wrong. This one:
 
 * writes a partitioned output by replacing exactly its time window
