@@ -17,16 +17,12 @@ The artifact (``contract.DLE_ARTIFACT_PATH`` in the training run) is a pickled d
 
 so an analysis frame needs the feature columns, ``pred_{d}_s`` and ``timestamp``.
 
-Importing nannyml is expensive and has side effects (see shared/reference notes): it sends telemetry
-unless ``NML_DISABLE_USAGE_LOGGING=1`` and starts a Spark JVM through flaml → pyspark.pandas. The import
-here is lazy, disables telemetry, and blocks ``pyspark.pandas`` when nothing in the process has imported
-it (nothing in this platform uses pyspark.pandas).
+NannyML is imported lazily through :func:`athlete_platform.monitoring.nannyml_support.import_nannyml` (no
+telemetry, no Spark JVM).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,19 +30,10 @@ from typing import Any, Final
 import pandas as pd
 
 from athlete_platform.model.contract import DISTANCES_M, FEATURE_COLUMNS, prediction_columns
+from athlete_platform.monitoring.nannyml_support import import_nannyml
 
 TRUTH_COLUMN: Final = "official_time_s"
 TIMESTAMP_COLUMN: Final = "timestamp"
-
-
-def import_nannyml():
-    """``import nannyml`` without telemetry and without starting Spark (see the module docstring)."""
-    os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
-    if "pyspark.pandas" not in sys.modules:
-        sys.modules["pyspark.pandas"] = None  # type: ignore[assignment]  # flaml then skips its Spark setup
-    import nannyml
-
-    return nannyml
 
 
 @dataclass(frozen=True)

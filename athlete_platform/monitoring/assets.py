@@ -10,16 +10,8 @@
   features as of the end of D−1, i.e. it exists before the race day starts, so the race cannot leak into
   it. Check ``realized_mape``: WARN when a distance's MAPE > 8 %, ERROR > 12 %; blocking check
   ``predictions_made_before_race``.
-* ``monitoring/feature_drift`` — each model feature in the inference log of the trailing 28 days (D−27..D)
-  against the training reference: the ``feature_store/training_set`` snapshot the serving version was
-  trained on (see :func:`reference_rows`). Two-sample Kolmogorov–Smirnov (p-value) and Jensen–Shannon
-  distance (base 2, 10 reference-quantile bins) with scipy: a feature drifts when p < 0.01 and JS ≥ 0.1
-  (warn level) or JS ≥ 0.2 (error level); fewer than 30 values on either side: ``insufficient_data``.
-  Check ``feature_drift``: WARN when a feature drifts at warn level, ERROR at error level. (scipy rather
-  than NannyML's UnivariateDriftCalculator: the same statistics without importing NannyML, which costs
-  seconds and, unguarded, a Spark JVM.) Note that training rows are race-eve features while served rows
-  are every active athlete-day: a standing difference (e.g. TSB before races) is expected, and the
-  thresholds are about distributions moving away from what the model learned.
+* ``monitoring/feature_drift`` — NannyML univariate drift (Jensen–Shannon, weekly chunks) of the served
+  features against the serving version's training window as served: :mod:`athlete_platform.monitoring.feature_drift`.
 * ``monitoring/overtraining_alerts`` — athletes whose rolling features of D flag ``is_overtraining_risk``
   (ACWR > 1.5, monotony > 2, TSB < −30: see ``features.compute``), with reasons, CTL/ATL/TSB and ACWR.
   Check ``overtraining_alert_share``: WARN when more than 10 % of the non-warm-up athletes of the day are
@@ -28,7 +20,6 @@
 Checks other than ``predictions_made_before_race`` are non-blocking: they alert without stopping the run.
 """
 
-import datetime as dt
 import warnings
 from typing import Any, Optional
 
@@ -43,7 +34,6 @@ from dagster import (
     AssetIn,
     AssetKey,
     BackfillPolicy,
-    MetadataValue,
     Output,
     ResourceParam,
     StepLauncher,
@@ -53,18 +43,18 @@ from dagster import (
 
 from athlete_platform.inference import lineage
 from athlete_platform.inference.assets import INFERENCE_LOG, PREDICTIONS, ROLLING_FEATURES
-from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
+from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table
 from athlete_platform.model import contract
+from athlete_platform.monitoring.feature_drift import feature_drift
+from athlete_platform.monitoring.levels import level_check, level_of, md_table
 from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
+from athlete_platform.resources.delta_io import window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 PERFORMANCE_ESTIMATE = AssetKey(["monitoring", "performance_estimate"])
 REALIZED_ERROR = AssetKey(["monitoring", "realized_error"])
-FEATURE_DRIFT = AssetKey(["monitoring", "feature_drift"])
 OVERTRAINING_ALERTS = AssetKey(["monitoring", "overtraining_alerts"])
 RACE_RESULTS = AssetKey(["feature_store", "race_results"])
-TRAINING_SET = AssetKey(["feature_store", "training_set"])
 
 DISTANCES = tuple(contract.DISTANCES_M)
 
@@ -72,67 +62,7 @@ DISTANCES = tuple(contract.DISTANCES_M)
 DLE_WARN_RATIO, DLE_ERROR_RATIO = 1.25, 1.5
 MAPE_WARN_PCT, MAPE_ERROR_PCT = 8.0, 12.0
 PREDICTION_LOOKBACK_DAYS = 14
-DRIFT_WINDOW_DAYS = 28
-DRIFT_P_VALUE = 0.01
-DRIFT_JS_WARN, DRIFT_JS_ERROR = 0.1, 0.2
-DRIFT_MIN_ROWS = 30
-DRIFT_BINS = 10
-REFERENCE_SNAPSHOT_DAYS = 56  # training_set weekly snapshots loaded for the drift reference
 OVERTRAINING_WARN_SHARE, OVERTRAINING_ERROR_SHARE = 0.10, 0.25
-
-OK, WARN, ERROR = "ok", "warn", "error"
-
-
-def severity_of(levels) -> Optional[AssetCheckSeverity]:
-    """None when every level is ok; else the worst (ERROR over WARN)."""
-    levels = set(levels)
-    if ERROR in levels:
-        return AssetCheckSeverity.ERROR
-    if WARN in levels:
-        return AssetCheckSeverity.WARN
-    return None
-
-
-def level_check(check_name: str, asset_key: AssetKey, levels, metadata: dict[str, Any]) -> AssetCheckResult:
-    severity = severity_of(levels)
-    return AssetCheckResult(
-        check_name=check_name,
-        asset_key=asset_key,
-        passed=severity is None,
-        severity=severity or AssetCheckSeverity.WARN,
-        metadata=metadata,
-    )
-
-
-def _level(value: float, warn: float, error: float) -> str:
-    if value is None or not np.isfinite(value):
-        return OK
-    if value > error:
-        return ERROR
-    if value > warn:
-        return WARN
-    return OK
-
-
-def markdown_table(frame: pd.DataFrame, limit: int = 30) -> str:
-    """A small markdown table (no dependency on ``tabulate``); floats with 3 significant decimals."""
-    if frame.empty:
-        return "no rows"
-
-    def cell(value: Any) -> str:
-        if isinstance(value, (float, np.floating)):
-            return "" if not np.isfinite(value) else f"{value:.3f}".rstrip("0").rstrip(".")
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.head(limit).itertuples(index=False)]
-    if len(frame) > limit:
-        lines.append(f"\n… {len(frame) - limit} more rows")
-    return "\n".join(lines)
-
-
-def _md_table(frame: pd.DataFrame, limit: int = 30) -> MetadataValue:
-    return MetadataValue.md(markdown_table(frame, limit))
 
 
 # ======================================================================================================
@@ -242,12 +172,12 @@ def performance_estimate(
                         "prediction_date": day, "model_name": name, "model_version": str(version),
                         "distance": distance, "n_predictions": len(rows), **estimate,
                         "reference_mae_s": reference, "reference_source": source, "ratio_to_reference": ratio,
-                        "level": _level(ratio, DLE_WARN_RATIO, DLE_ERROR_RATIO),
+                        "level": level_of(ratio, DLE_WARN_RATIO, DLE_ERROR_RATIO),
                     })
     table = pd.DataFrame.from_records(records, columns=PERFORMANCE_SCHEMA.names)
     yield Output(
         to_table(table, PERFORMANCE_SCHEMA),
-        metadata={"rows": len(table), "estimates": _md_table(table.drop(columns=["model_name"]))},
+        metadata={"rows": len(table), "estimates": md_table(table.drop(columns=["model_name"]))},
     )
     worst = table.sort_values("ratio_to_reference", ascending=False).head(5) if not table.empty else table
     yield level_check(
@@ -255,7 +185,7 @@ def performance_estimate(
         {
             "max_ratio": float(table["ratio_to_reference"].max()) if not table.empty else 0.0,
             "warn_ratio": DLE_WARN_RATIO, "error_ratio": DLE_ERROR_RATIO,
-            "worst": _md_table(worst[["prediction_date", "model_version", "distance", "estimated_mae_s",
+            "worst": md_table(worst[["prediction_date", "model_version", "distance", "estimated_mae_s",
                                       "reference_mae_s", "ratio_to_reference", "level"]]) if not worst.empty else "none",
             "estimates": len(table),
         },
@@ -387,11 +317,11 @@ def realized_error(
         ).reset_index()
         if not table.empty else pd.DataFrame(columns=["distance_bucket", "races", "mae_s", "mape_pct", "coverage_80"])
     )
-    by_distance["level"] = [_level(v, MAPE_WARN_PCT, MAPE_ERROR_PCT) for v in by_distance["mape_pct"]]
+    by_distance["level"] = [level_of(v, MAPE_WARN_PCT, MAPE_ERROR_PCT) for v in by_distance["mape_pct"]]
     yield Output(
         to_table(table, REALIZED_SCHEMA),
         metadata={"races": len(races), "matched": len(table), "races_without_prediction": unmatched,
-                  "by_distance": _md_table(by_distance)},
+                  "by_distance": md_table(by_distance)},
     )
     bad = table[
         (as_dates(table["prediction_date"]) > as_dates(table["race_date"]))
@@ -403,182 +333,8 @@ def realized_error(
     )
     yield level_check(
         "realized_mape", REALIZED_ERROR, by_distance["level"],
-        {"warn_pct": MAPE_WARN_PCT, "error_pct": MAPE_ERROR_PCT, "by_distance": _md_table(by_distance),
+        {"warn_pct": MAPE_WARN_PCT, "error_pct": MAPE_ERROR_PCT, "by_distance": md_table(by_distance),
          "matched_races": len(table)},
-    )
-
-
-# ======================================================================================================
-# feature_drift
-# ======================================================================================================
-
-DRIFT_SCHEMA = pa.schema([
-    ("monitoring_date", pa.date32()),
-    ("feature", pa.string()),
-    ("model_version", pa.string()),
-    ("window_start", pa.date32()),
-    ("analysis_rows", pa.int64()),
-    ("reference_rows", pa.int64()),
-    ("ks_statistic", pa.float64()),
-    ("ks_p_value", pa.float64()),
-    ("js_distance", pa.float64()),
-    ("analysis_mean", pa.float64()),
-    ("reference_mean", pa.float64()),
-    ("alert", pa.bool_()),
-    ("level", pa.string()),  # ok | warn | error | insufficient_data
-])
-
-
-def js_distance(reference: np.ndarray, analysis: np.ndarray, bins: int = DRIFT_BINS) -> float:
-    """Jensen–Shannon distance (base 2, in [0, 1]) over bins at the reference's quantiles (open-ended ends)."""
-    from scipy.spatial.distance import jensenshannon
-
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
-    ref_counts = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1)
-    ana_counts = np.bincount(np.searchsorted(edges, analysis, side="right"), minlength=len(edges) + 1)
-    return float(jensenshannon(ref_counts / ref_counts.sum(), ana_counts / ana_counts.sum(), base=2))
-
-
-def univariate_drift(reference: pd.DataFrame, analysis: pd.DataFrame, features=contract.FEATURE_COLUMNS) -> pd.DataFrame:
-    """Per feature: KS statistic and p-value, JS distance, means, alert and level (see module docstring)."""
-    from scipy.stats import ks_2samp
-
-    records = []
-    for feature in features:
-        ref = pd.to_numeric(reference[feature], errors="coerce").to_numpy(dtype=float) if feature in reference else np.array([])
-        ana = pd.to_numeric(analysis[feature], errors="coerce").to_numpy(dtype=float) if feature in analysis else np.array([])
-        ref, ana = ref[np.isfinite(ref)], ana[np.isfinite(ana)]
-        record = {"feature": feature, "analysis_rows": len(ana), "reference_rows": len(ref),
-                  "ks_statistic": np.nan, "ks_p_value": np.nan, "js_distance": np.nan,
-                  "analysis_mean": float(ana.mean()) if len(ana) else np.nan,
-                  "reference_mean": float(ref.mean()) if len(ref) else np.nan,
-                  "alert": False, "level": "insufficient_data"}
-        if len(ref) >= DRIFT_MIN_ROWS and len(ana) >= DRIFT_MIN_ROWS:
-            ks = ks_2samp(ref, ana)
-            js = js_distance(ref, ana)
-            significant = ks.pvalue < DRIFT_P_VALUE
-            level = ERROR if significant and js >= DRIFT_JS_ERROR else WARN if significant and js >= DRIFT_JS_WARN else OK
-            record.update(ks_statistic=float(ks.statistic), ks_p_value=float(ks.pvalue), js_distance=js,
-                          alert=level != OK, level=level)
-        records.append(record)
-    return pd.DataFrame.from_records(records)
-
-
-def reference_rows(training_set: pd.DataFrame | None, data_window_end: dt.date | None, day: dt.date) -> pd.DataFrame:
-    """The training rows of the version serving on ``day``.
-
-    ``feature_store/training_set`` holds one snapshot per training week (``training_week`` = its Monday =
-    the exclusive end of its data, every race before it). The version's own snapshot is the one whose
-    ``training_week`` equals its ``data_window_end``; when that snapshot is not loaded (an old champion), the
-    newest loaded snapshot up to ``day`` restricted to races before ``data_window_end`` holds the same races
-    (features are point-in-time, so a race's row does not change between snapshots). Unknown end: the
-    newest snapshot. Empty when nothing is loaded.
-    """
-    frame = or_empty(training_set)
-    if frame.empty:
-        return frame
-    weeks = as_dates(frame["training_week"])
-    if data_window_end is not None and (weeks == data_window_end).any():
-        return frame[weeks == data_window_end]
-    available = weeks[weeks <= day]
-    if available.empty:
-        return frame.iloc[0:0]
-    snapshot = frame[weeks == available.max()]
-    if data_window_end is None:
-        return snapshot
-    return snapshot[as_dates(snapshot["race_date"]) < data_window_end]
-
-
-@asset(
-    key=FEATURE_DRIFT,
-    ins={
-        "inference_log": AssetIn(
-            key=INFERENCE_LOG,
-            partition_mapping=TimeWindowPartitionMapping(start_offset=-(DRIFT_WINDOW_DAYS - 1), end_offset=0),
-            dagster_type=PandasOrNone,
-        ),
-        "training_set": AssetIn(
-            key=TRAINING_SET,
-            # Weekly snapshots of the last REFERENCE_SNAPSHOT_DAYS (see reference_rows); the ongoing week's
-            # partition does not exist yet, hence allow_nonexistent_upstream_partitions.
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-REFERENCE_SNAPSHOT_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
-            ),
-            dagster_type=PandasOrNone,
-            metadata={ALLOW_MISSING: True},
-        ),
-    },
-    group_name="monitoring",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    metadata={"partition_expr": "monitoring_date"},
-    check_specs=[
-        AssetCheckSpec(
-            "feature_drift", asset=FEATURE_DRIFT, blocking=False,
-            description=(
-                f"A model feature drifts (KS p < {DRIFT_P_VALUE}) with JS distance ≥ {DRIFT_JS_WARN}: WARN; "
-                f"≥ {DRIFT_JS_ERROR}: ERROR. Window: {DRIFT_WINDOW_DAYS} days of the inference log."
-            ),
-        )
-    ],
-    kinds={"python", "scipy", "delta"},
-    code_version="1",
-    description=(
-        f"Per monitoring date and model feature: drift of the last {DRIFT_WINDOW_DAYS} days of served features "
-        "(inference log) vs the training rows of the serving model version (KS + Jensen–Shannon)."
-    ),
-)
-def feature_drift(
-    context: AssetExecutionContext, mlflow: MlflowResource, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
-    inference_log: Optional[pd.DataFrame],
-    training_set: Optional[pd.DataFrame],
-):
-    start, end = window_dates(context)
-    log = or_empty(inference_log)
-    if not log.empty:
-        log = log.assign(prediction_date=as_dates(log["prediction_date"]))
-    client = mlflow.client() if not log.empty else None
-    data_ends: dict[str, Optional[dt.date]] = {}
-    frames = []
-    for day in window_days(start, end):
-        window_start = day - dt.timedelta(days=DRIFT_WINDOW_DAYS - 1)
-        analysis = log[(log["prediction_date"] >= window_start) & (log["prediction_date"] <= day)] if not log.empty else log
-        if analysis.empty:
-            continue
-        # The version serving at the end of the window (the latest day's rows) defines the reference.
-        latest = analysis[analysis["prediction_date"] == analysis["prediction_date"].max()]
-        version = max(latest["model_version"].astype(str), key=int)
-        name = str(latest["model_name"].iloc[0])
-        if version not in data_ends:
-            data_ends[version] = lineage.get_version(client, name, version).data_window_end
-        reference = reference_rows(training_set, data_ends[version], day)
-        drift = univariate_drift(reference, analysis)
-        drift.insert(0, "monitoring_date", day)
-        drift.insert(2, "model_version", version)
-        drift.insert(3, "window_start", window_start)
-        frames.append(drift)
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DRIFT_SCHEMA.names)
-    if training_set is None or training_set.empty:
-        context.log.warning("feature_store/training_set is empty or missing: no drift reference")
-    yield Output(
-        to_table(table, DRIFT_SCHEMA),
-        metadata={
-            "rows": len(table),
-            "alerts": int(table["alert"].sum()) if not table.empty else 0,
-            "reference_data_end_exclusive": MetadataValue.json(
-                {v: (e.isoformat() if e else None) for v, e in data_ends.items()}
-            ),
-            "drift": _md_table(table[table["alert"]] if not table.empty else table),
-        },
-    )
-    drifted = table[table["alert"]] if not table.empty else table
-    yield level_check(
-        "feature_drift", FEATURE_DRIFT, table["level"] if not table.empty else [],
-        {
-            "drifted_features": ", ".join(sorted(set(drifted["feature"]))) or "none",
-            "insufficient_data": int((table["level"] == "insufficient_data").sum()) if not table.empty else 0,
-            "p_value": DRIFT_P_VALUE, "js_warn": DRIFT_JS_WARN, "js_error": DRIFT_JS_ERROR,
-        },
     )
 
 
@@ -672,13 +428,13 @@ def overtraining_alerts(context: AssetExecutionContext, pyspark_step_launcher: R
             flagged=("is_overtraining_risk", lambda s: int(s.astype("boolean").fillna(False).sum())),
         ).reset_index()
         shares["share"] = shares["flagged"] / shares["athletes"]
-    levels = [_level(v, OVERTRAINING_WARN_SHARE, OVERTRAINING_ERROR_SHARE) for v in shares["share"]]
+    levels = [level_of(v, OVERTRAINING_WARN_SHARE, OVERTRAINING_ERROR_SHARE) for v in shares["share"]]
     yield Output(
         to_table(table, OVERTRAINING_SCHEMA),
         metadata={
             "flagged": len(table),
             "high_risk": int((table["risk_level"] == "high").sum()) if not table.empty else 0,
-            "alerts": _md_table(table[["as_of_date", "athlete_id", "risk_level", "risk_reasons", "ctl", "atl", "tsb",
+            "alerts": md_table(table[["as_of_date", "athlete_id", "risk_level", "risk_reasons", "ctl", "atl", "tsb",
                                        "acwr_rolling_7_28", "monotony_7d"]]),
         },
     )
@@ -686,7 +442,7 @@ def overtraining_alerts(context: AssetExecutionContext, pyspark_step_launcher: R
         "overtraining_alert_share", OVERTRAINING_ALERTS, levels,
         {"max_share": float(shares["share"].max()) if not shares.empty else 0.0,
          "warn_share": OVERTRAINING_WARN_SHARE, "error_share": OVERTRAINING_ERROR_SHARE,
-         "by_day": _md_table(shares.assign(level=levels))},
+         "by_day": md_table(shares.assign(level=levels))},
     )
     missing = int((table["n_reasons"] == 0).sum()) if not table.empty else 0
     yield AssetCheckResult(

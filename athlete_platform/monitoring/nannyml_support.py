@@ -1,11 +1,13 @@
-"""Importing NannyML safely (see shared/reference/dagster-1.13-notes.md).
+"""Importing NannyML safely: the one way the platform imports it (training's DLE in ``model/dle.py``, the
+monitoring assets).
 
 ``import nannyml`` pulls in flaml → ``pyspark.pandas``, which starts a Spark JVM (and, with a session
 active, turns ``spark.sql.ansi.enabled`` off); it also sends usage telemetry unless
 ``NML_DISABLE_USAGE_LOGGING=1`` and calls ``load_dotenv()``. Our Spark assets never use ``pyspark.pandas``,
 so before the first import we block it (``sys.modules["pyspark.pandas"] = None``: flaml then skips its
-Spark integration) and disable telemetry. Call :func:`import_nannyml` inside asset bodies only, never at
-module import time, so loading the definitions stays cheap.
+Spark integration) and disable telemetry (NannyML skips usage logging whenever the variable is set).
+Call :func:`import_nannyml` inside asset bodies only, never at module import time, so loading the
+definitions stays cheap.
 """
 
 from __future__ import annotations

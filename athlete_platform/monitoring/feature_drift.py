@@ -1,0 +1,369 @@
+"""``monitoring/feature_drift``: do the features served this week look like the features served while the
+serving model's training data was collected?
+
+* **Reference** — what serving looked like: every athlete-day of ``feature_store/athlete_rolling_features`` that
+  daily scoring would have scored (:func:`athlete_platform.inference.assets.active_feature_rows`: the rolling
+  row of D−1 of each athlete active as of D) over the last ``reference_weeks`` Monday–Sunday weeks of the
+  serving version's training window (``[E − 7·weeks, E)`` for its ``data_window_end`` E, aligned to a
+  Monday). Warm-up rows (an athlete's first 42 days of history, CTL/ATL seeded at 0) are left out: they are an
+  artefact of where the table starts, not a state of the population. Not the race-eve training rows: those
+  are a different population (athletes tapering), so comparing served days with them is red on data that did
+  not drift.
+* **Analysis** — the served rows of the inference log (:func:`~athlete_platform.inference.assets.served_rows`,
+  shadow scores left out) of the last ``ANALYSIS_WEEKS`` *complete* Monday–Sunday weeks ending on or before the
+  monitoring date D. Complete weeks only, because the alert threshold is learned from whole reference weeks: a
+  two-day chunk has a higher noise floor and would alert on nothing. D is judged on its newest complete week
+  (a week's verdict is final on its Sunday and repeated Monday–Saturday); the earlier weeks are context.
+* **Statistic** — NannyML's ``UnivariateDriftCalculator`` with Jensen–Shannon distance (continuous method,
+  base 2, bins from the reference by Doane's rule, values outside the reference range in an overflow bin),
+  chunked by week (``chunk_period="W"``). Jensen–Shannon rather than Kolmogorov–Smirnov: it is bounded in
+  [0, 1] so one table reads across features; and a unit bug (values beyond the reference range) lands in the
+  overflow bin and scores high, where KS would only report the largest CDF gap.
+* **Thresholds** — from the reference's own week-to-week variation, as NannyML does
+  (``StandardDeviationThreshold``): JS of each reference week against the whole reference gives a mean μ and
+  standard deviation σ per feature. WARN when a week's JS > μ + ``warn_sigma``·σ (NannyML's alert), ERROR when
+  > μ + ``error_sigma``·σ. The noise floor of a weekly chunk depends on how many athletes there are (60
+  athletes: JS ≈ 0.2 on stationary data), so a threshold learned this way fits one runner and a club alike,
+  where a constant would not. Fewer than ``min_week_rows`` values in a week, or fewer than
+  ``min_reference_weeks`` reference weeks: ``insufficient_data`` (neither green nor red).
+
+NannyML is imported inside the asset (see :mod:`athlete_platform.monitoring.nannyml_support`).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+    ResourceParam,
+    StepLauncher,
+    TimeWindowPartitionMapping,
+    asset,
+)
+from pydantic import Field
+
+from athlete_platform.asset_keys import DAILY_FEATURES, FEATURE_DRIFT, INFERENCE_LOG, ROLLING_FEATURES
+from athlete_platform.inference import lineage
+from athlete_platform.inference.assets import ACTIVE_WINDOW_DAYS, active_feature_rows, served_rows
+from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
+from athlete_platform.model import contract
+from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check, markdown_table
+from athlete_platform.partitions import daily_partitions
+from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.resources.mlflow_resource import MlflowResource
+
+METHOD = "jensen_shannon"
+TIMESTAMP = "prediction_date"
+INSUFFICIENT = "insufficient_data"
+#: Complete Monday–Sunday weeks of served rows analysed per monitoring date (the newest one is judged).
+ANALYSIS_WEEKS = 4
+#: Longest reference a run can ask for, and how much older than the monitoring date the serving version's
+#: training end may be before its reference falls outside the loaded rolling-feature window.
+MAX_REFERENCE_WEEKS = 52
+MAX_VERSION_AGE_DAYS = 91
+REFERENCE_LOOKBACK_DAYS = MAX_REFERENCE_WEEKS * 7 + MAX_VERSION_AGE_DAYS
+#: Served rows of D−(ANALYSIS_WEEKS·7 + 6) .. D cover the complete weeks of any D.
+ANALYSIS_LOOKBACK_DAYS = ANALYSIS_WEEKS * 7 + 6
+
+
+class FeatureDriftConfig(Config):
+    reference_weeks: int = Field(
+        default=MAX_REFERENCE_WEEKS, ge=4, le=MAX_REFERENCE_WEEKS,
+        description="Weeks of the serving version's training window used as reference (a year covers the seasons).",
+    )
+    warn_sigma: float = Field(default=6.0, gt=0, description="WARN when a week's JS > reference mean + warn_sigma·SD.")
+    error_sigma: float = Field(default=8.0, gt=0, description="ERROR when a week's JS > reference mean + error_sigma·SD.")
+    min_week_rows: int = Field(default=30, ge=1, description="Fewer values in a week (either side): insufficient_data.")
+    min_reference_weeks: int = Field(default=8, ge=2, description="Fewer reference weeks: insufficient_data.")
+
+
+DRIFT_SCHEMA = pa.schema([
+    ("monitoring_date", pa.date32()),
+    ("feature", pa.string()),
+    ("model_version", pa.string()),
+    ("week_start", pa.date32()),  # the judged week: the newest complete Monday–Sunday week ≤ monitoring_date
+    ("window_start", pa.date32()),  # first day of the ANALYSIS_WEEKS analysed (context in the metadata)
+    ("method", pa.string()),
+    ("analysis_rows", pa.int64()),
+    ("reference_rows", pa.int64()),
+    ("reference_start", pa.date32()),
+    ("reference_end", pa.date32()),  # exclusive: the serving version's data_window_end (Monday)
+    ("reference_weeks", pa.int64()),
+    ("js_distance", pa.float64()),
+    ("reference_js_mean", pa.float64()),
+    ("warn_threshold", pa.float64()),
+    ("error_threshold", pa.float64()),
+    ("analysis_mean", pa.float64()),
+    ("reference_mean", pa.float64()),
+    ("alert", pa.bool_()),
+    ("level", pa.string()),  # ok | warn | error | insufficient_data
+])
+
+
+# -- pure parts (tested directly) -----------------------------------------------------------------------------
+
+
+def monday_on_or_before(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def newest_complete_week(day: dt.date) -> dt.date:
+    """Monday of the newest Monday–Sunday week that ends on or before ``day``."""
+    return monday_on_or_before(day + dt.timedelta(days=1)) - dt.timedelta(weeks=1)
+
+
+def serving_reference(
+    rolling: pd.DataFrame | None, daily: pd.DataFrame | None, data_window_end: dt.date, weeks: int
+) -> pd.DataFrame:
+    """The rows daily scoring would have scored on the prediction days of the ``weeks`` complete weeks before
+    ``data_window_end`` (its Monday), warm-up rows left out; ``prediction_date`` as datetime64."""
+    end = monday_on_or_before(data_window_end)
+    start = end - dt.timedelta(weeks=weeks)
+    frame = or_empty(rolling)
+    if not frame.empty and "is_warmup" in frame:
+        frame = frame[~frame["is_warmup"].astype("boolean").fillna(False).astype(bool)]
+    rows = active_feature_rows(frame, daily, window_days(start, end))
+    return rows.assign(**{TIMESTAMP: pd.to_datetime(rows[TIMESTAMP])})
+
+
+@dataclass
+class FittedReference:
+    """A fitted NannyML calculator over the usable features, with what the levels need."""
+
+    calculator: Any
+    features: list[str]  # fitted (enough reference values); the others are insufficient_data
+    rows: int
+    weeks: int
+    start: Optional[dt.date]
+    end: Optional[dt.date]  # exclusive
+    means: dict[str, float]
+
+
+def fit_reference(reference: pd.DataFrame, config: FeatureDriftConfig,
+                  features: Sequence[str] = contract.FEATURE_COLUMNS) -> FittedReference:
+    from athlete_platform.monitoring.nannyml_support import import_nannyml
+
+    nml = import_nannyml()
+    frame = reference.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
+    frame[list(features)] = frame[list(features)].astype("float64")
+    days = as_dates(frame[TIMESTAMP]) if not frame.empty else pd.Series([], dtype=object)
+    weeks = int(pd.Series([monday_on_or_before(d) for d in days]).nunique()) if len(days) else 0
+    usable = [f for f in features if frame[f].notna().sum() >= config.min_week_rows * config.min_reference_weeks]
+    calculator = None
+    if usable and weeks >= config.min_reference_weeks:
+        calculator = nml.UnivariateDriftCalculator(
+            column_names=usable,
+            treat_as_numerical=usable,  # integer-valued counts too: the method must not switch to categorical
+            timestamp_column_name=TIMESTAMP,
+            continuous_methods=[METHOD],
+            chunk_period="W",  # pandas W = W-SUN: Monday–Sunday weeks
+            thresholds={METHOD: nml.thresholds.StandardDeviationThreshold(
+                std_lower_multiplier=None, std_upper_multiplier=config.warn_sigma)},
+        )
+        calculator.fit(frame[[*usable, TIMESTAMP]])
+    else:
+        usable = []
+    return FittedReference(
+        calculator=calculator, features=usable, rows=len(frame), weeks=weeks,
+        start=min(days) if len(days) else None, end=max(days) + dt.timedelta(days=1) if len(days) else None,
+        means={f: float(frame[f].mean()) for f in features},
+    )
+
+
+def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: FeatureDriftConfig,
+                 features: Sequence[str] = contract.FEATURE_COLUMNS) -> pd.DataFrame:
+    """One row per (complete analysis week, feature): JS distance, thresholds, level.
+
+    ``analysis``: served rows (feature columns and ``prediction_date``) of whole Monday–Sunday weeks.
+    """
+    columns = ["week_start", "feature", "analysis_rows", "js_distance", "reference_js_mean", "warn_threshold",
+               "error_threshold", "analysis_mean", "reference_mean", "alert", "level"]
+    if analysis.empty:
+        return pd.DataFrame(columns=columns)
+    frame = analysis.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
+    frame[list(features)] = frame[list(features)].astype("float64")
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP])
+    frame["_week"] = [monday_on_or_before(d) for d in frame[TIMESTAMP].dt.date]
+    computed: dict[tuple[dt.date, str], dict[str, float]] = {}
+    if fitted.calculator is not None:
+        result = fitted.calculator.calculate(frame[[*fitted.features, TIMESTAMP]])
+        chunks = result.filter(period="analysis").to_df()
+        reference_chunks = result.filter(period="reference").to_df()
+        for feature in fitted.features:
+            values = reference_chunks[(feature, METHOD, "value")].to_numpy(dtype=float)
+            mean = float(np.nanmean(values))
+            for _, chunk in chunks.iterrows():
+                week = monday_on_or_before(pd.Timestamp(chunk[("chunk", "chunk", "start_date")]).date())
+                warn = float(chunk[(feature, METHOD, "upper_threshold")])
+                # NannyML's upper threshold is μ + warn_sigma·σ: σ from it, the ERROR line further out.
+                error = mean + (warn - mean) * config.error_sigma / config.warn_sigma
+                computed[(week, feature)] = {
+                    "js_distance": float(chunk[(feature, METHOD, "value")]), "reference_js_mean": mean,
+                    "warn_threshold": warn, "error_threshold": error,
+                    "alert": bool(chunk[(feature, METHOD, "alert")]),
+                }
+    records = []
+    for week, rows in frame.groupby("_week"):
+        for feature in features:
+            values = rows[feature].dropna()
+            record = {"week_start": week, "feature": feature, "analysis_rows": len(values),
+                      "js_distance": np.nan, "reference_js_mean": np.nan, "warn_threshold": np.nan,
+                      "error_threshold": np.nan, "analysis_mean": float(values.mean()) if len(values) else np.nan,
+                      "reference_mean": fitted.means.get(feature, np.nan), "alert": False, "level": INSUFFICIENT}
+            stats = computed.get((week, feature))
+            if stats is not None and len(values) >= config.min_week_rows:
+                js = stats["js_distance"]
+                level = ERROR if js > stats["error_threshold"] else WARN if stats["alert"] else OK
+                record.update(stats, alert=level != OK, level=level)
+            records.append(record)
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def week_grid(weekly: pd.DataFrame) -> str:
+    """Features × weeks of JS distances, each marked 🟢 ok / 🟡 warn / 🔴 error / ⚪ insufficient data."""
+    if weekly.empty:
+        return "no served rows in complete weeks"
+    marks = {OK: "🟢", WARN: "🟡", ERROR: "🔴", INSUFFICIENT: "⚪"}
+    cells = weekly.assign(cell=[f"{marks[level]} {js:.2f}" if np.isfinite(js) else marks[level]
+                                for js, level in zip(weekly["js_distance"], weekly["level"])])
+    grid = cells.pivot(index="feature", columns="week_start", values="cell")
+    grid = grid.reindex([f for f in contract.FEATURE_COLUMNS if f in grid.index])
+    thresholds = weekly.drop_duplicates("feature").set_index("feature")[["warn_threshold", "error_threshold"]]
+    grid.columns = [f"week of {c:%Y-%m-%d}" for c in grid.columns]
+    grid["warn > / error >"] = [f"{w:.2f} / {e:.2f}" if np.isfinite(w) else "" for w, e in
+                               thresholds.reindex(grid.index).to_numpy()]
+    return markdown_table(grid.reset_index(), limit=len(grid))
+
+
+# -- the asset ------------------------------------------------------------------------------------------------
+
+
+@asset(
+    key=FEATURE_DRIFT,
+    ins={
+        "inference_log": AssetIn(
+            key=INFERENCE_LOG,
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-ANALYSIS_LOOKBACK_DAYS, end_offset=0),
+            dagster_type=PandasOrNone,
+        ),
+        # Rolling rows of D−1 serve D: the reference's prediction days need as-of days one earlier.
+        "rolling": AssetIn(
+            key=ROLLING_FEATURES,
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-REFERENCE_LOOKBACK_DAYS - 1, end_offset=-1),
+            dagster_type=PandasOrNone,
+        ),
+        "daily": AssetIn(
+            key=DAILY_FEATURES,
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-REFERENCE_LOOKBACK_DAYS - ACTIVE_WINDOW_DAYS - 1, end_offset=-1),
+            dagster_type=PandasOrNone,
+        ),
+    },
+    group_name="monitoring",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    metadata={"partition_expr": "monitoring_date"},
+    check_specs=[
+        AssetCheckSpec(
+            "feature_drift", asset=FEATURE_DRIFT, blocking=False,
+            description=(
+                "Per model feature, Jensen–Shannon distance (NannyML) of the newest complete week of served rows "
+                "against the serving version's training window as served: WARN above the reference's weekly "
+                "mean + 6 SD (NannyML's alert), ERROR above mean + 8 SD (FeatureDriftConfig)."
+            ),
+        )
+    ],
+    kinds={"python", "nannyml", "delta"},
+    code_version="2",
+    description=(
+        "Per monitoring date and model feature: NannyML univariate drift (Jensen–Shannon, weekly chunks) of the "
+        "served features against every athlete-day served-alike in the serving version's training window."
+    ),
+)
+def feature_drift(
+    context: AssetExecutionContext, config: FeatureDriftConfig, mlflow: MlflowResource,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    inference_log: Optional[pd.DataFrame], rolling: Optional[pd.DataFrame], daily: Optional[pd.DataFrame],
+):
+    start, end = window_dates(context)
+    log = or_empty(inference_log)
+    if not log.empty:
+        log = served_rows(log)
+        log = log.assign(prediction_date=as_dates(log["prediction_date"]))
+    client = mlflow.client() if not log.empty else None
+    fitted: dict[str, FittedReference] = {}
+    weekly_cache: dict[tuple[str, dt.date], pd.DataFrame] = {}
+    frames, grids = [], {}
+    for day in window_days(start, end):
+        judged = newest_complete_week(day)
+        first = judged - dt.timedelta(weeks=ANALYSIS_WEEKS - 1)
+        analysis = log[(log["prediction_date"] >= first) & (log["prediction_date"] < judged + dt.timedelta(weeks=1))] \
+            if not log.empty else log
+        if analysis.empty:
+            continue
+        # The version serving at the end of the judged week defines the reference.
+        latest = analysis[analysis["prediction_date"] == analysis["prediction_date"].max()]
+        version = max(latest["model_version"].astype(str), key=int)
+        if version not in fitted:
+            ref = lineage.get_version(client, str(latest["model_name"].iloc[0]), version)
+            data_end = ref.data_window_end or judged
+            fitted[version] = fit_reference(serving_reference(rolling, daily, data_end, config.reference_weeks), config)
+            context.log.info(f"feature drift reference for v{version}: {fitted[version].rows} rows, "
+                             f"{fitted[version].weeks} weeks before {monday_on_or_before(data_end)}")
+        if (version, judged) not in weekly_cache:
+            weekly_cache[(version, judged)] = weekly_drift(fitted[version], analysis, config)
+        weekly = weekly_cache[(version, judged)]
+        grids[judged] = weekly
+        row = weekly[weekly["week_start"] == judged].copy()
+        if row.empty:
+            continue
+        reference = fitted[version]
+        row.insert(0, "monitoring_date", day)
+        row["model_version"], row["window_start"], row["method"] = version, first, METHOD
+        row["reference_rows"], row["reference_weeks"] = reference.rows, reference.weeks
+        row["reference_start"], row["reference_end"] = reference.start, reference.end
+        frames.append(row)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DRIFT_SCHEMA.names)
+    newest = grids[max(grids)] if grids else pd.DataFrame()
+    by_feature = (
+        table.groupby("feature").agg(days=("monitoring_date", "nunique"), max_js=("js_distance", "max"),
+                                     warn_threshold=("warn_threshold", "last"),
+                                     error_threshold=("error_threshold", "last"),
+                                     warn_days=("level", lambda s: int((s == WARN).sum())),
+                                     error_days=("level", lambda s: int((s == ERROR).sum())))
+        .reindex([f for f in contract.FEATURE_COLUMNS if f in set(table["feature"])]).reset_index()
+        if not table.empty else pd.DataFrame()
+    )
+    yield Output(
+        to_table(table, DRIFT_SCHEMA),
+        metadata={
+            "rows": len(table),
+            "alerts": int(table["alert"].sum()) if not table.empty else 0,
+            "weeks": MetadataValue.md(week_grid(newest)),
+            "by_feature": MetadataValue.md(markdown_table(by_feature, limit=len(contract.FEATURE_COLUMNS))),
+            "reference": MetadataValue.json({
+                v: {"rows": f.rows, "weeks": f.weeks, "start": str(f.start), "end_exclusive": str(f.end)}
+                for v, f in fitted.items()
+            }),
+        },
+    )
+    drifted = table[table["alert"]] if not table.empty else table
+    yield level_check(
+        "feature_drift", FEATURE_DRIFT, table["level"] if not table.empty else [],
+        {
+            "drifted_features": ", ".join(sorted(set(drifted["feature"]))) or "none",
+            "insufficient_data": int((table["level"] == INSUFFICIENT).sum()) if not table.empty else 0,
+            "warn_sigma": config.warn_sigma, "error_sigma": config.error_sigma,
+            "weeks": MetadataValue.md(week_grid(newest)),
+        },
+    )
