@@ -29,6 +29,7 @@ RACE_RESULTS = AssetKey(["feature_store", "race_results"])
 TRAINING_SET = AssetKey(["feature_store", "training_set"])
 TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
 REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
+CHAMPION_DECISION = AssetKey(["models", "champion_decision"])  # daily, after the inference log
 
 # -- inference ------------------------------------------------------------------------------------------------
 PREDICTIONS = AssetKey(["gold", "athlete_predictions"])

@@ -3,7 +3,8 @@
 * ``daily_job`` — every daily-partitioned asset, bronze through monitoring and reports, for one day (the
   05:00 schedule) or a range (single-run backfill: every asset in it has ``BackfillPolicy.single_run``):
   raw activities → silver → activity/daily/rolling features and race labels → predictions + inference
-  log → performance estimate, realized error, feature drift, overtraining alerts → athlete reports.
+  log → performance estimate, realized error, feature drift, overtraining alerts → athlete reports; and
+  ``models/champion_decision`` (promote, demote or keep the champion on races neither model trained on).
 * ``ingest_job`` — the ingestion half of it (bronze → silver → features and labels), which the inbox
   sensor runs over the dates a new Strava export covers: no inference over history with today's model.
 * ``weekly_training_job`` — training_set → time_estimator (blocking MAE gates) →
@@ -11,7 +12,8 @@
   hook ``fail_unfinished_mlflow_runs`` leaves no MLflow run of a failed step RUNNING.
 * ``predictions_job`` — the inference and monitoring half of ``daily_job`` (predictions + inference log →
   monitoring → reports) over days already ingested: ``make athlete`` runs it over a whole history after
-  training, with ``point_in_time_model`` (no re-ingestion, no model that saw the day).
+  training, with ``point_in_time_model`` (no re-ingestion, no model that saw the day). Not the champion
+  decision: a backfill over history must not move registry aliases.
 * ``weekly_features_job`` — the weekly feature table (single-run backfill), kept out of the training job
   so each job has one backfill policy.
 * ``maintenance_job`` — ``maintenance/delta_tables``: OPTIMIZE and VACUUM every Delta table (a week of time
@@ -25,6 +27,7 @@ from dagster import AssetSelection, HookContext, define_asset_job, failure_hook
 from athlete_platform.asset_keys import (
     ACTIVITY_FEATURES,
     ATHLETE_REPORTS,
+    CHAMPION_DECISION,
     DAILY_FEATURES,
     DELTA_MAINTENANCE,
     FEATURE_DRIFT,
@@ -58,7 +61,9 @@ INGEST_KEYS = (
 )
 INFERENCE_KEYS = (PREDICTIONS, INFERENCE_LOG)
 MONITORING_KEYS = (PERFORMANCE_ESTIMATE, REALIZED_ERROR, FEATURE_DRIFT, OVERTRAINING_ALERTS, ATHLETE_REPORTS)
-DAILY_KEYS = (*INGEST_KEYS, *INFERENCE_KEYS, *MONITORING_KEYS)
+#: In daily_job only: it moves registry aliases, which a history backfill (predictions_job) must not do.
+PROMOTION_KEYS = (CHAMPION_DECISION,)
+DAILY_KEYS = (*INGEST_KEYS, *INFERENCE_KEYS, *MONITORING_KEYS, *PROMOTION_KEYS)
 WEEKLY_TRAINING_KEYS = (TRAINING_SET, TIME_ESTIMATOR, REGISTERED_TIME_ESTIMATOR)
 
 DAILY_JOB_NAME = "daily_job"
