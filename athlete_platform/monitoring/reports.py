@@ -43,11 +43,19 @@ from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, RACE_RESUL
 from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
 from athlete_platform.model import contract
 from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
+from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS, window_dates
 from athlete_platform.settings import load_settings
 
 REPORT_HISTORY_DAYS = 180
 HISTORY = TimeWindowPartitionMapping(start_offset=-(REPORT_HISTORY_DAYS - 1), end_offset=0)
+#: The columns the charts and the table use: 180 days of every athlete's rows are read to chart 20, so
+#: reading the tables' other columns would grow memory with the population for nothing (10,000 athletes:
+#: 1.8 M rolling rows).
+ROLLING_COLUMNS = ("athlete_id", "as_of_date", "ctl", "atl", "tsb", "activity_count_30d", "distance_30d_km",
+                   "is_overtraining_risk")
+PREDICTION_COLUMNS = ("athlete_id", "prediction_date",
+                      *(column for d in contract.DISTANCES_M for column in contract.prediction_columns(d)))
+RACE_COLUMNS = ("athlete_id", "race_date", "distance_bucket", "official_time_s", "distance_m")
 DISTANCE_COLORS = {"5k": "tab:green", "10k": "tab:blue", "21k": "tab:orange", "42k": "tab:red"}
 
 REPORT_SCHEMA = pa.schema([
@@ -136,11 +144,12 @@ def _for_athlete(frame: pd.DataFrame, athlete_id: int, date_column: str, first: 
 @asset(
     key=ATHLETE_REPORTS,
     ins={
-        "rolling": AssetIn(key=ROLLING_FEATURES, partition_mapping=HISTORY, dagster_type=PandasOrNone),
+        "rolling": AssetIn(key=ROLLING_FEATURES, partition_mapping=HISTORY, dagster_type=PandasOrNone,
+                           metadata={COLUMNS: list(ROLLING_COLUMNS)}),
         "predictions": AssetIn(key=PREDICTIONS, partition_mapping=HISTORY, dagster_type=PandasOrNone,
-                               metadata={ALLOW_MISSING: True}),
+                               metadata={ALLOW_MISSING: True, COLUMNS: list(PREDICTION_COLUMNS)}),
         "race_results": AssetIn(key=RACE_RESULTS, partition_mapping=HISTORY, dagster_type=PandasOrNone,
-                                metadata={ALLOW_MISSING: True}),
+                                metadata={ALLOW_MISSING: True, COLUMNS: list(RACE_COLUMNS)}),
     },
     group_name="reports",
     partitions_def=daily_partitions,
