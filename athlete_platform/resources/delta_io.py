@@ -14,7 +14,7 @@ single-run backfills would be wrong. This one:
 * reads an input's whole mapped window (``col >= start AND col < end``), one day or three years, and only
   the columns an input lists in ``AssetIn(metadata={"columns": [...]})`` when it lists them;
 * moves Spark DataFrames through Arrow (``DataFrame.toArrow`` / ``createDataFrame(arrow_table)``), except
-  that a large Spark input (``SPARK_SCAN_MIN_ROWS`` rows or more in its window) is handed to Spark as a scan
+  that a large Spark input (``SPARK_SCAN_MIN_ROWS`` rows or ``SPARK_SCAN_MIN_BYTES`` or more in its window) is handed to Spark as a scan
   of the snapshot's Parquet files, with the same rows, columns and column types: the data then never passes
   through the driver's Python (a year of history cost seconds per daily run that way), while for a few
   thousand rows the Arrow path is quicker; and accepts/returns pandas or Arrow when the asset's annotation
@@ -54,6 +54,10 @@ ALSO_REPLACES = "also_replaces"
 DEFAULT_RETENTION_HOURS = 7 * 24
 #: Spark inputs with at least this many rows in their window are read by Spark itself (see above).
 SPARK_SCAN_MIN_ROWS = 50_000
+#: ... or with at least this many bytes: a local table travels inside Spark's tasks (one slice per default
+#: parallelism, 4 locally), and Spark warns above ~1 MiB per task ("task of very large size"), e.g. for bronze's
+#: raw JSON, few rows but kilobytes each.
+SPARK_SCAN_MIN_BYTES = 4 * 2**20
 #: Partitioned writes: file size cap and row-group size (see the module docstring).
 TARGET_FILE_BYTES = 16 * 2**20
 MAX_ROW_GROUP_ROWS = 64 * 1024
@@ -312,6 +316,10 @@ class DeltaTableIOManager(ConfigurableIOManager):
             table = dataset.to_table(columns=columns, filter=in_window)
         else:
             table = delta.to_pyarrow_table(columns=columns)
+        if requested_input_type(context) == "spark" and table.nbytes >= SPARK_SCAN_MIN_BYTES:
+            frame = self._spark_scan(delta, dataset.schema, columns, window)
+            if frame is not None:
+                return frame
         return self._convert(context, table)
 
     def _spark_scan(self, delta: Any, schema: pa.Schema, columns: list[str] | None, window: tuple | None) -> Any:

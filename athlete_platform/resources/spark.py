@@ -1,14 +1,61 @@
-"""SparkSession as a resource, started lazily (never at import time)."""
+"""SparkSession as a resource, started lazily (never at import time).
+
+A local session is quiet by default: no console progress bars (``spark.ui.showConsoleProgress``), bound to
+the loopback interface (``SPARK_LOCAL_IP``/``spark.driver.host`` 127.0.0.1: one machine needs no other, and
+Spark no longer warns that the hostname "resolves to a loopback address"), and a log4j2 configuration
+(:data:`LOG4J2_PROPERTIES`) that prints warnings and errors only, without the lines nobody can act on.
+"""
 
 
+import hashlib
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+#: Log4j2 configuration of local sessions: Spark's defaults (``org/apache/spark/log4j2-defaults.properties``)
+#: at WARN — which also drops the "Using Spark's default log4j profile" and "Setting default log level" lines —
+#: and two warnings raised to ERROR that no user can act on: no native Hadoop library on a laptop (Spark uses its
+#: Java fallback) and long query plans truncated in log messages. Actionable warnings (e.g. TaskSetManager's
+#: "task of very large size") stay.
+LOG4J2_PROPERTIES = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.jetty.name = org.sparkproject.jetty
+logger.jetty.level = warn
+logger.jetty2.name = org.sparkproject.jetty.util.component.AbstractLifeCycle
+logger.jetty2.level = error
+logger.parquet.name = org.apache.parquet.CorruptStatistics
+logger.parquet.level = error
+logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
+logger.nativecode.level = error
+logger.truncatedplan.name = org.apache.spark.util.SparkStringUtils
+logger.truncatedplan.level = error
+"""
+LOCAL_IP = "127.0.0.1"
+
+
+def log4j2_config_file() -> Path:
+    """:data:`LOG4J2_PROPERTIES` as a file the driver JVM can read (written once, named by its content)."""
+    digest = hashlib.sha256(LOG4J2_PROPERTIES.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"athlete-platform-log4j2-{digest}.properties"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(LOG4J2_PROPERTIES)
+        partial.replace(path)  # atomic: concurrent step processes never read half a file
+    return path
 
 
 class SparkResource(ConfigurableResource):
@@ -23,6 +70,8 @@ class SparkResource(ConfigurableResource):
     app_name: str = "athlete-platform"
     shuffle_partitions: int = 4
     driver_memory: str = "4g"
+    #: Spark's console progress bars ([Stage 3:====>  (1 + 3) / 4]); off: the runs print one line per step.
+    console_progress: bool = False
 
     def get_session(self) -> "SparkSession":
         from pyspark.sql import SparkSession
@@ -35,16 +84,22 @@ class SparkResource(ConfigurableResource):
             # Python workers must run this interpreter (the venv), not whatever python3 is first on PATH.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            # Read by the JVM at start-up (before any conf): bind to loopback instead of guessing an interface.
+            os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
+            java_options = f"-Duser.timezone=UTC -Dlog4j.configurationFile={log4j2_config_file().as_uri()}"
             builder = (
                 builder.master(self.master)
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", str(self.console_progress).lower())
+                .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
+                .config("spark.driver.bindAddress", os.environ["SPARK_LOCAL_IP"])
                 .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
                 .config("spark.default.parallelism", str(self.shuffle_partitions))
                 .config("spark.driver.memory", self.driver_memory)
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                 .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
-                .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+                .config("spark.driver.extraJavaOptions", java_options)
                 .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
             )
         session = builder.getOrCreate()
