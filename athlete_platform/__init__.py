@@ -1,0 +1,3 @@
+from athlete_platform.quiet import ignore_unactionable_warnings
+
+ignore_unactionable_warnings()

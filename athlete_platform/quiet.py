@@ -1,0 +1,36 @@
+"""Python warnings a user of the platform cannot act on, filtered narrowly (category and message).
+
+Installed when the package is imported (``athlete_platform/__init__.py``), so every process that loads the
+definitions — ``make demo``/``make athlete``, each Dagster step process, ``dagster dev``, the tests — prints
+them no more (the issue counted ~20 per process). Each filter names one warning, and why nobody can act on it:
+
+* ``BetaWarning`` for ``backfill_policy`` (every daily asset is a single-run backfill: a deliberate choice,
+  README "Backfills") and ``allow_nonexistent_upstream_partitions`` (a partition mapping that starts before the
+  first partition): the platform's design uses these beta parameters; nothing to change on the user's side.
+* ``SupersessionWarning`` for ``StepLauncher``: the Databricks environment runs each step through the
+  ``databricks_pyspark_step_launcher`` (README "Running on Databricks"); Dagster says there is no plan to
+  remove it.
+
+Anything else — other beta parameters, deprecations, warnings from other libraries — still shows.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+#: (category name, message regex): what :func:`ignore_unactionable_warnings` filters.
+UNACTIONABLE = (
+    ("BetaWarning", r"Parameter `backfill_policy` of function `asset` is currently in beta"),
+    ("BetaWarning", r"Parameter `allow_nonexistent_upstream_partitions` of initializer "
+                    r"`TimeWindowPartitionMapping.__init__` is currently in beta"),
+    ("SupersessionWarning", r"StepLauncher is superseded"),
+)
+
+
+def ignore_unactionable_warnings() -> None:
+    # The categories dagster re-exports, imported from where they live: ``import dagster`` costs ~0.6 s,
+    # too much for a package import (pure domain code and its tests need no Dagster).
+    from dagster_shared.utils import warnings as dagster_warnings
+
+    for category, message in UNACTIONABLE:
+        warnings.filterwarnings("ignore", message=message, category=getattr(dagster_warnings, category))
