@@ -11,7 +11,7 @@
   cannot be dated, also gets a run of the first partition alone, which quarantines them (not a range from
   the first partition: years without activities would cost Dagster bookkeeping for nothing). The run config binds the export
   path to the ``activity_source`` resource, with the rest of its (non-secret) config from the settings
-  (``environments.export_source_config``: a resource's run config replaces its bound config).
+  (``bindings.export_source_config``: a resource's run config replaces its bound config).
   Files changed in the last ``settle_seconds`` are left for a later tick (still being copied); an export
   that cannot be parsed is logged once and remembered (retried only when it changes) while the other files
   flow; a bad row inside a good export is no reason to stop (its run quarantines it). Needs
@@ -115,7 +115,7 @@ def export_windows(path: Path, timezone: Optional[str], today: dt.date) -> tuple
 
 def export_run_config(path: Path, settings: PlatformSettings) -> dict[str, Any]:
     """Run config binding the export path, with the rest of the source's config as definitions.py binds it."""
-    from athlete_platform.resources.environments import export_source_config
+    from athlete_platform.resources.bindings import export_source_config
 
     return {"resources": {"activity_source": {"config": export_source_config(settings, str(path))}}}
 

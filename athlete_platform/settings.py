@@ -13,7 +13,7 @@ required to read an export: its ``activities.csv`` has UTC times only) and ``STR
 (optional: the export's ``profile.csv`` has it, otherwise a stable derived id). Strava API, non-secret
 options: ``STRAVA_API_BASE_URL`` and ``STRAVA_FETCH_DETAILS_FOR_RUNS``.
 
-Secrets are *not* read here: they are bound with Dagster ``EnvVar`` in ``resources/environments.py`` so
+Secrets are *not* read here: they are bound with Dagster ``EnvVar`` in ``resources/bindings.py`` so
 they are resolved at run time and never appear in run config or metadata.
 """
 

@@ -7,7 +7,7 @@ import pytest
 from dagster import PartitionKeyRange
 
 from athlete_platform.partitions import FIRST_DAY, FIRST_WEEK, daily_partitions, first_monday_on_or_after, weekly_partitions
-from athlete_platform.resources.environments import activity_source, export_source_config
+from athlete_platform.resources.bindings import activity_source, export_source_config
 from athlete_platform.settings import (
     DEFAULT_PARTITIONS_START,
     PlatformSettings,

@@ -17,7 +17,7 @@ Binding, same keys as ``environments.local_resources``:
 * ``spark`` — ``ClusterSparkResource``: ``SparkResource(master=None)`` (reuse the cluster's session) that
   also ships the project package to the executors for Python functions running there;
 * ``io_manager`` — ``UnityCatalogDeltaIOManager``: ``<catalog>.<key prefix>.<table>`` managed Delta tables;
-* ``activity_source`` — the configured source (``environments.activity_source``);
+* ``activity_source`` — the configured source (``bindings.activity_source``);
 * ``mlflow`` — Databricks MLflow (tracking ``databricks``, registry ``databricks-uc``), reached from the cluster
   with the host/token the remote step exports from the secret scope;
 * ``pyspark_step_launcher`` — the Databricks step launcher (below).
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import EnvVar, ResourceDefinition
 from packaging.requirements import Requirement
 
-from athlete_platform.resources.environments import STEP_LAUNCHER_KEY, activity_source
+from athlete_platform.resources.bindings import STEP_LAUNCHER_KEY, activity_source
 from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.resources.spark import SparkResource
 from athlete_platform.resources.unity_catalog_io import DEFAULT_CATALOG, UnityCatalogDeltaIOManager

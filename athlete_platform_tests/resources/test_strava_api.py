@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dagster import EnvVar, asset, materialize
 
-from athlete_platform.resources.environments import activity_source
+from athlete_platform.resources.bindings import activity_source
 from athlete_platform.resources.strava_api import StravaApiError, StravaApiSource, StravaRateLimitError
 from athlete_platform.settings import load_settings
 from athlete_platform_tests.support.strava_server import (
