@@ -13,13 +13,14 @@ Graph::
   logged to MLflow (pyfunc with signature and input example, metrics, lineage tags, NannyML DLE artifact)
   — logged, **not registered**. Blocking checks ``mae_10k_gate`` (10K MAE < ``contract.MAX_10K_MAE_S``)
   and ``beats_riegel`` (model MAE ≤ Riegel MAE over all out-of-fold races).
-* ``models/registered_time_estimator``: registers that run's model, moves ``@challenger`` to it, and moves
-  ``@champion`` when there is none or the challenger's latest-fold 10K MAE is lower than the champion's on
-  the same races. A failing gate on ``time_estimator`` skips this step (the run fails), so a bad model is
-  never registered — registration lives downstream of the checks because a failing check does not undo
-  what its own asset already did. Caveat of this rule: the challenger's latest-fold error is out-of-fold,
-  while the champion was trained on everything before *its* week, often including these races; the
-  comparison favours the champion (conservative promotion) and the reason says how many races it had seen.
+* ``models/registered_time_estimator``: registers that run's model, tags the version with its training
+  cut-off (``data_window_end``, exclusive) and moves ``@challenger`` to it; the first version also becomes
+  ``@champion`` (there must be one to serve). A failing gate on ``time_estimator`` skips this step (the run
+  fails), so a bad model is never registered — registration lives downstream of the checks because a
+  failing check does not undo what its own asset already did. Promotion is not decided here: comparing a
+  challenger's out-of-fold error with a champion on races that champion trained on favours the champion;
+  ``models/champion_decision`` (:mod:`.promotion`) compares them on later races neither trained on, scored
+  side by side in the shadow.
 
 Partition mapping (measured with dagster 1.13, see the model tests): from a weekly asset to a daily one,
 ``TimeWindowPartitionMapping`` offsets count **downstream (weekly) partitions**: ``start_offset=-1,
@@ -132,11 +133,11 @@ REGISTERED_SCHEMA = pa.schema(
         ("version", pa.string()),
         ("run_id", pa.string()),
         ("aliases", pa.string()),  # comma-joined aliases of this version after the step
-        ("promoted", pa.bool_()),
+        ("promoted", pa.bool_()),  # became @champion here: only when there was no champion
         ("reason", pa.string()),
         ("challenger_latest_fold_mae_s", pa.float64()),
-        ("champion_latest_fold_mae_s", pa.float64()),  # the previous champion's, NaN when there was none
-        ("previous_champion_version", pa.string()),
+        ("previous_champion_version", pa.string()),  # the champion when it was registered (None: there was none)
+        ("data_window_end", pa.date32()),  # exclusive end of its training data (version tag of the same name)
     ]
 )
 
@@ -616,27 +617,17 @@ def time_estimator(
 # -- registration ---------------------------------------------------------------------------------------
 
 
-def _latest_fold_mae(frame: pd.DataFrame, prediction: pd.Series) -> tuple[float, str]:
-    """10K MAE on the latest fold, or the all-distance MAE when that fold has no 10K race."""
-    from athlete_platform.model.evaluation import regression_metrics
-
-    is_10k = (frame["distance_bucket"] == "10k").to_numpy()
-    if is_10k.any():
-        return regression_metrics(frame.loc[is_10k, "official_time_s"], prediction[is_10k])["mae_s"], "10k"
-    return regression_metrics(frame["official_time_s"], prediction)["mae_s"], "all"
-
-
 @asset(
     key=REGISTERED_TIME_ESTIMATOR,
     group_name="model",
     partitions_def=weekly_partitions,
-    ins={"time_estimator": AssetIn(key=TIME_ESTIMATOR), "training_set": AssetIn(key=TRAINING_SET)},
+    ins={"time_estimator": AssetIn(key=TIME_ESTIMATOR)},
     metadata={"partition_expr": "training_week"},
     kinds={"mlflow", "delta"},
-    code_version="1",
+    code_version="2",
     description=(
-        "Registers the week's gated model (alias @challenger) and promotes it to @champion when there is none or "
-        "it beats the champion's 10K MAE on the latest CV fold's races."
+        "Registers the week's gated model with its training cut-off and moves @challenger to it; the first version "
+        "becomes @champion. Promotion is models/champion_decision's, on races neither model trained on."
     ),
 )
 def registered_time_estimator(
@@ -644,11 +635,10 @@ def registered_time_estimator(
     mlflow: MlflowResource,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     time_estimator: pd.DataFrame,
-    training_set: pd.DataFrame,
 ):
     import mlflow as mlflow_lib
 
-    from athlete_platform.model.estimator import own_distance_prediction
+    from athlete_platform.inference.lineage import DATA_WINDOW_END_TAG, TRAINING_WEEK_TAG
 
     if len(time_estimator) != 1:
         raise ValueError(f"expected one time_estimator row for {context.partition_key}, got {len(time_estimator)}")
@@ -665,53 +655,31 @@ def registered_time_estimator(
         context.log.info(f"run {trained['run_id']} is already version {version.version} of {name}")
     else:
         version = mlflow_lib.register_model(trained["model_uri"], name)
-    client.set_registered_model_alias(name, contract.CHALLENGER_ALIAS, version.version)
-
-    aliases = client.get_registered_model(name).aliases  # alias -> version
-    previous_champion = aliases.get(contract.CHAMPION_ALIAS)
+    previous_champion = client.get_registered_model(name).aliases.get(contract.CHAMPION_ALIAS)
     baseline_reason = trained.get("not_enough_races")
     is_baseline = isinstance(baseline_reason, str) and bool(baseline_reason)
-    challenger_score = float(trained["latest_fold_model_mae_10k_s"])
-    champion_score = float("nan")
-    if not math.isfinite(challenger_score):
-        challenger_score = float(trained["latest_fold_model_mae_all_s"])
+    window_end = pd.Timestamp(trained["data_window_end"]).date()
+    score = float(trained["latest_fold_model_mae_10k_s"])
+    if not math.isfinite(score):
+        score = float(trained["latest_fold_model_mae_all_s"])
     if previous_champion is None:
-        promote, reason = True, "no champion yet" + (f" (a classical baseline: {baseline_reason})" if is_baseline else "")
+        promote = True
+        reason = "no champion yet: the first version serves" + (f" (a classical baseline: {baseline_reason})" if is_baseline else "")
+        client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, version.version)
     elif str(previous_champion) == str(version.version):
         promote, reason = False, "this version is already the champion"
-    elif is_baseline:
-        promote, reason = False, f"a classical baseline (not enough races: {baseline_reason}) never replaces champion v{previous_champion}"
     else:
-        fold = training_set.copy()
-        fold_days = pd.to_datetime(fold["race_date"])
-        fold = fold[(fold_days >= pd.Timestamp(trained["latest_fold_test_start"]))
-                    & (fold_days <= pd.Timestamp(trained["latest_fold_test_end"]))].reset_index(drop=True)
-        champion = mlflow_lib.pyfunc.load_model(f"models:/{name}@{contract.CHAMPION_ALIAS}")
-        predictions = champion.predict(contract.model_input(fold))
-        champion_pred, _, _ = own_distance_prediction(predictions, fold["distance_bucket"])
-        champion_score, scope = _latest_fold_mae(fold, pd.Series(champion_pred))
-        promote = challenger_score < champion_score
-        # The challenger's number is out-of-fold; the champion may have been trained on some of these races
-        # (it was trained on everything before its own week), which favours the champion: say how many.
-        champion_run = client.get_model_version(name, str(previous_champion)).run_id
-        champion_window_end = client.get_run(champion_run).data.tags.get("data_window_end") if champion_run else None
-        seen = (
-            int((pd.to_datetime(fold["race_date"]) < pd.Timestamp(champion_window_end)).sum())
-            if champion_window_end else len(fold)
-        )
-        reason = (
-            f"challenger latest-fold {scope} MAE {challenger_score:.1f} s "
-            f"{'<' if promote else '>='} champion v{previous_champion} {champion_score:.1f} s "
-            f"on the same {len(fold)} races ({trained['latest_fold_test_start']}..{trained['latest_fold_test_end']}; "
-            f"the champion was trained on {seen} of them)"
-        )
-    if promote:
-        client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, version.version)
+        promote = False
+        reason = (f"@challenger beside champion v{previous_champion}: promoted by models/champion_decision once it "
+                  f"beats the champion on races after {window_end} that neither trained on")
+    if str(previous_champion) != str(version.version):
+        client.set_registered_model_alias(name, contract.CHALLENGER_ALIAS, version.version)
     for key, value in {
-        "training_week": str(trained["training_week"]),
-        "latest_fold_mae_s": f"{challenger_score:.3f}" if math.isfinite(challenger_score) else "none",
+        TRAINING_WEEK_TAG: str(trained["training_week"]),
+        DATA_WINDOW_END_TAG: window_end.isoformat(),  # the training cut-off promotion reads (exclusive)
+        "latest_fold_mae_s": f"{score:.3f}" if math.isfinite(score) else "none",
         "model_kind": "baseline" if is_baseline else "learned",
-        "promotion_decision": reason,
+        "registration": reason,
     }.items():
         client.set_model_version_tag(name, version.version, key, value)
     aliases_now = sorted(a for a, v in client.get_registered_model(name).aliases.items() if str(v) == str(version.version))
@@ -724,12 +692,12 @@ def registered_time_estimator(
         "aliases": ",".join(aliases_now),
         "promoted": bool(promote),
         "reason": reason,
-        "challenger_latest_fold_mae_s": challenger_score,
-        "champion_latest_fold_mae_s": champion_score,
+        "challenger_latest_fold_mae_s": score,
         "previous_champion_version": None if previous_champion is None else str(previous_champion),
+        "data_window_end": window_end,
     }
     return Output(
         pa.Table.from_pandas(pd.DataFrame([record]), schema=REGISTERED_SCHEMA, preserve_index=False),
         metadata={"model_name": name, "version": str(version.version), "aliases": ",".join(aliases_now),
-                  "promoted": bool(promote), "reason": reason},
+                  "promoted": bool(promote), "reason": reason, "data_window_end": window_end.isoformat()},
     )

@@ -4,8 +4,9 @@ One scenario on a small simulated population (12 athletes, ~290 races), five run
 and one MLflow store:
 
 A. week 2024-09-30, ``model_kind=riegel`` (the formula as a model: passes both gates) → v1, first champion.
-B. week 2024-10-07, default gradient boosting (with the DLE artifact) → v2, beats the champion → champion.
-C. week 2024-10-07, ``riegel`` again → v3 is the challenger, the champion stays v2.
+B. week 2024-10-07, default gradient boosting (with the DLE artifact) → v2, the challenger: registration does
+   not promote (models/champion_decision does, on unseen races: test_champion_decision.py).
+C. week 2024-10-07, ``riegel`` again → v3 is the challenger, the champion stays v1.
 D. week 2024-10-07, ``constant`` (trivial model) → both gates fail: run FAILED, nothing registered.
 E. week 2024-10-07, good model but a 1-second 10K gate → ``mae_10k_gate`` alone fails: nothing registered.
 """
@@ -79,27 +80,31 @@ def test_first_model_becomes_challenger_and_champion(scenario):
     assert result.success
     row = registered_row(result)
     assert (row["version"], row["promoted"], row["aliases"]) == ("1", True, "challenger,champion")
-    assert row["reason"] == "no champion yet"
+    assert row["reason"].startswith("no champion yet")
 
 
-def test_better_model_is_promoted(scenario):
+def test_registration_sets_the_challenger_and_never_promotes(scenario):
     result = scenario["results"]["B"]
     assert result.success
     checks = check_results(result)
     assert checks["mae_10k_gate"].passed and checks["beats_riegel"].passed and checks["no_future_features"].passed
     row = registered_row(result)
-    assert (row["version"], row["promoted"], row["aliases"]) == ("2", True, "challenger,champion")
-    assert "< champion v1" in row["reason"]
+    assert (row["version"], row["promoted"], row["aliases"]) == ("2", False, "challenger")
+    assert "models/champion_decision" in row["reason"]
+    client, name = scenario["client"], scenario["mlflow"].model_name
+    # The training cut-off travels with the version: promotion reads it to know which races it never saw.
+    assert client.get_model_version(name, "2").tags["data_window_end"] == W2
+    assert row["data_window_end"] == W2
 
 
-def test_worse_model_is_challenger_but_champion_stays(scenario):
+def test_a_new_challenger_replaces_the_old_one_and_the_champion_stays(scenario):
     result = scenario["results"]["C"]
     assert result.success
     row = registered_row(result)
     assert (row["version"], row["promoted"], row["aliases"]) == ("3", False, "challenger")
-    assert ">= champion v2" in row["reason"]
+    assert row["reason"].startswith("@challenger beside champion v1")
     client, name = scenario["client"], scenario["mlflow"].model_name
-    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "2"
+    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "1"
     assert str(client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version) == "3"
 
 
@@ -115,7 +120,7 @@ def test_bad_model_is_blocked_and_never_registered(scenario, run, failing):
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]  # nothing after the good runs
     assert trained_run_id(result) not in {v.run_id for v in versions}
     assert str(client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version) == "3"
-    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "2"
+    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "1"
     # logged (for diagnosis) with its gate results, just not registered
     run_tags = client.get_run(trained_run_id(result)).data.tags
     assert run_tags["gate_mae_10k_passed"] == "False"
