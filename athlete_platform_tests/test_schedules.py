@@ -26,6 +26,7 @@ def platform_assets() -> list:
     from athlete_platform.ingest.assets import raw_activities
     from athlete_platform.labels.assets import race_results
     from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
+    from athlete_platform.model.promotion_asset import champion_decision
     from athlete_platform.monitoring.assets import MONITORING_ASSETS
     from athlete_platform.monitoring.reports import athlete_reports
     from athlete_platform.silver.assets import silver_activities
@@ -33,7 +34,7 @@ def platform_assets() -> list:
     return [
         raw_activities, silver_activities, activity_features, athlete_daily_features, athlete_weekly_features,
         athlete_rolling_features, race_results, training_set, time_estimator, registered_time_estimator,
-        athlete_predictions, *MONITORING_ASSETS, athlete_reports,
+        athlete_predictions, champion_decision, *MONITORING_ASSETS, athlete_reports,
     ]
 
 
