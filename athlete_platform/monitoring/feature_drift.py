@@ -14,18 +14,25 @@ serving model's training data was collected?
   monitoring date D. Complete weeks only, because the alert threshold is learned from whole reference weeks: a
   two-day chunk has a higher noise floor and would alert on nothing. D is judged on its newest complete week
   (a week's verdict is final on its Sunday and repeated Monday–Saturday); the earlier weeks are context.
+* **Per athlete** — each feature is standardized against the athlete's own reference rows, (value − median) /
+  interquartile range, before drift is measured; athletes without reference rows are left out. Athletes differ
+  far more from each other (a 30 km/week runner vs a 90 km/week one) than a week differs from their usual, so on
+  raw values a weekly chunk of a few dozen athletes has a JS noise floor that hides a +40 % load week or a unit
+  bug in a third of them; standardized, every athlete moves by their own spread and the shift shows.
 * **Statistic** — NannyML's ``UnivariateDriftCalculator`` with Jensen–Shannon distance (continuous method,
   base 2, bins from the reference by Doane's rule, values outside the reference range in an overflow bin),
-  chunked by week (``chunk_period="W"``). Jensen–Shannon rather than Kolmogorov–Smirnov: it is bounded in
-  [0, 1] so one table reads across features; and a unit bug (values beyond the reference range) lands in the
-  overflow bin and scores high, where KS would only report the largest CDF gap.
+  chunked by week (``chunk_period="W"``), on the standardized values. Jensen–Shannon rather than
+  Kolmogorov–Smirnov: it is bounded in [0, 1] so one table reads across features; and a unit bug (values beyond
+  the reference range) lands in the overflow bin and scores high, where KS would only report the largest CDF gap.
 * **Thresholds** — from the reference's own week-to-week variation, as NannyML does
   (``StandardDeviationThreshold``): JS of each reference week against the whole reference gives a mean μ and
-  standard deviation σ per feature. WARN when a week's JS > μ + ``warn_sigma``·σ (NannyML's alert), ERROR when
-  > μ + ``error_sigma``·σ. The noise floor of a weekly chunk depends on how many athletes there are (60
-  athletes: JS ≈ 0.2 on stationary data), so a threshold learned this way fits one runner and a club alike,
-  where a constant would not. Fewer than ``min_week_rows`` values in a week, or fewer than
-  ``min_reference_weeks`` reference weeks: ``insufficient_data`` (neither green nor red).
+  standard deviation σ per feature. WARN when a week's JS > μ + ``warn_sigma``·σ (NannyML's alert; default
+  3.5), ERROR when > μ + ``error_sigma``·σ (default 4). The reference is a whole year so that the seasons
+  (heat slows runners in summer; the simulator models it) are inside μ and σ rather than read as drift.
+  A same-season reference (the analysis week ± a few weeks one year earlier) was tried and rejected: the
+  athletes' ability moves within a year (fitness, the long-term VDOT trend), so on stationary simulated
+  athletes the ability features were 4–7 σ off a year-old window. Fewer than ``min_week_rows`` values in a
+  week, or fewer than ``min_reference_weeks`` reference weeks: ``insufficient_data`` (neither green nor red).
 
 NannyML is imported inside the asset (see :mod:`athlete_platform.monitoring.nannyml_support`).
 """
@@ -81,8 +88,8 @@ class FeatureDriftConfig(Config):
         default=MAX_REFERENCE_WEEKS, ge=4, le=MAX_REFERENCE_WEEKS,
         description="Weeks of the serving version's training window used as reference (a year covers the seasons).",
     )
-    warn_sigma: float = Field(default=6.0, gt=0, description="WARN when a week's JS > reference mean + warn_sigma·SD.")
-    error_sigma: float = Field(default=8.0, gt=0, description="ERROR when a week's JS > reference mean + error_sigma·SD.")
+    warn_sigma: float = Field(default=3.5, gt=0, description="WARN when a week's JS > reference mean + warn_sigma·SD.")
+    error_sigma: float = Field(default=4.0, gt=0, description="ERROR when a week's JS > reference mean + error_sigma·SD.")
     min_week_rows: int = Field(default=30, ge=1, description="Fewer values in a week (either side): insufficient_data.")
     min_reference_weeks: int = Field(default=8, ge=2, description="Fewer reference weeks: insufficient_data.")
 
@@ -146,7 +153,37 @@ class FittedReference:
     weeks: int
     start: Optional[dt.date]
     end: Optional[dt.date]  # exclusive
-    means: dict[str, float]
+    means: dict[str, float]  # raw reference means (for reading the table; drift is on standardized values)
+    centre: pd.DataFrame  # per athlete (index) and feature: median of the athlete's reference rows
+    scale: pd.DataFrame  # per athlete and feature: interquartile range of them (NaN where 0)
+    athletes: int = 0
+
+
+def athlete_scales(reference: pd.DataFrame,
+                   features: Sequence[str] = contract.FEATURE_COLUMNS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each athlete's own reference median and interquartile range per feature (IQR 0: NaN, the athlete's
+    values of that feature are left out). Median/IQR rather than mean/SD: a race or a sick week in the
+    reference would inflate an athlete's SD and hide a unit bug behind it."""
+    if reference.empty:
+        empty = pd.DataFrame(columns=list(features), dtype="float64")
+        return empty, empty
+    grouped = reference.assign(**{f: reference[f].astype("float64") for f in features}).groupby("athlete_id")[
+        list(features)]
+    centre = grouped.median()
+    scale = grouped.quantile(0.75) - grouped.quantile(0.25)
+    return centre, scale.where(scale > 0)
+
+
+def standardize(frame: pd.DataFrame, centre: pd.DataFrame, scale: pd.DataFrame,
+                features: Sequence[str] = contract.FEATURE_COLUMNS) -> pd.DataFrame:
+    """``frame``'s features as (value − athlete's reference median) / athlete's reference IQR; NaN for athletes
+    without reference rows."""
+    out = frame.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
+    athletes = frame["athlete_id"].to_numpy()
+    values = frame[list(features)].to_numpy(dtype="float64")
+    out[list(features)] = (values - centre.reindex(athletes)[list(features)].to_numpy(dtype="float64")) / \
+        scale.reindex(athletes)[list(features)].to_numpy(dtype="float64")
+    return out
 
 
 def fit_reference(reference: pd.DataFrame, config: FeatureDriftConfig,
@@ -154,8 +191,9 @@ def fit_reference(reference: pd.DataFrame, config: FeatureDriftConfig,
     from athlete_platform.monitoring.nannyml_support import import_nannyml
 
     nml = import_nannyml()
-    frame = reference.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
-    frame[list(features)] = frame[list(features)].astype("float64")
+    centre, scale = athlete_scales(reference, features)
+    frame = standardize(reference, centre, scale, features) if not reference.empty else \
+        reference.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
     days = as_dates(frame[TIMESTAMP]) if not frame.empty else pd.Series([], dtype=object)
     weeks = int(pd.Series([monday_on_or_before(d) for d in days]).nunique()) if len(days) else 0
     usable = [f for f in features if frame[f].notna().sum() >= config.min_week_rows * config.min_reference_weeks]
@@ -176,7 +214,8 @@ def fit_reference(reference: pd.DataFrame, config: FeatureDriftConfig,
     return FittedReference(
         calculator=calculator, features=usable, rows=len(frame), weeks=weeks,
         start=min(days) if len(days) else None, end=max(days) + dt.timedelta(days=1) if len(days) else None,
-        means={f: float(frame[f].mean()) for f in features},
+        means={f: float(reference[f].astype("float64").mean()) if len(reference) else np.nan for f in features},
+        centre=centre, scale=scale, athletes=len(centre),
     )
 
 
@@ -190,8 +229,8 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
                "error_threshold", "analysis_mean", "reference_mean", "alert", "level"]
     if analysis.empty:
         return pd.DataFrame(columns=columns)
-    frame = analysis.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
-    frame[list(features)] = frame[list(features)].astype("float64")
+    raw = analysis.reset_index(drop=True)
+    frame = standardize(raw, fitted.centre, fitted.scale, features)
     frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP])
     frame["_week"] = [monday_on_or_before(d) for d in frame[TIMESTAMP].dt.date]
     computed: dict[tuple[dt.date, str], dict[str, float]] = {}
@@ -215,10 +254,12 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
     records = []
     for week, rows in frame.groupby("_week"):
         for feature in features:
-            values = rows[feature].dropna()
+            values = rows[feature].dropna()  # standardized: athletes without reference rows are left out
+            served_values = raw.loc[rows.index, feature].dropna()
             record = {"week_start": week, "feature": feature, "analysis_rows": len(values),
                       "js_distance": np.nan, "reference_js_mean": np.nan, "warn_threshold": np.nan,
-                      "error_threshold": np.nan, "analysis_mean": float(values.mean()) if len(values) else np.nan,
+                      "error_threshold": np.nan,
+                      "analysis_mean": float(served_values.mean()) if len(served_values) else np.nan,
                       "reference_mean": fitted.means.get(feature, np.nan), "alert": False, "level": INSUFFICIENT}
             stats = computed.get((week, feature))
             if stats is not None and len(values) >= config.min_week_rows:
@@ -277,17 +318,19 @@ def week_grid(weekly: pd.DataFrame) -> str:
         AssetCheckSpec(
             "feature_drift", asset=FEATURE_DRIFT, blocking=False,
             description=(
-                "Per model feature, Jensen–Shannon distance (NannyML) of the newest complete week of served rows "
-                "against the serving version's training window as served: WARN above the reference's weekly "
-                "mean + 6 SD (NannyML's alert), ERROR above mean + 8 SD (FeatureDriftConfig)."
+                "Per model feature, Jensen–Shannon distance (NannyML) of the newest complete week of served rows, "
+                "each athlete standardized against their own reference rows, against the serving version's "
+                "training window as served: WARN above the reference's weekly mean + 3.5 SD (NannyML's alert), "
+                "ERROR above mean + 4 SD (FeatureDriftConfig)."
             ),
         )
     ],
     kinds={"python", "nannyml", "delta"},
-    code_version="2",
+    code_version="3",
     description=(
         "Per monitoring date and model feature: NannyML univariate drift (Jensen–Shannon, weekly chunks) of the "
-        "served features against every athlete-day served-alike in the serving version's training window."
+        "served features, standardized per athlete, against every athlete-day served-alike in the serving "
+        "version's training window."
     ),
 )
 def feature_drift(
@@ -352,7 +395,8 @@ def feature_drift(
             "weeks": MetadataValue.md(week_grid(newest)),
             "by_feature": MetadataValue.md(markdown_table(by_feature, limit=len(contract.FEATURE_COLUMNS))),
             "reference": MetadataValue.json({
-                v: {"rows": f.rows, "weeks": f.weeks, "start": str(f.start), "end_exclusive": str(f.end)}
+                v: {"rows": f.rows, "weeks": f.weeks, "athletes": f.athletes, "start": str(f.start),
+                    "end_exclusive": str(f.end)}
                 for v, f in fitted.items()
             }),
         },
