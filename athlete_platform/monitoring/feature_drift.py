@@ -38,6 +38,7 @@ NannyML is imported inside the asset (see :mod:`athlete_platform.monitoring.nann
 """
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -235,7 +236,11 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
     frame["_week"] = [monday_on_or_before(d) for d in frame[TIMESTAMP].dt.date]
     computed: dict[tuple[dt.date, str], dict[str, float]] = {}
     if fitted.calculator is not None:
-        result = fitted.calculator.calculate(frame[[*fitted.features, TIMESTAMP]])
+        with warnings.catch_warnings():
+            # NannyML warns when data splits into < 6 chunks; the analysis is a few weeks by design (each
+            # week is judged on its own against the reference's weekly spread), so a user cannot act on it.
+            warnings.filterwarnings("ignore", message="The resulting number of chunks is too low", category=UserWarning)
+            result = fitted.calculator.calculate(frame[[*fitted.features, TIMESTAMP]])
         chunks = result.filter(period="analysis").to_df()
         reference_chunks = result.filter(period="reference").to_df()
         for feature in fitted.features:
