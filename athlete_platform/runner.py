@@ -140,18 +140,23 @@ def read_table(delta_root: Path, *path: str, columns: list[str] | None = None) -
 
 def mlflow_cv_metrics(tracking_uri: str, run_id: str) -> Any:
     """Per distance, the time-ordered CV MAE/RMSE/MAPE of the model, Riegel and VDOT and the 80 % coverage
-    logged on one ``models/time_estimator`` MLflow run (metric names from ``model.assets._mlflow_metrics``)."""
+    logged on one ``models/time_estimator`` MLflow run (metric names from ``model.tracking``; runs logged
+    before the grouped names are read too)."""
     import pandas as pd
     from mlflow import MlflowClient
 
+    from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS
+    from athlete_platform.model.evaluation import ALL_DISTANCES
+    from athlete_platform.model.tracking import logged_coverage, logged_cv_metric
+
     metrics = MlflowClient(tracking_uri=tracking_uri).get_run(run_id).data.metrics
     rows = []
-    for distance in ("5k", "10k", "21k", "42k", "all"):
-        row: dict[str, Any] = {"distance": distance, "races": metrics.get(f"model_n_{distance}")}
-        for method in ("model", "riegel", "vdot"):
+    for distance in (*DISTANCE_KEYS, ALL_DISTANCES):
+        row: dict[str, Any] = {"distance": distance, "races": logged_cv_metric(metrics, "model", "n", distance)}
+        for method in METHODS:
             for name in ("mae_s", "rmse_s", "mape_pct"):
-                row[f"{method}_{name}"] = metrics.get(f"{method}_{name}_{distance}")
-        row["coverage80"] = metrics.get(f"coverage80_{distance}")
+                row[f"{method}_{name}"] = logged_cv_metric(metrics, method, name, distance)
+        row["coverage80"] = logged_coverage(metrics, distance)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -11,7 +11,8 @@ quarantined with the reason, never dropped).
 Strava export (not secret, so read here): ``STRAVA_EXPORT_PATH``, ``STRAVA_EXPORT_TIMEZONE`` (IANA zone,
 required to read an export: its ``activities.csv`` has UTC times only) and ``STRAVA_ATHLETE_ID``
 (optional: the export's ``profile.csv`` has it, otherwise a stable derived id). Strava API, non-secret
-options: ``STRAVA_API_BASE_URL`` and ``STRAVA_FETCH_DETAILS_FOR_RUNS``.
+options: ``STRAVA_API_BASE_URL`` and ``STRAVA_FETCH_DETAILS_FOR_RUNS``. ``ATHLETE_PLATFORM_MLFLOW_UI_URL``
+(optional): where ``mlflow ui`` serves the local store, so Dagster links to MLflow runs and model versions.
 
 Secrets are *not* read here: they are bound with Dagster ``EnvVar`` in ``resources/bindings.py`` so
 they are resolved at run time and never appear in run config or metadata.
@@ -35,6 +36,7 @@ EXPORT_TIMEZONE_VAR = "STRAVA_EXPORT_TIMEZONE"
 ATHLETE_ID_VAR = "STRAVA_ATHLETE_ID"
 API_BASE_URL_VAR = "STRAVA_API_BASE_URL"
 FETCH_DETAILS_VAR = "STRAVA_FETCH_DETAILS_FOR_RUNS"
+MLFLOW_UI_URL_VAR = "ATHLETE_PLATFORM_MLFLOW_UI_URL"
 ENVIRONMENTS = ("local", "databricks")
 SOURCES = ("simulator", "strava_api", "strava_export")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,9 @@ class PlatformSettings:
     partitions_start: dt.date = DEFAULT_PARTITIONS_START
     strava_api_base_url: str = DEFAULT_API_BASE_URL
     strava_fetch_details_for_runs: bool = True
+    #: Where ``mlflow ui`` serves the local store (e.g. http://localhost:5000): Dagster metadata then links to
+    #: runs and model versions; None: plain ids (on Databricks the workspace is linked without it).
+    mlflow_ui_url: str | None = None
 
     @property
     def automation_running_by_default(self) -> bool:
@@ -149,6 +154,15 @@ def parse_base_url(value: str | None) -> str:
     return url
 
 
+def parse_optional_url(name: str, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    url = value.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={value!r} must start with http:// or https://")
+    return url
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.get(name, default).strip().lower() or default
     if value not in choices:
@@ -169,6 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PlatformSettings:
         partitions_start=parse_partitions_start(env.get(PARTITIONS_START_VAR)),
         strava_api_base_url=parse_base_url(env.get(API_BASE_URL_VAR)),
         strava_fetch_details_for_runs=parse_flag(FETCH_DETAILS_VAR, env.get(FETCH_DETAILS_VAR), True),
+        mlflow_ui_url=parse_optional_url(MLFLOW_UI_URL_VAR, env.get(MLFLOW_UI_URL_VAR)),
     )
 
 

@@ -96,3 +96,10 @@ def test_api_source_binds_secrets_by_env_var_and_options_by_value(tmp_path):
         "client_id": {"env": "STRAVA_CLIENT_ID"}, "client_secret": {"env": "STRAVA_CLIENT_SECRET"},
         "refresh_token": {"env": "STRAVA_REFRESH_TOKEN"}}
     assert (config["base_url"], config["fetch_details_for_runs"]) == ("http://127.0.0.1:9", False)
+
+
+def test_the_mlflow_ui_address_is_optional_and_must_be_http():
+    assert load_settings({}).mlflow_ui_url is None
+    assert load_settings({"ATHLETE_PLATFORM_MLFLOW_UI_URL": " http://localhost:5000/ "}).mlflow_ui_url == "http://localhost:5000"
+    with pytest.raises(SettingsError, match="ATHLETE_PLATFORM_MLFLOW_UI_URL='localhost:5000' must start with http"):
+        load_settings({"ATHLETE_PLATFORM_MLFLOW_UI_URL": "localhost:5000"})

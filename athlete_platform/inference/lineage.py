@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from athlete_platform.model.contract import DISTANCES_M, DLE_ARTIFACT_PATH
+from athlete_platform.model.tracking import cv_metric_name, legacy_cv_metric_name
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,9 +42,12 @@ DATA_WINDOW_END_TAG = "data_window_end"
 TRAINING_WEEK_TAG = "training_week"
 
 #: MLflow metric names tried, in order, for a distance's reference MAE (s): the out-of-fold CV MAE of the
-#: model logged by models/time_estimator (``{method}_{metric}_{distance}``); the DLE's reference set is the
-#: same out-of-fold rows, so estimated and reference MAE are comparable.
-REFERENCE_MAE_METRIC_PATTERNS: tuple[str, ...] = ("model_mae_s_{d}",)
+#: model logged by models/time_estimator (``cv/{distance}/model_mae_s``, or ``model_mae_s_{distance}`` on runs
+#: logged before the grouped names: ``model/tracking.py``); the DLE's reference set is the same out-of-fold
+#: rows, so estimated and reference MAE are comparable.
+REFERENCE_MAE_METRIC_PATTERNS: tuple[str, ...] = (
+    cv_metric_name("model", "mae_s", "{d}"), legacy_cv_metric_name("model", "mae_s", "{d}"),
+)
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,6 @@ import hashlib
 import json
 import math
 from dataclasses import fields
-import pickle
-import tempfile
-import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Optional
@@ -85,7 +82,6 @@ MODEL_CODE_VERSION = "2"
 #: The 10K gate's tie band when judged against the formulas (see _gates).
 TIE_TOLERANCE = 0.05
 MIN_GAP_DAYS = 43
-MODEL_ARTIFACT_NAME = "model"
 _FINGERPRINT_FILES = (
     "model/contract.py", "model/training_set.py", "model/leakage.py", "model/evaluation.py", "model/baselines.py",
     "model/estimator.py", "model/pyfunc.py", "model/dle.py", "model/assets.py", "labels/race_detection.py",
@@ -384,33 +380,6 @@ def _gates(outcome, threshold: float) -> tuple[bool, bool, dict[str, str]]:
     return gate_mae, gate_riegel, {"mae_10k_gate": note_mae, "beats_riegel": note_riegel}
 
 
-def _mlflow_metrics(cv) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    for table, prefix in ((cv.metrics, ""), (cv.latest_fold_metrics, "latest_fold_")):
-        for record in table.to_dict("records"):
-            for name in ("mae_s", "rmse_s", "mape_pct", "n"):
-                value = float(record[name])
-                if _finite(value):
-                    metrics[f"{prefix}{record['method']}_{name}_{record['distance']}"] = value
-    for record in cv.coverage.to_dict("records"):
-        metrics[f"coverage80_{record['distance']}"] = float(record["coverage"])
-    for distance, width in cv.halfwidths.items():
-        if _finite(width):
-            metrics[f"interval_log_halfwidth_{distance}"] = float(width)
-    return metrics
-
-
-def _input_example(rows: pd.DataFrame) -> pd.DataFrame:
-    """A few model-input rows, complete ones preferred (JSON examples keep NaN as null, which is fine too);
-    one all-NaN row of athlete 0 when there is no race yet."""
-    if rows.empty:
-        rows = pd.DataFrame([{"athlete_id": 0, "as_of_date": pd.Timestamp("2020-01-01"),
-                              **{c: float("nan") for c in contract.FEATURE_COLUMNS}}])
-    features = contract.model_input(rows)
-    complete = features.dropna()
-    return (complete if len(complete) >= 3 else features).head(5).reset_index(drop=True)
-
-
 @asset(
     key=TIME_ESTIMATOR,
     group_name="model",
@@ -446,14 +415,9 @@ def time_estimator(
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     training_set: pd.DataFrame,
 ):
-    import mlflow as mlflow_lib
-    import numpy as np
-    import sklearn
-    from mlflow.models import infer_signature
-
-    from athlete_platform.model.dle import DleSettings, fit_dle_per_distance
+    from athlete_platform.model import tracking
+    from athlete_platform.model.dle import DleSettings
     from athlete_platform.model.estimator import metrics_markdown, train_time_estimator
-    from athlete_platform.model.pyfunc import TimeEstimatorModel
 
     threshold = config.gate_threshold()
     params = config.estimator_params()
@@ -524,48 +488,26 @@ def time_estimator(
     }
 
     mlflow.configure_process()
-    experiment_id = mlflow.experiment_id()
-    with mlflow_lib.start_run(experiment_id=experiment_id, run_name=f"time_estimator {partition_key}", tags=tags) as run:
-        mlflow_lib.log_params(run_params)
-        mlflow_lib.log_metrics(_mlflow_metrics(cv))
-        mlflow_lib.log_text(table_md, "metrics/cv_metrics.md")
-        mlflow_lib.log_text(cv.oof.drop(columns=list(contract.FEATURE_COLUMNS)).to_csv(index=False), "metrics/oof_predictions.csv")
-        example = _input_example(rows)
-        python_model = TimeEstimatorModel(fitted)
-        with warnings.catch_warnings():
-            # MLflow's hint that integer columns cannot hold missing values: athlete_id never is missing.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
-            signature = infer_signature(example, python_model.predict(None, example))
-        model_info = mlflow_lib.pyfunc.log_model(
-            name=MODEL_ARTIFACT_NAME,
-            python_model=python_model,
-            signature=signature,
-            input_example=example,
-            pip_requirements=[
-                f"mlflow=={mlflow_lib.__version__}",
-                f"scikit-learn=={sklearn.__version__}",
-                f"pandas=={pd.__version__}",
-                f"numpy=={np.__version__}",
-            ],
-            metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
-        )
-        if config.fit_dle:  # distances with too few reference races are listed as skipped in the artifact
-            dle = fit_dle_per_distance(
-                cv.oof, DleSettings(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
-            )
-            artifact_dir, artifact_file = contract.DLE_ARTIFACT_PATH.rsplit("/", 1)
-            with tempfile.TemporaryDirectory() as folder:
-                local = Path(folder) / artifact_file
-                local.write_bytes(pickle.dumps(dle))
-                mlflow_lib.log_artifact(str(local), artifact_path=artifact_dir)
-            mlflow_lib.set_tag("dle_distances", ",".join(dle["estimators"]) or "none")
-        mlflow_lib.set_tags({"gate_mae_10k_passed": str(gate_mae), "gate_beats_riegel_passed": str(gate_riegel)})
+    logged = tracking.log_training_run(
+        experiment_id=mlflow.experiment_id(),
+        run_name=f"time_estimator {partition_key}",
+        tags=tags,
+        params=run_params,
+        cv=cv,
+        fitted=fitted,
+        rows=rows,
+        description=tracking.run_description(gate_notes, table_md),
+        gate_tags={"gate_mae_10k_passed": str(gate_mae), "gate_beats_riegel_passed": str(gate_riegel)},
+        dle=DleSettings(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
+        if config.fit_dle else None,
+    )
+    links = mlflow.links()
 
     record: dict[str, Any] = {
         "training_week": week_start,
-        "run_id": run.info.run_id,
-        "model_uri": model_info.model_uri,
-        "experiment_id": experiment_id,
+        "run_id": logged.run_id,
+        "model_uri": logged.model_uri,
+        "experiment_id": logged.experiment_id,
         "model_kind": fitted.params.model_kind,
         "train_rows": len(rows),
         "data_window_start": min(rows["race_date"]) if len(rows) else None,
@@ -586,8 +528,13 @@ def time_estimator(
         pa.Table.from_pandas(frame, schema=TIME_ESTIMATOR_SCHEMA, preserve_index=False),
         metadata={
             "cv_metrics": MetadataValue.md(table_md),
-            "mlflow_run_id": run.info.run_id,
-            "model_uri": model_info.model_uri,
+            "per_distance": tracking.dagster_table(tracking.per_distance_table(cv)),
+            "mlflow_run_id": logged.run_id,
+            "model_uri": logged.model_uri,
+            **({} if links is None else {
+                "mlflow_run": MetadataValue.url(links.run(logged.experiment_id, logged.run_id)),
+                "mlflow_experiment": MetadataValue.url(links.experiment(logged.experiment_id)),
+            }),
             "model_mae_10k_s": mae_10k,
             "riegel_mae_all_s": riegel_all,
             "model_mae_all_s": model_all,

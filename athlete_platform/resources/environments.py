@@ -27,6 +27,7 @@ def local_resources(settings: PlatformSettings) -> dict[str, Any]:
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_location=str(settings.mlflow_artifact_root),
             model_name=LOCAL_MODEL_NAME,
+            ui_url=settings.mlflow_ui_url,
         ),
         # Locally the Spark steps run in-process: the launcher key is bound to nothing.
         STEP_LAUNCHER_KEY: ResourceDefinition.none_resource(),

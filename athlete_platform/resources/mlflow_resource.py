@@ -21,6 +21,8 @@ from dagster import ConfigurableResource
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from athlete_platform.model.tracking import MlflowLinks
+
 
 #: The tag of every MLflow run a Dagster step opens (``models/time_estimator`` sets it): the Dagster run id.
 DAGSTER_RUN_TAG = "dagster_run_id"
@@ -32,6 +34,18 @@ class MlflowResource(ConfigurableResource):
     experiment_name: str = "athlete-platform/time_estimator"
     artifact_location: str | None = None  # local folder (or None on Databricks: the workspace decides)
     model_name: str = "time_estimator"
+    #: Where the UI of this store is served (e.g. ``http://localhost:5000`` for ``mlflow ui`` on the local
+    #: sqlite file); None: the tracking URI when it is an http(s) server, the workspace on Databricks, else none.
+    ui_url: str | None = None
+
+    def links(self) -> "MlflowLinks | None":
+        """URL builder for runs, experiments and model versions of this store; None when it has no UI address.
+        On Databricks the workspace is ``DATABRICKS_HOST``, read at run time (on the cluster too)."""
+        import os
+
+        from athlete_platform.model.tracking import links_for
+
+        return links_for(self.tracking_uri, self.ui_url, os.environ.get("DATABRICKS_HOST"))
 
     def configure_process(self) -> None:
         """Point the global mlflow module at this store (mlflow.* calls read process-global state)."""

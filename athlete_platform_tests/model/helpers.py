@@ -40,9 +40,9 @@ def write_upstream(root: Path, tables: SimulatedTables) -> None:
     write_table(root, ["feature_store", "athlete_rolling_features"], tables.rolling)
 
 
-def model_resources(root: Path, *, model_name: str = "time_estimator") -> dict[str, Any]:
+def model_resources(root: Path, *, model_name: str = "time_estimator", ui_url: str | None = None) -> dict[str, Any]:
     """Real Delta IO manager (Spark never started: the model assets read and write pandas/Arrow) and a
-    real MLflow sqlite store with registry under ``root``."""
+    real MLflow sqlite store with registry under ``root`` (``ui_url``: where its UI would be served)."""
     spark = SparkResource(master="local[1]")
     return {
         "spark": spark,
@@ -53,6 +53,7 @@ def model_resources(root: Path, *, model_name: str = "time_estimator") -> dict[s
             artifact_location=str(root / "mlflow-artifacts"),
             experiment_name="test/time_estimator",
             model_name=model_name,
+            ui_url=ui_url,
         ),
     }
 

@@ -31,6 +31,7 @@ from athlete_platform_tests.support.runs import check_results
 
 W1, W2 = "2024-09-30", "2024-10-07"
 BASE_CONFIG = {"min_train_races": 80, "n_folds": 4, "gap_days": 43}
+UI_URL = "http://mlflow.test:5000"  # where the store's UI would be: the metadata links to it
 
 
 def run_week(root: Path, instance, partition: str, **config):
@@ -39,7 +40,7 @@ def run_week(root: Path, instance, partition: str, **config):
     return materialize(
         assets,
         partition_key=partition,
-        resources=model_resources(root),
+        resources=model_resources(root, ui_url=UI_URL),
         instance=instance,
         run_config={"ops": {"models__time_estimator": {"config": {**BASE_CONFIG, **config}}}},
         raise_on_error=False,
@@ -158,12 +159,22 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
     assert len(tags["code_fingerprint"]) == 12
     for method in ("model", "riegel", "vdot"):
         for distance in ("5k", "10k", "21k", "all"):
-            assert f"{method}_mae_s_{distance}" in metrics and f"{method}_mape_pct_{distance}" in metrics
-    assert 0.5 < metrics["coverage80_all"] <= 1.0
-    assert metrics["model_mae_s_10k"] < contract.MAX_10K_MAE_S
-    assert metrics["model_mae_s_all"] <= metrics["riegel_mae_s_all"]
+            assert f"cv/{distance}/{method}_mae_s" in metrics and f"cv/{distance}/{method}_mape_pct" in metrics
+    assert 0.5 < metrics["intervals/all/coverage80"] <= 1.0
+    assert metrics["cv/10k/model_mae_s"] < contract.MAX_10K_MAE_S
+    assert metrics["cv/all/model_mae_s"] <= metrics["cv/all/riegel_mae_s"]
+    assert {name.split("/")[0] for name in metrics} == {"cv", "latest_fold", "intervals"}
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on its runs
+    assert "mae_10k_gate" in tags["mlflow.note.content"] and "| distance |" in tags["mlflow.note.content"]
 
     estimator_row = result.asset_materializations_for_node("models__time_estimator")[0].metadata
+    assert estimator_row["mlflow_run"].value == f"{UI_URL}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    per_distance = {record.data["distance"]: record.data for record in estimator_row["per_distance"].value.records}
+    assert per_distance["10k"]["model_mae_s"] == pytest.approx(metrics["cv/10k/model_mae_s"], abs=0.01)
+    logged_table = pd.read_csv(client.download_artifacts(run.info.run_id, "metrics/per_distance.csv",
+                                                         str(scenario["root"])))
+    assert list(logged_table["distance"]) == list(per_distance)
     info = mlflow.models.get_model_info(estimator_row["model_uri"].value)
     assert info.signature.inputs.input_names() == [*contract.KEY_COLUMNS, *contract.FEATURE_COLUMNS]
     assert [c.name for c in info.signature.outputs.inputs] == list(contract.PREDICTION_COLUMNS)
