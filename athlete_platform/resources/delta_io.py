@@ -54,10 +54,11 @@ ALSO_REPLACES = "also_replaces"
 DEFAULT_RETENTION_HOURS = 7 * 24
 #: Spark inputs with at least this many rows in their window are read by Spark itself (see above).
 SPARK_SCAN_MIN_ROWS = 50_000
-#: ... or with at least this many bytes: a local table travels inside Spark's tasks (one slice per default
-#: parallelism, 4 locally), and Spark warns above ~1 MiB per task ("task of very large size"), e.g. for bronze's
-#: raw JSON, few rows but kilobytes each.
-SPARK_SCAN_MIN_BYTES = 4 * 2**20
+#: ... or with at least this many bytes: a local table travels inside Spark's tasks (its Arrow batches of at most
+#: spark.sql.execution.arrow.maxRecordsPerBatch rows, spread over the default parallelism), and Spark warns above
+#: 1000 KiB per task ("task of very large size"), e.g. for bronze's raw JSON, few rows but kilobytes each. One
+#: batch can hold the whole table, so the bound is on the table, with a margin for the serialization's framing.
+SPARK_SCAN_MIN_BYTES = 768 * 2**10
 #: Partitioned writes: file size cap and row-group size (see the module docstring).
 TARGET_FILE_BYTES = 16 * 2**20
 MAX_ROW_GROUP_ROWS = 64 * 1024

@@ -37,7 +37,7 @@ def test_a_partition_with_a_new_column_joins_an_older_table(tmp_path):
 
 def test_a_spark_input_of_few_but_large_rows_is_scanned_from_the_files_not_shipped_in_tasks(tmp_path):
     """A window of 40 rows of 128 KiB (5 MiB, like bronze's raw JSON) is read by Spark from the Parquet files:
-    created from a local Arrow table, it would travel inside Spark's tasks (over Spark's ~1 MiB per task)."""
+    created from a local Arrow table, it would travel inside Spark's tasks (over Spark's 1000 KiB per task)."""
     from athlete_platform.resources.delta_io import SPARK_SCAN_MIN_BYTES
 
     payload_chars = 128 * 1024
