@@ -6,9 +6,11 @@ and check shows up in ``dagster dev`` afterwards:
 
 1. ``ingest_job`` over the history range, one run (single-run backfill): bronze → silver → features, labels;
 2. ``weekly_features_job`` over the same weeks, one run;
-3. ``weekly_training_job`` for two weeks: the first model becomes @champion, the second is gated, registered
-   as @challenger and promoted only if it beats the champion;
-4. ``daily_job`` over the prediction range, one run: ingestion, predictions, inference log, monitoring, reports.
+3. ``weekly_training_job`` for two weeks: the first model becomes @champion, the second is gated and
+   registered as @challenger;
+4. ``daily_job`` over the prediction range, one run: ingestion, predictions (the challenger scoring the same
+   rows in the shadow, inference log only), monitoring, reports, and ``models/champion_decision`` as of the
+   range's last day: promote, demote or keep, on the races of the range neither model trained on.
 
 By default the prediction range is the 30 days ending yesterday (in the partitions' time zone) and the history
 the two years before it, so the UI's latest partitions are filled; the same date always gives the same demo.
@@ -91,6 +93,30 @@ def print_model_metrics(settings: Any, estimator: Any) -> None:
     print(metrics.round(2).to_string(index=False))
 
 
+def print_champion_vs_challenger(races: Any, log: Any, decisions: Any) -> None:
+    """One day's realized error of the champion and the challenger (the day of the range with the most races
+    both predicted), then the champion decision."""
+    import pandas as pd
+
+    from athlete_platform.model.promotion import common_rows, errors_by_version
+
+    if races is not None and log is not None and len(log) and log["model_version"].nunique() > 1:
+        shared = common_rows(log, sorted(log["model_version"].astype(str).unique()))
+        days = pd.to_datetime(races["race_date"]).dt.date
+        scored = set(zip(shared["athlete_id"].astype("int64"), pd.to_datetime(shared["prediction_date"]).dt.date))
+        counts = pd.Series([(a, d) in scored for a, d in zip(races["athlete_id"].astype("int64"), days)]).groupby(days.to_numpy()).sum()
+        if counts.max() > 0:
+            day = counts.idxmax()
+            table = errors_by_version(races[days == day], log)
+            cells = [f"{row['model_role']} v{row['model_version']} MAE {row['mae_s']:.0f} s, MAPE {row['mape_pct']:.1f} %"
+                     for row in table.to_dict("records")]
+            print(f"realized error on {day} ({int(table['races'].max())} races, same inputs): " + " vs ".join(cells))
+    if decisions is not None and len(decisions):
+        last = decisions.sort_values("decision_date").iloc[-1]
+        print(f"champion decision as of {last['decision_date']}: {last['action']} "
+              f"(champion v{last['champion_before']} -> v{last['champion_after']}): {last['reason']}")
+
+
 def summarize(settings: Any, timings: dict[str, float], dagster_home: Any) -> None:
     def table(*path: str):
         return read_table(settings.delta_root, *path)
@@ -118,6 +144,7 @@ def summarize(settings: Any, timings: dict[str, float], dagster_home: Any) -> No
     if realized is not None and len(realized):
         print(f"realized error on {len(realized)} races: MAE {realized['abs_error_s'].mean():.0f} s"
               if "abs_error_s" in realized.columns else f"realized error rows: {len(realized)}")
+    print_champion_vs_challenger(races, table("monitoring", "inference_log"), table("models", "champion_decision"))
     print("timings (s):", {name: round(seconds) for name, seconds in timings.items()})
     print()
     for line in where_to_look(settings, dagster_home):
