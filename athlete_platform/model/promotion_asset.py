@@ -48,6 +48,8 @@ from athlete_platform.resources.mlflow_resource import MlflowResource
 #: made up to that many days before a race).
 DECISION_WINDOW_DAYS = 91
 _DEFAULTS = PromotionParams()
+#: The paragraph of a version's description that the newest decision replaces.
+DECISION_HEADING = "Latest champion decision: "
 #: Version tags written on every version a decision is about (the newest decision wins).
 DECISION_TAG, DECISION_DATE_TAG, DECISION_REASON_TAG, DECISION_NUMBERS_TAG = (
     "champion_decision", "champion_decision_date", "champion_decision_reason", "champion_decision_numbers",
@@ -140,6 +142,13 @@ def register_baseline(mlflow: MlflowResource, rows: pd.DataFrame, *, decision_da
     return str(version.version)
 
 
+def with_decision(description: str | None, decision_text: str) -> str:
+    """The version's description with its latest decision paragraph replaced (what registration or training
+    wrote above it is kept)."""
+    kept = (description or "").split(DECISION_HEADING)[0].rstrip()
+    return f"{kept}\n\n{DECISION_HEADING}{decision_text}" if kept else f"{DECISION_HEADING}{decision_text}"
+
+
 def record_on_versions(client: Any, name: str, versions: dict[str, str], decision: Decision, day: dt.date) -> None:
     """Tags and description on each version the decision is about (``versions``: version → its role)."""
     numbers = json.dumps({k: _plain(v) for k, v in decision.numbers.items()}, sort_keys=True)
@@ -147,9 +156,9 @@ def record_on_versions(client: Any, name: str, versions: dict[str, str], decisio
         for key, value in {DECISION_TAG: decision.action, DECISION_DATE_TAG: day.isoformat(),
                            DECISION_REASON_TAG: decision.reason[:5000], DECISION_NUMBERS_TAG: numbers[:5000]}.items():
             client.set_model_version_tag(name, version, key, value)
-        client.update_model_version(name, version, description=(
-            f"Champion decision of {day} ({role}): {decision.action}. {decision.reason}"
-        ))
+        current = client.get_model_version(name, version).description
+        client.update_model_version(name, version, description=with_decision(
+            current, f"{day} ({role}): {decision.action}. {decision.reason}"))
 
 
 @asset(

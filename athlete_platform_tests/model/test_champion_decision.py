@@ -27,7 +27,7 @@ from athlete_platform.model.promotion import (
     paired_errors,
     paired_test,
 )
-from athlete_platform.model.promotion_asset import CHAMPION_DECISION, champion_decision
+from athlete_platform.model.promotion_asset import CHAMPION_DECISION, champion_decision, with_decision
 from athlete_platform.monitoring.assets import MAPE_ERROR_PCT
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
@@ -138,6 +138,14 @@ def test_a_champion_over_the_error_threshold_is_demoted_to_the_better_formula():
     assert decide(races, log, formula, None, params).action == KEEP  # nothing below a formula
 
 
+def test_a_new_decision_replaces_the_last_one_and_keeps_the_rest_of_the_description():
+    first = with_decision("Gradient boosting trained on 290 races.", "2025-04-01 (champion): keep. too few races")
+    second = with_decision(first, "2025-04-02 (champion): promote. better")
+    assert second.startswith("Gradient boosting trained on 290 races.")
+    assert "too few races" not in second and second.endswith("promote. better")
+    assert with_decision(None, "x") == with_decision("", "x")
+
+
 # -- the asset: real Delta tables, real MLflow registry -------------------------------------------------
 
 
@@ -173,6 +181,7 @@ def test_asset_promotes_a_better_challenger_after_enough_unseen_races_and_record
     races, log = scenario(40, champion_error=0.06, challenger_error=0.015)
     log["model_version"] = np.where(log["served"], v1, v2)
     write_tables(root, races, log)
+    resource.client().update_model_version(mf.MODEL_NAME, v1, description="Trained on the races before 2025-01-06.")
 
     early = run_decision(root, resource, FIRST_RACE + dt.timedelta(days=9))  # 10 races so far
     assert early["action"] == KEEP and "< 20 needed" in early["reason"]
@@ -189,7 +198,8 @@ def test_asset_promotes_a_better_challenger_after_enough_unseen_races_and_record
         assert model_version.tags["champion_decision"] == PROMOTE
         assert model_version.tags["champion_decision_reason"] == metadata["reason"]
         assert '"paired_unseen_races": 40' in model_version.tags["champion_decision_numbers"]
-        assert metadata["reason"] in model_version.description
+        assert metadata["reason"] in model_version.description and "< 20 needed" not in model_version.description
+    assert client.get_model_version(mf.MODEL_NAME, v1).description.startswith("Trained on the races before 2025-01-06.")
     table = DeltaTable(str(root / "models" / "champion_decision")).to_pandas()
     assert list(table["action"].sort_values()) == [KEEP, PROMOTE]
 
