@@ -41,7 +41,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ from athlete_platform.resources.simulator_source import SimulatorSource  # noqa:
 from athlete_platform.resources.spark import SparkResource  # noqa: E402
 from athlete_platform.silver.assets import silver_activities  # noqa: E402
 from athlete_platform.simulation.population import simulate_population  # noqa: E402
+from measure import RssSampler, gib, load_average, run_breakdown  # noqa: E402  (benchmarks/measure.py)
 
 DAILY_FEATURES = [activity_features, athlete_daily_features, athlete_rolling_features]
 GRAPH = [raw_activities, silver_activities, *DAILY_FEATURES, athlete_weekly_features]
@@ -85,110 +85,6 @@ TARGET_BACKFILL_S = 600.0
 TARGET_DAY_S = 60.0
 TARGET_RATIO = 1.2
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-# -- measuring ----------------------------------------------------------------------------------------
-
-
-class RssSampler:
-    """Peak resident memory of this process and all its descendants (JVM, Python workers), from /proc.
-
-    The sum double-counts pages shared by forked workers, so it is an upper bound.
-    """
-
-    def __init__(self, interval_s: float = 0.25) -> None:
-        self.interval_s = interval_s
-        self.peak_bytes = 0
-        self.phase_peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> "RssSampler":
-        if Path("/proc/self/status").exists():
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def new_phase(self) -> None:
-        self.phase_peak_bytes = self._sample()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            total = self._sample()
-            self.peak_bytes = max(self.peak_bytes, total)
-            self.phase_peak_bytes = max(self.phase_peak_bytes, total)
-
-    @staticmethod
-    def _sample() -> int:
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-                children.setdefault(int(fields[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-        total, stack = 0, [os.getpid()]
-        while stack:
-            pid = stack.pop()
-            stack.extend(children.get(pid, []))
-            try:
-                with open(f"/proc/{pid}/status") as handle:
-                    for line in handle:
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1]) * 1024
-                            break
-            except OSError:
-                continue
-        return total
-
-
-def run_breakdown(instance: DagsterInstance, run_id: str) -> dict[str, Any]:
-    """Where a run's time went, from its event log (seconds).
-
-    Per step: ``read`` (load inputs from Delta into Spark), ``compute`` (the asset body: Spark jobs, pandas,
-    check statistics), ``write`` (IO manager: Spark -> Arrow -> Delta), ``events`` (Dagster storing one
-    materialization event per partition), ``rest``; per run: ``planned`` (Dagster storing one planned event
-    per asset and partition before the run starts).
-    """
-    first: dict[tuple[str | None, str], float] = {}
-    last: dict[tuple[str | None, str], float] = {}
-    for entry in instance.all_logs(run_id):
-        if entry.dagster_event is None:
-            continue
-        key = (entry.step_key, entry.dagster_event.event_type_value)
-        first.setdefault(key, entry.timestamp)
-        last[key] = entry.timestamp
-    run_start = min(first.values()) if first else 0.0
-    out: dict[str, Any] = {"planned": first.get((None, "PIPELINE_START"), run_start) - run_start, "steps": {}}
-    for step in sorted({k for k, event in first if k and event == "STEP_START"}):
-        def at(event: str, which: dict = first, default: float | None = None) -> float:
-            return which.get((step, event), default if default is not None else 0.0)
-        start, success = at("STEP_START"), at("STEP_SUCCESS", last)
-        loaded = at("LOADED_INPUT", last, start)
-        output = at("STEP_OUTPUT", first, loaded)
-        materialized = at("ASSET_MATERIALIZATION", first, output)
-        handled = at("HANDLED_OUTPUT", first, materialized)
-        out["steps"][step] = {
-            "read": loaded - start, "compute": output - loaded, "write": materialized - output,
-            "events": handled - materialized, "rest": success - handled,
-        }
-    return out
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def gib(n_bytes: int) -> str:
-    return f"{n_bytes / 2**30:.1f} GiB"
 
 
 class Bench:

@@ -1,0 +1,402 @@
+"""The whole daily graph at 1,000 / 3,000 / 10,000 simulated athletes, and the 1,000-athlete history backfill.
+
+Everything runs through the platform's own jobs (``definitions.defs``, ``runner.run_job``: in-process runs
+against a persistent local instance with the project's ``FastSqliteEventLogStorage``, local Spark, Delta
+files, an MLflow sqlite store), as ``make demo`` and ``make athlete`` do.
+
+``daily`` (default): for each ``--athletes`` size, in its own process (fresh Spark and memory), in
+``<workdir>/daily_<N>_<history>d`` (prepared once, then reused):
+
+* preparation (timed, not a target): ``ingest_job`` over the ``--history-days`` before ``--day`` (runs of
+  ``--chunk-days``), ``weekly_features_job`` over the complete weeks, one ``weekly_training_job`` (the week
+  of ``--day``: a registered @champion trained on the history), ``predictions_job`` over the last
+  ``--predicted-days`` days (a serving history for monitoring);
+* measured: ``daily_job`` for ``--day`` — bronze → silver → features, race labels → predictions, inference
+  log → performance estimate, realized error, drift, alerts → reports — in ONE run, ``--repeats`` times
+  (re-materializing a day is idempotent); the median counts. Printed: wall time, Dagster planning and event
+  writes, each step's time (read / compute / write from its events), and peak RSS of the process tree
+  (Python, the Spark JVM, Spark's Python workers) above and including the baseline before the run.
+
+The simulator stands in for Strava and re-simulates its whole population in every new process (its cache is
+per process): the benchmark warms it before timing (``simulate_population(..., processes=2)``), so the runs
+measure the platform, not the simulator. Its cache is part of the baseline RSS.
+
+``backfill``: ``--athletes`` (default 1,000) over ``--start``..``--end`` from one command into a fresh
+``<workdir>/backfill_<N>``, as ``make athlete`` orders it: ``ingest_job`` over the whole range (one run),
+``weekly_features_job``, the ``weekly_training_job`` weeks ``athlete.training_weeks`` picks, ``predictions_job``
+over every day from the first model with ``point_in_time_model``, then the recent-days monitoring run. Then the
+reference: the same pure ``features.compute`` functions on the same silver rows in this one pandas process
+(``--reference``), against the Spark feature stage of the ingest run.
+
+    .venv/bin/python benchmarks/scale_benchmark.py daily --athletes 1000 3000 10000
+    .venv/bin/python benchmarks/scale_benchmark.py daily --athletes 1000 --history-days 400
+    .venv/bin/python benchmarks/scale_benchmark.py backfill --athletes 1000 --start 2023-01-01 --end 2025-12-31
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = Path(__file__).resolve().parent
+TARGET_DAILY_S = {1000: 20.0, 10000: 60.0}
+TARGET_RSS_BYTES = 4 * 2**30
+TARGET_BACKFILL_S = 600.0
+TARGET_BOOKKEEPING_SHARE = 0.15
+FEATURE_STEPS = ("activity_features", "athlete_daily_features", "athlete_rolling_features", "athlete_weekly_features")
+
+
+def simulate_population_fn():
+    """The simulator's population builder (``simulation/population.py``)."""
+    from athlete_platform.simulation.population import simulate_population
+
+    return simulate_population
+
+
+# -- the child process: one size ------------------------------------------------------------------------
+
+
+class Child:
+    def __init__(self, args: argparse.Namespace, home: Path) -> None:
+        self.args = args
+        self.home = home
+        os.environ["ATHLETE_PLATFORM_HOME"] = str(home)
+        os.environ["ATHLETE_PLATFORM_SOURCE"] = "simulator"
+        os.environ.pop("ATHLETE_PLATFORM_ENV", None)
+        os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
+        # This checkout's code, in this process and in Spark's Python workers (not the venv's editable install).
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        sys.path.insert(0, str(REPO_ROOT))
+        sys.path.insert(0, str(BENCH_DIR))
+        from athlete_platform.runner import local_instance, quiet_environment
+
+        quiet_environment()
+        from measure import EventTimer, RssSampler
+
+        from athlete_platform import athlete
+        from athlete_platform.definitions import defs, settings
+        from athlete_platform.resources.simulator_source import SimulatorSource
+
+        self.athlete = athlete
+        self.settings = settings
+        self.source = SimulatorSource(n_athletes=args.athletes, history_start=self.first_day.isoformat(), seed=args.seed)
+        self.defs = athlete.definitions_for(defs, settings, self.source)
+        self.instance = local_instance(home / "dagster_home")
+        self.rss = RssSampler().start()
+        self.timer = EventTimer()
+        self.runs: list[dict[str, Any]] = []
+
+    @property
+    def first_day(self) -> dt.date:
+        if self.args.mode == "backfill":
+            return self.args.start
+        return self.args.day - dt.timedelta(days=self.args.history_days)
+
+    def warm(self) -> float:
+        """Simulate the population once (two processes) and start Spark: neither is the platform's work."""
+        from athlete_platform.resources.spark import SparkResource
+
+        began = time.perf_counter()
+        until = (self.args.end if self.args.mode == "backfill" else self.args.day) + dt.timedelta(days=1)
+        simulate_population_fn()(self.source.simulator_config(), until, processes=2)
+        SparkResource().get_session()
+        return time.perf_counter() - began
+
+    def run(self, name: str, first: dt.date, last: dt.date | None = None, **kwargs: Any) -> dict[str, Any]:
+        from measure import load_average, run_breakdown
+
+        baseline = self.rss.new_phase()
+        load = load_average()
+        with self.timer.measure() as record:
+            outcome = self.athlete.run_job(self.defs, self.instance, name, first=first.isoformat(),
+                                           last=(last or first).isoformat(), **kwargs)
+        steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in self.instance.get_run_step_stats(outcome.run_id)}
+        record.update(
+            job=name, window=outcome.window, success=outcome.success, errors=outcome.errors,
+            failed_checks=outcome.failed_checks, steps=steps, breakdown=run_breakdown(self.instance, outcome.run_id),
+            baseline_rss=baseline, peak_rss=self.rss.phase_peak_bytes, cpu_s=self.rss.phase_cpu_s, load_before=load, load_after=load_average(),
+        )
+        record.pop("began", None)
+        self.runs.append(record)
+        print(f"  -> {name} {outcome.window}: {record['seconds']:.1f} s, CPU {record['cpu_s']:.1f} s (planning {record['planning_s']:.1f}, "
+              f"events {record['events_s']:.1f} for {record['events']}), peak RSS {record['peak_rss'] / 2**30:.2f} GiB "
+              f"(baseline {baseline / 2**30:.2f}), load {load} -> {record['load_after']}\n     steps: "
+              + ", ".join(f"{step_name(k)} {v:.1f}" for k, v in steps.items()), flush=True)
+        return record
+
+    # -- daily ---------------------------------------------------------------------------------------
+    def prepare_daily(self) -> dict[str, Any]:
+        marker = self.home / "prepared.json"
+        if marker.exists():
+            return json.loads(marker.read_text())
+        a = self.args
+        began = time.perf_counter()
+        first, last = self.first_day, a.day - dt.timedelta(days=1)
+        chunk = dt.timedelta(days=a.chunk_days)
+        window = first
+        while window <= last:
+            window_end = min(window + chunk - dt.timedelta(days=1), last)
+            if not self.run("ingest_job", window, window_end)["success"]:
+                raise SystemExit("preparation failed (ingest_job)")
+            window = window_end + dt.timedelta(days=1)
+        weeks = self.athlete.Plan(start=first, end=last).weeks
+        if weeks is not None:
+            self.run("weekly_features_job", *weeks)
+        week = self.athlete.monday_on_or_before(a.day)
+        if not self.run("weekly_training_job", week)["success"]:
+            raise SystemExit("preparation failed (weekly_training_job): no model to serve")
+        if a.predicted_days:
+            self.run("predictions_job", a.day - dt.timedelta(days=a.predicted_days), last)
+        prepared = {"seconds": time.perf_counter() - began, "runs": self.runs[:]}
+        marker.write_text(json.dumps(prepared, default=str))
+        return prepared
+
+    def daily(self) -> dict[str, Any]:
+        warm_s = self.warm()
+        prepared = self.prepare_daily()
+        measured = [self.run("daily_job", self.args.day) for _ in range(self.args.repeats)]
+        return {"mode": "daily", "athletes": self.args.athletes, "history_days": self.args.history_days,
+                "day": str(self.args.day), "warm_s": warm_s, "prepare_s": prepared["seconds"], "runs": measured}
+
+    # -- backfill ------------------------------------------------------------------------------------
+    def backfill(self) -> dict[str, Any]:
+        from athlete_platform.partitions import weekly_partitions
+        from athlete_platform.runner import read_table
+
+        a = self.args
+        warm_s = self.warm()
+        began = time.perf_counter()
+        plan = self.athlete.Plan(start=a.start, end=a.end)
+        ok = self.run("ingest_job", plan.start, plan.end)["success"]
+        trained: list[dt.date] = []
+        if ok and plan.weeks is not None:
+            first_week, last_week = plan.weeks
+            self.run("weekly_features_job", first_week, last_week)
+            available = [dt.date.fromisoformat(k) for k in weekly_partitions.get_partition_keys()]
+            weeks = [w for w in available if first_week < w <= last_week]
+            races = read_table(self.settings.delta_root, "feature_store", "race_results", columns=["race_date"])
+            for week in self.athlete.training_weeks([] if races is None else list(races["race_date"]), weeks,
+                                                    max_trainings=a.max_trainings):
+                if self.run("weekly_training_job", week)["success"]:
+                    trained.append(week)
+        if trained:
+            history_assets, recent_assets = self.athlete.prediction_assets()
+            prediction_start = max(plan.start, min(trained))
+            self.run("predictions_job", prediction_start, plan.end, run_config=self.athlete.POINT_IN_TIME,
+                     asset_selection=history_assets)
+            recent = max(prediction_start, plan.end - dt.timedelta(days=self.athlete.RECENT_MONITORING_DAYS - 1))
+            self.run("predictions_job", recent, plan.end, asset_selection=recent_assets)
+        total = time.perf_counter() - began
+        result = {"mode": "backfill", "athletes": a.athletes, "start": str(a.start), "end": str(a.end),
+                  "warm_s": warm_s, "total_s": total, "runs": self.runs, "trained_weeks": [str(w) for w in trained]}
+        if a.reference:
+            result["reference"] = self.pandas_reference()
+        return result
+
+    def pandas_reference(self) -> dict[str, Any]:
+        """The four feature tables from the same silver rows by the pure functions, in this process."""
+        from deltalake import DeltaTable
+
+        from athlete_platform.features import compute
+
+        delta = self.settings.delta_root
+        self.rss.new_phase()
+        began = time.perf_counter()
+        silver = DeltaTable(str(delta / "silver" / "activities")).to_pandas(columns=list(compute.ACTIVITY_INPUT_COLUMNS))
+        profiles = DeltaTable(str(delta / "silver" / "activity_hr_profiles")).to_pandas()
+        read_s = time.perf_counter() - began
+        end = self.args.end + dt.timedelta(days=1)
+        timings: dict[str, float] = {"read": read_s}
+
+        def timed(name: str, fn, *fn_args):
+            t = time.perf_counter()
+            out = fn(*fn_args)
+            timings[name] = time.perf_counter() - t
+            return out
+
+        activity = timed("activity_features", compute.activity_features, silver, profiles, None)
+        daily = timed("athlete_daily_features", compute.daily_features, activity, {}, self.args.start, end)
+        timed("athlete_rolling_features", compute.rolling_features, daily, None)
+        timed("athlete_weekly_features", compute.weekly_features, daily)
+        timings["total"] = time.perf_counter() - began
+        print(f"  -> pandas reference: {timings['total']:.1f} s {timings}, peak RSS "
+              f"{self.rss.phase_peak_bytes / 2**30:.2f} GiB", flush=True)
+        return {"seconds": timings, "peak_rss": self.rss.phase_peak_bytes, "rows": len(activity), "daily_rows": len(daily)}
+
+
+def child_main(args: argparse.Namespace) -> int:
+    if args.mode == "daily":
+        home = Path(args.workdir) / f"daily_{args.athletes}_{args.history_days}d"
+    else:
+        home = Path(args.workdir) / f"backfill_{args.athletes}_{args.start}_{args.end}"
+        if home.exists() and not args.keep:
+            import shutil
+
+            shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    child = Child(args, home)
+    result = child.daily() if args.mode == "daily" else child.backfill()
+    child.rss.stop()
+    result["peak_rss_process"] = child.rss.peak_bytes
+    Path(args.result_file).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+# -- the parent: one child per size, then the table ----------------------------------------------------
+
+
+def step_name(step_key: str) -> str:
+    return step_key.split("__")[-1]
+
+
+def daily_table(results: list[dict[str, Any]]) -> list[str]:
+    lines = ["| athletes | history | daily_job median (runs) | CPU (tree) | planning | events | peak RSS (baseline) | target | met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        runs = r["runs"]
+        median = statistics.median(x["seconds"] for x in runs)
+        peak = max(x["peak_rss"] for x in runs)
+        base = min(x["baseline_rss"] for x in runs)
+        target = TARGET_DAILY_S.get(r["athletes"])
+        met = "" if target is None else ("yes" if median <= target else "**no**")
+        rss_met = "yes" if peak <= TARGET_RSS_BYTES else "**no**"
+        lines.append(
+            f"| {r['athletes']:,} | {r['history_days']} d | {median:.1f} s ({' / '.join(format(x['seconds'], '.1f') for x in runs)}) "
+            f"| {statistics.median(x.get('cpu_s', 0.0) for x in runs):.1f} s "
+            f"| {statistics.median(x['planning_s'] for x in runs):.1f} s | {statistics.median(x['events_s'] for x in runs):.1f} s "
+            f"| {peak / 2**30:.2f} GiB ({base / 2**30:.2f}) | {'' if target is None else f'≤ {target:.0f} s'}, ≤ 4 GiB "
+            f"| {met or '-'} / {rss_met} |")
+    lines.append("")
+    lines.append("Per step, median seconds (read / compute / write from the step's events):")
+    lines.append("")
+    steps = sorted({s for r in results for x in r["runs"] for s in x["steps"]}, key=lambda s: s)
+    lines.append("| step | " + " | ".join(f"{r['athletes']:,}" for r in results) + " |")
+    lines.append("|---|" + "---|" * len(results))
+    for step in steps:
+        cells = []
+        for r in results:
+            values = [x["steps"].get(step) for x in r["runs"] if step in x["steps"]]
+            if not values:
+                cells.append("")
+                continue
+            parts = [x["breakdown"]["steps"].get(step, {}) for x in r["runs"]]
+            read = statistics.median(p.get("read", 0.0) for p in parts)
+            comp = statistics.median(p.get("compute", 0.0) for p in parts)
+            write = statistics.median(p.get("write", 0.0) for p in parts)
+            cells.append(f"{statistics.median(values):.1f} ({read:.1f} / {comp:.1f} / {write:.1f})")
+        lines.append(f"| {step_name(step)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def backfill_table(r: dict[str, Any]) -> list[str]:
+    lines = ["| run | window | ok | seconds | CPU (tree) | planning | events | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    for x in r["runs"]:
+        lines.append(f"| {x['job']} | {x['window']} | {'y' if x['success'] else 'N'} | {x['seconds']:.1f} | {x.get('cpu_s', 0.0):.1f} | "
+                     f"{x['planning_s']:.1f} | {x['events_s']:.1f} | {x['peak_rss'] / 2**30:.2f} GiB |")
+    total = r["total_s"]
+    bookkeeping = sum(x["planning_s"] + x["events_s"] for x in r["runs"])
+    peak = max(x["peak_rss"] for x in r["runs"])
+    lines.append(f"| **total** | | | **{total:.1f}** (≤ {TARGET_BACKFILL_S:.0f}) | {sum(x.get('cpu_s', 0.0) for x in r['runs']):.1f} | {sum(x['planning_s'] for x in r['runs']):.1f} "
+                 f"| {sum(x['events_s'] for x in r['runs']):.1f} | {peak / 2**30:.2f} GiB (≤ 4) |")
+    lines.append(f"\nDagster planning + event writes: {bookkeeping:.1f} s = {bookkeeping / total:.1%} of the runs' wall time "
+                 f"(target ≤ {TARGET_BOOKKEEPING_SHARE:.0%}).")
+    ingest = next((x for x in r["runs"] if x["job"] == "ingest_job"), None)
+    weekly = next((x for x in r["runs"] if x["job"] == "weekly_features_job"), None)
+    if ingest is not None:
+        profile = ", ".join(f"{step_name(k)} {v:.1f}" for k, v in ingest["steps"].items())
+        lines.append(f"\ningest_job steps (s): {profile}")
+    if "reference" in r and ingest is not None:
+        spark = {step_name(k): v for k, v in ingest["steps"].items() if step_name(k) in FEATURE_STEPS}
+        if weekly is not None:
+            spark.update({step_name(k): v for k, v in weekly["steps"].items() if step_name(k) in FEATURE_STEPS})
+        ref = r["reference"]["seconds"]
+        spark_total = sum(spark.values())
+        lines.append("\n| feature stage | Spark assets (step time: read + compute + checks + write) | pandas, one process | ratio |")
+        lines.append("|---|---|---|---|")
+        for name in FEATURE_STEPS:
+            if name in spark:
+                lines.append(f"| {name} | {spark[name]:.1f} s | {ref.get(name, 0.0):.1f} s | "
+                             f"{spark[name] / max(ref.get(name, 0.0), 1e-9):.2f} |")
+        lines.append(f"| all four (pandas incl. reading silver {ref['read']:.1f} s) | {spark_total:.1f} s | {ref['total']:.1f} s "
+                     f"| **{spark_total / ref['total']:.2f}** (≤ 2) |")
+        lines.append(f"\npandas reference peak RSS {r['reference']['peak_rss'] / 2**30:.2f} GiB")
+    return lines
+
+
+def parent_main(args: argparse.Namespace, argv: list[str]) -> int:
+    from measure import load_average
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    sizes = args.athletes if args.mode == "daily" else args.athletes[:1]
+    results = []
+    print(f"scale benchmark ({args.mode}) sizes {sizes}, workdir {workdir}, {os.cpu_count()} cores, load {load_average()}",
+          flush=True)
+    for size in sizes:
+        result_file = workdir / f"result_{args.mode}_{size}.json"
+        child_argv = [a for a in argv if a not in ("--child",)]
+        command = [sys.executable, __file__, *child_argv, "--child", "--size", str(size), "--result-file", str(result_file)]
+        print(f"== {size:,} athletes", flush=True)
+        began = time.perf_counter()
+        completed = subprocess.run(command)
+        if completed.returncode != 0:
+            print(f"== {size:,} athletes FAILED (exit {completed.returncode}) after {time.perf_counter() - began:.0f} s")
+            continue
+        results.append(json.loads(result_file.read_text()))
+    if not results:
+        return 1
+    lines = daily_table(results) if args.mode == "daily" else backfill_table(results[0])
+    text = "\n".join(lines)
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes")
+    print(f"\nmeasured {stamp}, load average now {load_average()}\n\n{text}")
+    (workdir / f"table_{args.mode}.md").write_text(text + "\n")
+    return 0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", nargs="?", choices=("daily", "backfill"), default="daily")
+    parser.add_argument("--athletes", type=int, nargs="+", default=None)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", default=os.environ.get("SCALE_BENCHMARK_DIR", "/tmp/athlete_platform_scale"))
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2025, 12, 31), help="daily: the day run")
+    parser.add_argument("--history-days", type=int, default=120, help="daily: days of history before --day")
+    parser.add_argument("--chunk-days", type=int, default=92, help="daily: days per preparation ingest run")
+    parser.add_argument("--predicted-days", type=int, default=14, help="daily: days predicted before --day")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2023, 1, 1), help="backfill: first day")
+    parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2025, 12, 31), help="backfill: last day")
+    parser.add_argument("--max-trainings", type=int, default=4, help="backfill: weekly models (athlete.training_weeks)")
+    parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
+                        help="backfill: the pandas reference of the feature stage (default on)")
+    parser.add_argument("--keep", action="store_true", help="backfill: keep an earlier backfill's tables")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.athletes is None:
+        args.athletes = [1000, 3000, 10000] if args.mode == "daily" else [1000]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    sys.path.insert(0, str(BENCH_DIR))
+    if args.child:
+        args.athletes = args.size
+        return child_main(args)
+    return parent_main(args, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
