@@ -586,6 +586,7 @@ def registered_time_estimator(
     import mlflow as mlflow_lib
 
     from athlete_platform.inference.lineage import DATA_WINDOW_END_TAG, TRAINING_WEEK_TAG
+    from athlete_platform.model import tracking
 
     if len(time_estimator) != 1:
         raise ValueError(f"expected one time_estimator row for {context.partition_key}, got {len(time_estimator)}")
@@ -629,6 +630,8 @@ def registered_time_estimator(
         "registration": reason,
     }.items():
         client.set_model_version_tag(name, version.version, key, value)
+    tracking.describe_model_version(client, name, version.version)  # the model's and this version's descriptions
+    links = mlflow.links()
     aliases_now = sorted(a for a, v in client.get_registered_model(name).aliases.items() if str(v) == str(version.version))
     context.log.info(f"{name} v{version.version}: aliases {aliases_now}; {reason}")
     record = {
@@ -646,5 +649,9 @@ def registered_time_estimator(
     return Output(
         pa.Table.from_pandas(pd.DataFrame([record]), schema=REGISTERED_SCHEMA, preserve_index=False),
         metadata={"model_name": name, "version": str(version.version), "aliases": ",".join(aliases_now),
-                  "promoted": bool(promote), "reason": reason, "data_window_end": window_end.isoformat()},
+                  "promoted": bool(promote), "reason": reason, "data_window_end": window_end.isoformat(),
+                  **({} if links is None else {
+                      "model_version_url": MetadataValue.url(links.model_version(name, version.version)),
+                      "mlflow_run": MetadataValue.url(links.run(str(trained["experiment_id"]), str(trained["run_id"]))),
+                  })},
     )

@@ -175,6 +175,14 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
     logged_table = pd.read_csv(client.download_artifacts(run.info.run_id, "metrics/per_distance.csv",
                                                          str(scenario["root"])))
     assert list(logged_table["distance"]) == list(per_distance)
+
+    name = scenario["mlflow"].model_name
+    registered = result.asset_materializations_for_node("models__registered_time_estimator")[0].metadata
+    assert registered["model_version_url"].value == f"{UI_URL}/#/models/{name}/versions/2"
+    assert client.get_registered_model(name).description.startswith("Race-time estimator of athlete-platform")
+    description = client.get_model_version(name, "2").description
+    assert description.startswith(f"Trained for week {W2} on races") and f"up to (not including) {W2}" in description
+    assert f"MAE {metrics['cv/all/model_mae_s']:.0f} s (Riegel {metrics['cv/all/riegel_mae_s']:.0f} s)" in description
     info = mlflow.models.get_model_info(estimator_row["model_uri"].value)
     assert info.signature.inputs.input_names() == [*contract.KEY_COLUMNS, *contract.FEATURE_COLUMNS]
     assert [c.name for c in info.signature.outputs.inputs] == list(contract.PREDICTION_COLUMNS)
@@ -210,7 +218,8 @@ def test_pure_training_beats_riegel_with_honest_intervals(scenario):
 
 
 def test_monotone_fix_and_interval_order_hold_even_for_a_non_monotone_model():
-    from athlete_platform.model.estimator import FittedTimeModel, TimeEstimatorModel
+    from athlete_platform.model.estimator import FittedTimeModel
+    from athlete_platform.model.pyfunc import TimeEstimatorModel
 
     fitted = FittedTimeModel(
         params=EstimatorParams(model_kind="constant"),
