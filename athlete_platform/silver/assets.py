@@ -194,7 +194,7 @@ def silver_activities(
         .filter(F.col("_version_rank") == 1)
         .drop("_version_rank")
     )
-    elsewhere = _rows_of_other_partitions(io_manager, raw_activities.sparkSession, start, end)
+    elsewhere = _rows_of_other_partitions(io_manager, newest_in_window, start, end)
     versions = _compare_with_other_partitions(newest_in_window, elsewhere)
     latest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti").cache()
     activities = latest.select(*SILVER_COLUMNS)
@@ -271,14 +271,31 @@ class _OtherPartitions:
     rest_of_table: Any  # Spark DataFrame (activity_id, activity_date) of the rows other partitions keep
 
 
-def _rows_of_other_partitions(io_manager: Any, session: Any, start, end):
-    """(activity_id, activity_date, version columns) of silver rows outside ``[start, end)``, as Spark."""
+def _rows_of_other_partitions(io_manager: Any, newest_in_window: Any, start, end):
+    """(activity_id, activity_date, version columns) of the silver rows outside ``[start, end)`` that matter to
+    this write, as Spark: those with an id of the window (their versions compete with the window's) and those
+    whose id other partitions already hold twice (the table-wide unique-id check must still see them).
+
+    The rest of the table cannot change the outcome, so it stays out of Spark: handed over as local data it
+    made every daily run ship the whole table's ids into Spark's tasks (memory and time growing with history
+    and population, not with the day's rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns = ["activity_id", *VERSION_ORDER]
     table = io_manager.read_rows(SILVER_ACTIVITIES.path, columns, partition_column="activity_date", start=start,
                                  end=end, outside=True)
     if table is None or table.num_rows == 0 or table.column_names != columns:
         return None
-    return session.createDataFrame(table)
+    window_ids = newest_in_window.select("activity_id").toArrow().column("activity_id")
+    ids = table.column("activity_id")
+    counts = table.group_by("activity_id").aggregate([("activity_id", "count")])
+    duplicated = counts.filter(pc.greater(counts.column("activity_id_count"), 1)).column("activity_id")
+    wanted = pa.chunked_array([*window_ids.chunks, *duplicated.chunks], type=ids.type).combine_chunks()
+    table = table.filter(pc.is_in(ids, value_set=wanted))
+    if table.num_rows == 0:
+        return None
+    return newest_in_window.sparkSession.createDataFrame(table)
 
 
 def _compare_with_other_partitions(newest_in_window, elsewhere) -> _OtherPartitions:
