@@ -1,9 +1,12 @@
-"""Small pandas/Arrow helpers shared by the inference, monitoring and report assets."""
+"""Small pandas/Arrow helpers shared by the asset modules: dates, typed empty frames, Arrow tables, and the
+small markdown tables shown in Dagster metadata."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from dagster import DagsterType
@@ -42,3 +45,20 @@ def to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 def or_empty(frame: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame() if frame is None else frame
+
+
+def markdown_table(frame: pd.DataFrame, limit: int = 30) -> str:
+    """A small markdown table (no dependency on ``tabulate``); floats with 3 significant decimals."""
+    if frame.empty:
+        return "no rows"
+
+    def cell(value: Any) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if not np.isfinite(value) else f"{value:.3f}".rstrip("0").rstrip(".")
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.head(limit).itertuples(index=False)]
+    if len(frame) > limit:
+        lines.append(f"\n… {len(frame) - limit} more rows")
+    return "\n".join(lines)

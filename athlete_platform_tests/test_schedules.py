@@ -27,7 +27,7 @@ def platform_assets() -> list:
     from athlete_platform.labels.assets import race_results
     from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
     from athlete_platform.model.promotion_asset import champion_decision
-    from athlete_platform.monitoring.assets import MONITORING_ASSETS
+    from athlete_platform.monitoring.definitions import MONITORING_ASSETS
     from athlete_platform.monitoring.reports import athlete_reports
     from athlete_platform.silver.assets import silver_activities
 

@@ -38,7 +38,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     AssetOut,
     BackfillPolicy,
     Config,
@@ -52,17 +51,13 @@ from dagster import (
 )
 from pydantic import Field
 
+from athlete_platform.asset_keys import DAILY_FEATURES, INFERENCE_LOG, PREDICTIONS, ROLLING_FEATURES
+from athlete_platform.frames import PandasOrNone, as_dates, empty_frame, to_table, window_days
 from athlete_platform.inference import lineage
-from athlete_platform.inference.frames import PandasOrNone, as_dates, empty_frame, to_table, window_days
 from athlete_platform.model import contract
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
-
-PREDICTIONS = AssetKey(["gold", "athlete_predictions"])
-INFERENCE_LOG = AssetKey(["monitoring", "inference_log"])
-ROLLING_FEATURES = AssetKey(["feature_store", "athlete_rolling_features"])
-DAILY_FEATURES = AssetKey(["feature_store", "athlete_daily_features"])
 
 #: An athlete is active as of D with an activity on one of the days D−ACTIVE_WINDOW_DAYS .. D−1.
 ACTIVE_WINDOW_DAYS = 42

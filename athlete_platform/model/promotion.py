@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from athlete_platform.model import contract
-from athlete_platform.monitoring.assets import MAPE_ERROR_PCT, PREDICTION_LOOKBACK_DAYS, REALIZED_SCHEMA, realized_errors
+from athlete_platform.monitoring.realized_error import MAPE_ERROR_PCT, PREDICTION_LOOKBACK_DAYS, REALIZED_SCHEMA, realized_errors
 
 PROMOTE, DEMOTE, KEEP = "promote", "demote", "keep"
 TESTS: Final = ("wilcoxon", "sign")

@@ -33,11 +33,9 @@ from dagster import (
     asset,
 )
 
-from athlete_platform.asset_keys import CHAMPION_DECISION
+from athlete_platform.asset_keys import CHAMPION_DECISION, INFERENCE_LOG, RACE_RESULTS
+from athlete_platform.frames import PandasOrNone, or_empty
 from athlete_platform.inference import lineage
-from athlete_platform.inference.assets import INFERENCE_LOG
-from athlete_platform.inference.frames import PandasOrNone, or_empty
-from athlete_platform.labels.assets import RACE_RESULTS
 from athlete_platform.model import contract
 from athlete_platform.model.promotion import DEMOTE, KEEP, PROMOTE, Candidate, Decision, PromotionParams
 from athlete_platform.partitions import daily_partitions

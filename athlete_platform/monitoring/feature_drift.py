@@ -61,11 +61,11 @@ from dagster import (
 from pydantic import Field
 
 from athlete_platform.asset_keys import DAILY_FEATURES, FEATURE_DRIFT, INFERENCE_LOG, ROLLING_FEATURES
+from athlete_platform.frames import PandasOrNone, as_dates, markdown_table, or_empty, to_table, window_days
 from athlete_platform.inference import lineage
 from athlete_platform.inference.assets import ACTIVE_WINDOW_DAYS, active_feature_rows, served_rows
-from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
 from athlete_platform.model import contract
-from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check, markdown_table
+from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource

@@ -1,11 +1,13 @@
 """Check levels shared by the monitoring assets: ok / warn / error rows, the check result they give, and the
-small markdown tables their metadata shows."""
+small markdown tables their metadata shows (``frames.markdown_table`` as Dagster markdown)."""
 
 from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
+
+from athlete_platform.frames import markdown_table
 
 OK, WARN, ERROR = "ok", "warn", "error"  # a table row's ``level``
 
@@ -39,23 +41,6 @@ def level_of(value: float, warn: float, error: float) -> str:
     if value > warn:
         return WARN
     return OK
-
-
-def markdown_table(frame: pd.DataFrame, limit: int = 30) -> str:
-    """A small markdown table (no dependency on ``tabulate``); floats with 3 significant decimals."""
-    if frame.empty:
-        return "no rows"
-
-    def cell(value: Any) -> str:
-        if isinstance(value, (float, np.floating)):
-            return "" if not np.isfinite(value) else f"{value:.3f}".rstrip("0").rstrip(".")
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.head(limit).itertuples(index=False)]
-    if len(frame) > limit:
-        lines.append(f"\n… {len(frame) - limit} more rows")
-    return "\n".join(lines)
 
 
 def md_table(frame: pd.DataFrame, limit: int = 30) -> MetadataValue:

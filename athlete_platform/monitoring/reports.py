@@ -40,7 +40,7 @@ from dagster import (
 from pydantic import Field
 
 from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, RACE_RESULTS, ROLLING_FEATURES
-from athlete_platform.inference.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
+from athlete_platform.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
 from athlete_platform.model import contract
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS, window_dates

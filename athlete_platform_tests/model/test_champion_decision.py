@@ -28,7 +28,7 @@ from athlete_platform.model.promotion import (
     paired_test,
 )
 from athlete_platform.model.promotion_asset import CHAMPION_DECISION, champion_decision, with_decision
-from athlete_platform.monitoring.assets import MAPE_ERROR_PCT
+from athlete_platform.monitoring.realized_error import MAPE_ERROR_PCT
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource

@@ -16,7 +16,7 @@ from deltalake import DeltaTable
 from athlete_platform.asset_keys import DAILY_FEATURES, FEATURE_DRIFT, INFERENCE_LOG, ROLLING_FEATURES
 from athlete_platform.features import compute
 from athlete_platform.inference.assets import active_feature_rows
-from athlete_platform.inference.frames import window_days
+from athlete_platform.frames import window_days
 from athlete_platform.model import contract
 from athlete_platform.model.simulated_data import simulated_silver
 from athlete_platform.monitoring.feature_drift import (

@@ -6,9 +6,9 @@ import pandas as pd
 from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import OVERTRAINING_ALERTS, ROLLING_FEATURES
 from athlete_platform.features import compute
-from athlete_platform.inference.assets import ROLLING_FEATURES
-from athlete_platform.monitoring.assets import OVERTRAINING_ALERTS, acwr_zone, overtraining_alerts
+from athlete_platform.monitoring.overtraining_alerts import acwr_zone, overtraining_alerts
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource

@@ -8,9 +8,10 @@ import pytest
 from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
-from athlete_platform.inference.assets import DAILY_FEATURES, INFERENCE_LOG, ROLLING_FEATURES, athlete_predictions
+from athlete_platform.asset_keys import DAILY_FEATURES, INFERENCE_LOG, PERFORMANCE_ESTIMATE, ROLLING_FEATURES
+from athlete_platform.inference.assets import athlete_predictions
 from athlete_platform.model import contract
-from athlete_platform.monitoring.assets import PERFORMANCE_ESTIMATE, performance_estimate
+from athlete_platform.monitoring.performance_estimate import performance_estimate
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource

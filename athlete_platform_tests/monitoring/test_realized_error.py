@@ -6,9 +6,10 @@ import pandas as pd
 from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
-from athlete_platform.inference.assets import PREDICTIONS, PREDICTIONS_SCHEMA
+from athlete_platform.asset_keys import PREDICTIONS, RACE_RESULTS, REALIZED_ERROR
+from athlete_platform.inference.assets import PREDICTIONS_SCHEMA
 from athlete_platform.model import contract
-from athlete_platform.monitoring.assets import RACE_RESULTS, REALIZED_ERROR, realized_error, realized_errors
+from athlete_platform.monitoring.realized_error import realized_error, realized_errors
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource
