@@ -609,12 +609,3 @@ def metrics_markdown(cv: CrossValidation) -> str:
         cells.append(f"{cover:.1%}" if cover is not None else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def __getattr__(name: str):
-    """``estimator.TimeEstimatorModel`` without importing mlflow when this module is imported (lazy)."""
-    if name == "TimeEstimatorModel":
-        from athlete_platform.model.pyfunc import TimeEstimatorModel
-
-        return TimeEstimatorModel
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
