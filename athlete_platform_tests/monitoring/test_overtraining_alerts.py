@@ -72,3 +72,28 @@ def test_alert_share_warns_above_10_and_errors_above_25_percent(tmp_path):
 def test_acwr_zones_follow_gabbett():
     assert [acwr_zone(v) for v in (0.5, 0.8, 1.3, 1.4, 1.5, float("nan"))] == [
         "low", "sweet_spot", "sweet_spot", "elevated", "danger", "unknown"]
+
+
+def history_with_share(days: int, athletes: int, share: float, last_share: float) -> pd.DataFrame:
+    """``days`` days before DAY where ``share`` of the athletes are flagged (monotony), then DAY at ``last_share``."""
+    dates = [DAY - dt.timedelta(days=offset) for offset in range(days, -1, -1)]
+    frame = mf.rolling_rows(list(range(1, athletes + 1)), dates, seed=9)
+    frame["acwr_rolling_7_28"], frame["tsb"] = 1.0, 0.0
+    flagged = frame["athlete_id"] <= round(share * athletes)
+    flagged |= (frame["as_of_date"] == DAY) & (frame["athlete_id"] <= round(last_share * athletes))
+    frame["is_overtraining_risk"] = flagged
+    frame["risk_reasons"] = frame["is_overtraining_risk"].map({True: compute.RISK_MONOTONY, False: ""})
+    return frame
+
+
+def test_alert_share_judges_a_spike_against_the_populations_own_baseline(tmp_path):
+    """20 % of athletes always flagged (monotonous runners): a day at 25 % is their normal, not a load bug;
+    a day at 60 % is a population-wide spike."""
+    mf.write_table(tmp_path / "normal", ROLLING_FEATURES.path, history_with_share(60, 60, 0.20, 0.25))
+    check = check_results(run(tmp_path / "normal"))["overtraining_alert_share"]
+    assert check.passed, check.metadata  # 25 % > 10 %, but only 1.9 standard errors above a 20 % baseline
+    assert check.metadata["baseline_days"].value == 60
+
+    mf.write_table(tmp_path / "spike", ROLLING_FEATURES.path, history_with_share(60, 60, 0.20, 0.60))
+    check = check_results(run(tmp_path / "spike"))["overtraining_alert_share"]
+    assert not check.passed and check.severity.value == "ERROR"  # 60 %: 7.7 standard errors above 20 %
