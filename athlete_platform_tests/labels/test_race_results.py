@@ -9,6 +9,7 @@ import pytest
 from dagster import DagsterInstance
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import SILVER_ACTIVITIES
 from athlete_platform.labels.assets import race_results
 from athlete_platform.labels.race_detection import (
     DISTANCE_BANDS_M,
@@ -22,7 +23,7 @@ from athlete_platform.labels.race_detection import (
     title_says_race,
 )
 from athlete_platform.model.simulated_data import simulated_silver
-from athlete_platform.silver.assets import SILVER_ACTIVITIES, silver_activities
+from athlete_platform.silver.assets import silver_activities
 from athlete_platform.silver.parsing import SILVER_COLUMNS, Rejection, parse_record
 from athlete_platform.simulation.config import SimulatorConfig
 from athlete_platform_tests.model.helpers import model_resources, upstream_spec, write_table
