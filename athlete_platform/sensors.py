@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dagster import (
-    AssetKey,
     AssetRecordsFilter,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -55,11 +54,11 @@ from dagster import (
     sensor,
 )
 
+from athlete_platform.asset_keys import RACE_RESULTS
 from athlete_platform.jobs import ingest_job, weekly_training_job
 from athlete_platform.partitions import FIRST_DAY, PARTITIONS_START, daily_partitions, weekly_partitions
 from athlete_platform.settings import PlatformSettings, load_settings
 
-RACE_RESULTS = AssetKey(["feature_store", "race_results"])
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 EXPORT_FILE_TAG = "athlete_platform/export_file"

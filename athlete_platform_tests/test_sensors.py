@@ -18,9 +18,9 @@ from dagster import (
     validate_run_config,
 )
 
+from athlete_platform.asset_keys import RACE_RESULTS
 from athlete_platform.partitions import daily_partitions, weekly_partitions
 from athlete_platform.sensors import (
-    RACE_RESULTS,
     build_inbox_sensor,
     build_race_labels_retrain_sensor,
     build_run_failure_alert_sensor,

@@ -60,18 +60,15 @@ from dagster import (
     asset,
 )
 
-from athlete_platform.features.assets import ROLLING_FEATURES
-from athlete_platform.labels.assets import RACE_RESULTS, RACE_RESULTS_SCHEMA
+from athlete_platform.asset_keys import RACE_RESULTS, REGISTERED_TIME_ESTIMATOR, ROLLING_FEATURES, TIME_ESTIMATOR, TRAINING_SET
+from athlete_platform.frames import markdown_table
+from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA
 from athlete_platform.model import contract
 from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorParams
 from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
 from athlete_platform.partitions import FIRST_DAY, weekly_partitions
 from athlete_platform.resources.delta_io import window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
-
-TRAINING_SET = AssetKey(["feature_store", "training_set"])
-TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
-REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
 
 #: Every week from the first daily partition to ten years after today: the mapping clamps at the first
 #: partition (see the module docstring), and Dagster walks these weeks one by one, so no more than needed.
@@ -82,11 +79,9 @@ MODEL_CODE_VERSION = "2"
 #: The 10K gate's tie band when judged against the formulas (see _gates).
 TIE_TOLERANCE = 0.05
 MIN_GAP_DAYS = 43
-_FINGERPRINT_FILES = (
-    "model/contract.py", "model/training_set.py", "model/leakage.py", "model/evaluation.py", "model/baselines.py",
-    "model/estimator.py", "model/pyfunc.py", "model/dle.py", "model/assets.py", "labels/race_detection.py",
-    "features/compute.py", "domain/race_baselines.py",
-)
+#: The packages whose code decides what a model learns (domain math, features, labels, the model): every
+#: Python file in them, so a new or moved module is fingerprinted without a list to keep.
+_FINGERPRINT_PACKAGES = ("domain", "features", "labels", "model")
 
 TRAINING_SET_SCHEMA = pa.schema(
     [
@@ -151,20 +146,13 @@ def latest_materialization_metadata(instance: DagsterInstance, key: AssetKey, pa
     return {name: getattr(value, "value", value) for name, value in records[0].asset_materialization.metadata.items()}
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
 def code_fingerprint() -> str:
     """sha256 (12 hex) of the source files that define labels, features, baselines and the model."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for relative in _FINGERPRINT_FILES:
-        digest.update(relative.encode())
-        digest.update((root / relative).read_bytes())
+    for path in sorted(p for package in _FINGERPRINT_PACKAGES for p in (root / package).rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -178,7 +166,7 @@ def package_version() -> str:
 # -- training set ---------------------------------------------------------------------------------------
 
 
-class TrainingSetSettings(Config):
+class TrainingSetConfig(Config):
     #: Share of races without an earlier feature row above which the (non-blocking) check warns.
     max_share_without_features: float = 0.05
 
@@ -218,7 +206,7 @@ class TrainingSetSettings(Config):
 )
 def training_set(
     context: AssetExecutionContext,
-    config: TrainingSetSettings,
+    config: TrainingSetConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
     race_results: pd.DataFrame,
     rolling_features: pd.DataFrame,
@@ -262,7 +250,7 @@ def training_set(
             "rows_checked": report.rows_checked,
             "leaking_rows": len(report.leaks),
             "by_reason": MetadataValue.json(report.counts()),
-            "sample": MetadataValue.md(_markdown(report.leaks.head(10)) if len(report.leaks) else "none"),
+            "sample": MetadataValue.md(markdown_table(report.leaks, limit=10) if len(report.leaks) else "none"),
         },
     )
     share = len(unmatched) / len(races) if len(races) else 0.0
