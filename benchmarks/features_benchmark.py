@@ -182,7 +182,7 @@ class Bench:
             return
         began = time.perf_counter()
         # Warm the simulator's per-process cache in two processes (same records as one, see simulator.py).
-        simulate_population(self.source.simulator_config(), self.end, processes=2)
+        simulate_population(self.source.simulator_params(), self.end, processes=2)
         self.results["simulate_s"] = time.perf_counter() - began
         print(f"setup: simulated {self.args.athletes} athletes in {self.results['simulate_s']:.1f}s", flush=True)
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from athlete_platform.domain.race_baselines import vdot_race_time  # noqa: E402
 from athlete_platform.model.contract import DISTANCES_M  # noqa: E402
 from athlete_platform.model.estimator import DISTANCE_KEYS, cross_validate  # noqa: E402
-from athlete_platform.simulation.config import SimulatorConfig  # noqa: E402
+from athlete_platform.simulation.config import SimulatorParams  # noqa: E402
 
 START, END = dt.date(2023, 1, 1), dt.date(2026, 1, 1)
 SEED = 42
@@ -60,7 +60,7 @@ def population_tables(athletes: int, workdir: Path, *, keep_tables: bool = False
     from athlete_platform.model.training_set import point_in_time_join
     from athlete_platform.resources.sources import SourceRecord
 
-    config = SimulatorConfig(seed=SEED, n_athletes=athletes, history_start=START)
+    config = SimulatorParams(seed=SEED, n_athletes=athletes, history_start=START)
     began = time.perf_counter()
     parts: dict[str, list[pd.DataFrame]] = {"rows": [], "races": [], "rolling": [], "daily": []}
     true_vdot: dict[int, float] = {}

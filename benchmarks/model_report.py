@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from athlete_platform.model.estimator import EstimatorParams, cross_validate, metrics_markdown  # noqa: E402
 from athlete_platform.model.simulated_data import build_tables  # noqa: E402
 from athlete_platform.model.training_set import point_in_time_join  # noqa: E402
-from athlete_platform.simulation.config import SimulatorConfig  # noqa: E402
+from athlete_platform.simulation.config import SimulatorParams  # noqa: E402
 
 VARIANTS = {
     "gbm_pooled, Riegel offset (default)": {},
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = dt.date.fromisoformat(args.start)
     end = dt.date(start.year + args.years, start.month, start.day)
-    config = SimulatorConfig(seed=args.seed, n_athletes=args.athletes, history_start=start)
+    config = SimulatorParams(seed=args.seed, n_athletes=args.athletes, history_start=start)
     began = time.perf_counter()
     tables = build_tables(config, end)
     join = point_in_time_join(tables.races, tables.rolling)

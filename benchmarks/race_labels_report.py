@@ -35,7 +35,7 @@ from athlete_platform.labels.race_detection import (  # noqa: E402
     DEFAULT_TITLE_PATTERN,
     RACE_SPORT,
     RACE_WORKOUT_TYPE,
-    DetectionConfig,
+    DetectionParams,
     Detection,
     detect_races,
     distance_bucket,
@@ -109,7 +109,7 @@ def score(file_name: str, detection: Detection, reference: dict[int, str], ambig
     return result
 
 
-def why_not(silver: pd.DataFrame, activity_id: int, config: DetectionConfig) -> str:
+def why_not(silver: pd.DataFrame, activity_id: int, config: DetectionParams) -> str:
     """The first rule that keeps ``activity_id`` out of the race table (no title text is returned)."""
     rows = silver[silver["activity_id"] == activity_id]
     if rows.empty:
@@ -155,9 +155,9 @@ def describe_detected(silver: pd.DataFrame, activity_id: int, detection: Detecti
             f"{race['official_time_s'] / 60:.1f} min, elapsed {ratio:.2f} × moving)")
 
 
-def evaluate(realdata: Path, config: DetectionConfig | None = None,
+def evaluate(realdata: Path, config: DetectionParams | None = None,
              reference_path: Path = REFERENCE_PATH) -> list[tuple[FileScore, pd.DataFrame]]:
-    config = config or DetectionConfig()
+    config = config or DetectionParams()
     out = []
     for file_name, entry in load_reference(reference_path).items():
         silver = real_silver(realdata, file_name, entry["timezone"])
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.realdata.is_dir():
         print(f"real data folder {args.realdata} is absent", file=sys.stderr)
         return 2
-    config = DetectionConfig()
+    config = DetectionParams()
     results = evaluate(args.realdata, config)
     print(f"# Race labels vs the races the names declare ({REFERENCE_PATH.name})\n")
     print("| file | runs | detected (by reason) | declared | hits | false pos. | misses | precision | recall |")

@@ -107,7 +107,7 @@ class Child:
 
         began = time.perf_counter()
         until = (self.args.end if self.args.mode == "backfill" else self.args.day) + dt.timedelta(days=1)
-        simulate_population_fn()(self.source.simulator_config(), until, processes=2)
+        simulate_population_fn()(self.source.simulator_params(), until, processes=2)
         SparkResource().get_session()
         return time.perf_counter() - began
 

@@ -53,8 +53,8 @@ DATE_COLUMNS = {"activity_date", "date", "week_start", "as_of_date", "last_date"
 PREVIOUS_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
-class FeatureSettings(Config):
-    """Tunables of the feature tables (see ``compute.FeatureConfig`` for their meaning)."""
+class FeatureConfig(Config):
+    """Tunables of the feature tables: each field is a :class:`compute.FeatureParams` field of the same name."""
 
     threshold_pace_s_per_km: Optional[float] = None
     hrmax_bpm: Optional[float] = None
@@ -64,16 +64,9 @@ class FeatureSettings(Config):
     risk_monotony_gt: float = 2.0
     risk_tsb_lt: float = -30.0
 
-    def feature_config(self) -> compute.FeatureConfig:
-        return compute.FeatureConfig(
-            threshold_pace_s_per_km=self.threshold_pace_s_per_km,
-            hrmax_bpm=self.hrmax_bpm,
-            hr_rest_bpm=self.hr_rest_bpm,
-            sex=self.sex,
-            risk_acwr_gt=self.risk_acwr_gt,
-            risk_monotony_gt=self.risk_monotony_gt,
-            risk_tsb_lt=self.risk_tsb_lt,
-        )
+    def feature_params(self) -> compute.FeatureParams:
+        """The run config's fields; the rest of :class:`compute.FeatureParams` keeps its defaults."""
+        return compute.FeatureParams(**self.model_dump())
 
 
 def spark_ddl(columns: Mapping[str, str]) -> str:
@@ -206,13 +199,13 @@ def evaluate_activity_checks(features, stats=None) -> list[AssetCheckResult]:
 )
 def activity_features(
     context: AssetExecutionContext,
-    config: FeatureSettings,
+    config: FeatureConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     activities,
     hr_profiles,
 ):
     start, _ = window_dates(context)
-    feature_config = config.feature_config()
+    feature_config = config.feature_params()
 
     def score(activities_pdf: pd.DataFrame, profiles_pdf: pd.DataFrame) -> pd.DataFrame:
         return activity_features_for_athletes(activities_pdf, profiles_pdf, start=start, config=feature_config)
@@ -408,7 +401,7 @@ ROLLING_CHECKS = [
     ins={
         "daily": AssetIn(
             key=DAILY_FEATURES,
-            partition_mapping=TimeWindowPartitionMapping(start_offset=-compute.FeatureConfig().state_window_days),
+            partition_mapping=TimeWindowPartitionMapping(start_offset=-compute.FeatureParams().state_window_days),
         ),
         "previous_day": AssetIn(key=ROLLING_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
     },
@@ -425,7 +418,7 @@ ROLLING_CHECKS = [
 )
 def athlete_rolling_features(
     context: AssetExecutionContext,
-    config: FeatureSettings,
+    config: FeatureConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     daily,
     previous_day,
@@ -433,7 +426,7 @@ def athlete_rolling_features(
     from pyspark.sql import functions as F
 
     start, end = window_dates(context)
-    feature_config = config.feature_config()
+    feature_config = config.feature_params()
     spark = daily.sparkSession
     if previous_day is None:
         previous_day = spark.createDataFrame([], spark_ddl(compute.ROLLING_FEATURE_COLUMNS))

@@ -59,7 +59,7 @@ RISK_TSB: Final = "TSB_LT_MINUS_30"
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureParams:
     """All tunables of the feature tables. Per-athlete mappings override the global value."""
 
     threshold_pace_s_per_km: float | None = None  # athlete-set threshold pace; None → estimated
@@ -157,7 +157,7 @@ def _bool(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
-def _is_effort(sport: np.ndarray, distance_m: np.ndarray, pace: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def _is_effort(sport: np.ndarray, distance_m: np.ndarray, pace: np.ndarray, config: FeatureParams) -> np.ndarray:
     """Road runs long enough and with a plausible pace to stand for the athlete's fitness."""
     return (
         (sport == ROAD_RUN_SPORT)
@@ -166,7 +166,7 @@ def _is_effort(sport: np.ndarray, distance_m: np.ndarray, pace: np.ndarray, conf
     )
 
 
-def _plausible_pace(pace: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def _plausible_pace(pace: np.ndarray, config: FeatureParams) -> np.ndarray:
     return (
         np.isfinite(pace)
         & (pace >= config.fastest_plausible_pace_s_per_km)
@@ -244,7 +244,7 @@ def _prepare_activities(frame: pd.DataFrame) -> pd.DataFrame:
     return prepared
 
 
-def _hrmax_before(combined: pd.DataFrame, config: FeatureConfig, wanted: np.ndarray) -> np.ndarray:
+def _hrmax_before(combined: pd.DataFrame, config: FeatureParams, wanted: np.ndarray) -> np.ndarray:
     """HRmax observed before each ``wanted`` row (NaN elsewhere: history rows need no value)."""
     observed_max = np.where(_bool(combined, "has_heartrate"), _float(combined, "max_hr"), np.nan)
     times = combined["_t_ns"].to_numpy()
@@ -259,7 +259,7 @@ def _hrmax_before(combined: pd.DataFrame, config: FeatureConfig, wanted: np.ndar
     return result
 
 
-def _threshold_before(combined: pd.DataFrame, config: FeatureConfig, wanted: np.ndarray) -> np.ndarray:
+def _threshold_before(combined: pd.DataFrame, config: FeatureParams, wanted: np.ndarray) -> np.ndarray:
     """Threshold pace from efforts before each ``wanted`` row (NaN elsewhere)."""
     distance = _float(combined, "distance_m")
     moving = _float(combined, "moving_time_s")
@@ -351,7 +351,7 @@ def activity_features(
     activities: pd.DataFrame,
     hr_profiles: pd.DataFrame | None,
     history: pd.DataFrame | None,
-    config: FeatureConfig | None = None,
+    config: FeatureParams | None = None,
 ) -> pd.DataFrame:
     """One row per activity in ``activities`` with its load and intensity features.
 
@@ -385,7 +385,7 @@ def activity_features(
       moving time (elapsed time when moving time is missing or 0, e.g. manual entries); no duration
       → 0 with load_source 'none'. training_load is never NaN.
     """
-    config = config or FeatureConfig()
+    config = config or FeatureParams()
     if activities.empty:
         return _empty_frame(ACTIVITY_FEATURE_COLUMNS)
     targets_in = _prepare_activities(activities)
@@ -574,7 +574,7 @@ def daily_features(
     first_activity_dates: Mapping[int, Any] | pd.Series | pd.DataFrame,
     start: dt.date | str,
     end: dt.date | str,
-    config: FeatureConfig | None = None,
+    config: FeatureParams | None = None,
 ) -> pd.DataFrame:
     """One row per athlete per calendar day in ``[start, end)`` (end exclusive, like Dagster's
     partition window) from the athlete's first activity on; rest days are rows with zero load.
@@ -603,7 +603,7 @@ def daily_features(
       (``avg_hr``: silver's, else the HR profile's mean), combined over the day as
       Σ distance_m · 60 / Σ (avg_hr · moving_s), i.e. metres per heartbeat; NaN without HR.
     """
-    config = config or FeatureConfig()
+    config = config or FeatureParams()
     start_day, end_day = _as_day(start), _as_day(end)
     firsts = _first_dates(first_activity_dates)
     features = activity_features_df
@@ -644,7 +644,7 @@ def daily_features(
     return daily[list(DAILY_FEATURE_COLUMNS)]
 
 
-def _aggregate_days(window: pd.DataFrame, days: np.ndarray, config: FeatureConfig) -> pd.DataFrame:
+def _aggregate_days(window: pd.DataFrame, days: np.ndarray, config: FeatureParams) -> pd.DataFrame:
     columns = ["athlete_id", "_day", *[c for c in DAILY_FEATURE_COLUMNS if c not in ("athlete_id", "date")]]
     if window.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns}).astype(
@@ -905,7 +905,7 @@ def states_from_frame(state_df: pd.DataFrame | None) -> dict[int, RollingState]:
 
 
 def state_from_previous_rows(
-    previous_rows: pd.DataFrame | None, daily_history: pd.DataFrame, config: FeatureConfig | None = None
+    previous_rows: pd.DataFrame | None, daily_history: pd.DataFrame, config: FeatureParams | None = None
 ) -> pd.DataFrame:
     """The state table as of the day of ``previous_rows`` (one rolling row per athlete, all on the same
     day D−1), with the trailing windows rebuilt from ``daily_history`` (the athletes' daily rows up to
@@ -914,7 +914,7 @@ def state_from_previous_rows(
     This is what lets a partitioned asset continue the recursion from its previous partition without
     storing 90-day windows on every row.
     """
-    config = config or FeatureConfig()
+    config = config or FeatureParams()
     if previous_rows is None or previous_rows.empty:
         return _empty_frame(ROLLING_STATE_COLUMNS)
     keep = config.state_window_days
@@ -1004,7 +1004,7 @@ def _advance_athlete(
     state: RollingState | None,
     days: np.ndarray,
     daily: Mapping[str, np.ndarray],
-    config: FeatureConfig,
+    config: FeatureParams,
 ) -> tuple[dict[str, np.ndarray], RollingState]:
     """Fold consecutive daily rows of one athlete into its state; return the rolling rows."""
     n = days.size
@@ -1134,7 +1134,7 @@ def _advance_athlete(
 
 
 def rolling_features(
-    daily_df: pd.DataFrame, prev_state_df: pd.DataFrame | None, config: FeatureConfig | None = None
+    daily_df: pd.DataFrame, prev_state_df: pd.DataFrame | None, config: FeatureParams | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling (as-of-end-of-day) features, computed incrementally from the previous state.
 
@@ -1174,9 +1174,9 @@ def rolling_features(
     * is_overtraining_risk / risk_reasons (comma-joined codes, "" when none): ACWR_GT_1_5
       (acwr_rolling_7_28 > 1.5), MONOTONY_GT_2 (monotony_7d > 2 and any load in the 7 days),
       TSB_LT_MINUS_30 (tsb < −30, not raised during warm-up unless ``flag_tsb_during_warmup``: with
-      CTL seeded at 0 every new athlete would trip it). Thresholds in :class:`FeatureConfig`.
+      CTL seeded at 0 every new athlete would trip it). Thresholds in :class:`FeatureParams`.
     """
-    config = config or FeatureConfig()
+    config = config or FeatureParams()
     states = states_from_frame(prev_state_df)
     columns: dict[str, list[np.ndarray]] = {name: [] for name in ROLLING_FEATURE_COLUMNS}
     if not daily_df.empty:

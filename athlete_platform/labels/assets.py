@@ -30,7 +30,7 @@ from dagster import (
 )
 
 from athlete_platform.asset_keys import RACE_RESULTS, SILVER_ACTIVITIES
-from athlete_platform.labels.race_detection import RACE_RESULT_COLUMNS, DetectionConfig, detect_races
+from athlete_platform.labels.race_detection import RACE_RESULT_COLUMNS, DetectionParams, detect_races
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import window_dates
 
@@ -53,8 +53,8 @@ if RACE_RESULTS_SCHEMA.names != list(RACE_RESULT_COLUMNS):  # one contract, two 
     raise RuntimeError("RACE_RESULTS_SCHEMA and race_detection.RACE_RESULT_COLUMNS disagree")
 
 
-class RaceDetectionSettings(Config):
-    """Tunables of :class:`~athlete_platform.labels.race_detection.DetectionConfig`."""
+class RaceDetectionConfig(Config):
+    """Tunables of :class:`~athlete_platform.labels.race_detection.DetectionParams`."""
 
     effort_lookback_days: int = EFFORT_HISTORY_DAYS
     min_recent_runs: int = 5
@@ -65,13 +65,13 @@ class RaceDetectionSettings(Config):
     effort_max_elapsed_ratio: float = 1.05
     apply_rules_to_untagged: bool = False
 
-    def detection_config(self) -> DetectionConfig:
+    def detection_params(self) -> DetectionParams:
         if not 0 < self.effort_lookback_days <= EFFORT_HISTORY_DAYS:
             raise ValueError(
                 f"effort_lookback_days must be in 1..{EFFORT_HISTORY_DAYS} (the silver history the asset loads), "
                 f"got {self.effort_lookback_days}"
             )
-        return DetectionConfig(
+        return DetectionParams(
             effort_lookback_days=self.effort_lookback_days,
             min_recent_runs=self.min_recent_runs,
             effort_pace_ratio={
@@ -140,14 +140,14 @@ def evaluate_race_checks(races: pd.DataFrame) -> list[AssetCheckResult]:
 )
 def race_results(
     context: AssetExecutionContext,
-    config: RaceDetectionSettings,
+    config: RaceDetectionConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],  # remote on Databricks, in-process locally
     activities: pd.DataFrame,
 ):
     start, end = window_dates(context)
     days = pd.to_datetime(activities["activity_date"]).dt.date
     in_window = (days >= start) & (days < end)
-    detection = detect_races(activities[in_window], activities[~in_window], config.detection_config())
+    detection = detect_races(activities[in_window], activities[~in_window], config.detection_params())
     races = detection.races
     table = pa.Table.from_pandas(races, schema=RACE_RESULTS_SCHEMA, preserve_index=False)
     by_distance = races["distance_bucket"].value_counts().to_dict()

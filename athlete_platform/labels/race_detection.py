@@ -190,7 +190,7 @@ _EXTRA_FOLDS = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "ł": "l", "đ"
 
 
 @dataclass(frozen=True)
-class DetectionConfig:
+class DetectionParams:
     """Tunables of race detection (documented in the module docstring)."""
 
     distance_bands_m: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DISTANCE_BANDS_M))
@@ -244,17 +244,17 @@ def title_distances_m(title: object) -> list[float]:
     return out
 
 
-def title_names_other_distance(title: object, bucket: str, config: DetectionConfig | None = None) -> bool:
+def title_names_other_distance(title: object, bucket: str, config: DetectionParams | None = None) -> bool:
     """The title writes a distance and none of its distances is in ``bucket``'s band: "300m Race" recorded
     with its warm-up as 4.9 km is not a 5K, nor is an "8k" recorded long a 10K."""
     distances = title_distances_m(title)
-    low, high = (config or DetectionConfig()).distance_bands_m[bucket]
+    low, high = (config or DetectionParams()).distance_bands_m[bucket]
     return bool(distances) and not any(low <= d <= high for d in distances)
 
 
-def distance_bucket(distance_m: float, config: DetectionConfig | None = None) -> str | None:
+def distance_bucket(distance_m: float, config: DetectionParams | None = None) -> str | None:
     """The standard distance (key of ``STANDARD_DISTANCES_M``) whose band holds ``distance_m``, else None."""
-    bands = (config or DetectionConfig()).distance_bands_m
+    bands = (config or DetectionParams()).distance_bands_m
     if distance_m is None or not np.isfinite(distance_m):
         return None
     for key in STANDARD_DISTANCES_M:
@@ -315,14 +315,14 @@ class Detection:
 
 
 def detect_races(
-    activities: pd.DataFrame, history: pd.DataFrame | None = None, config: DetectionConfig | None = None
+    activities: pd.DataFrame, history: pd.DataFrame | None = None, config: DetectionParams | None = None
 ) -> Detection:
     """Races among ``activities`` (silver rows); ``history`` holds the athletes' earlier silver rows for the
     effort rule (rows of ``activities`` also count as history for later ones).
 
     Returns one row per race with :data:`RACE_RESULT_COLUMNS`, sorted by race_date, athlete_id, activity_id.
     """
-    config = config or DetectionConfig()
+    config = config or DetectionParams()
     if activities.empty:
         return Detection(empty_race_results(), 0, {})
     frame = activities.reset_index(drop=True)

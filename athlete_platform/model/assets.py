@@ -404,7 +404,7 @@ def time_estimator(
     training_set: pd.DataFrame,
 ):
     from athlete_platform.model import tracking
-    from athlete_platform.model.dle import DleSettings
+    from athlete_platform.model.dle import DleParams
     from athlete_platform.model.estimator import metrics_markdown, train_time_estimator
 
     threshold = config.gate_threshold()
@@ -486,7 +486,7 @@ def time_estimator(
         rows=rows,
         description=tracking.run_description(gate_notes, table_md),
         gate_tags={"gate_mae_10k_passed": str(gate_mae), "gate_beats_riegel_passed": str(gate_riegel)},
-        dle=DleSettings(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
+        dle=DleParams(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
         if config.fit_dle else None,
     )
     links = mlflow.links()

@@ -37,7 +37,7 @@ TIMESTAMP_COLUMN: Final = "timestamp"
 
 
 @dataclass(frozen=True)
-class DleSettings:
+class DleParams:
     metrics: tuple[str, ...] = ("mae", "rmse")
     chunk_size: int = 50
     min_reference_rows: int = 20
@@ -58,9 +58,9 @@ def reference_frame(oof: pd.DataFrame, distance: str) -> pd.DataFrame:
     return frame.sort_values(TIMESTAMP_COLUMN, kind="stable").reset_index(drop=True)
 
 
-def fit_dle_per_distance(oof: pd.DataFrame, settings: DleSettings | None = None) -> dict[str, Any]:
+def fit_dle_per_distance(oof: pd.DataFrame, settings: DleParams | None = None) -> dict[str, Any]:
     """Fit one DLE per distance with at least ``min_reference_rows`` out-of-fold rows (the artifact dict)."""
-    settings = settings or DleSettings()
+    settings = settings or DleParams()
     nml = import_nannyml()
     estimators: dict[str, Any] = {}
     skipped: dict[str, str] = {}

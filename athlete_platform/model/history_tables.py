@@ -18,7 +18,7 @@ from typing import Iterable
 import pandas as pd
 
 from athlete_platform.features import compute
-from athlete_platform.labels.race_detection import DetectionConfig, detect_races
+from athlete_platform.labels.race_detection import DetectionParams, detect_races
 from athlete_platform.model.training_set import point_in_time_join
 from athlete_platform.resources.sources import SourceRecord
 from athlete_platform.silver.parsing import SILVER_COLUMNS, Rejection, parse_record
@@ -75,7 +75,7 @@ def silver_from_records(records: Iterable[SourceRecord]) -> tuple[pd.DataFrame, 
 
 
 def rolling_from_silver(silver: pd.DataFrame, start: dt.date, end: dt.date,
-                        feature_config: compute.FeatureConfig | None = None) -> pd.DataFrame:
+                        feature_config: compute.FeatureParams | None = None) -> pd.DataFrame:
     """activity_features → daily_features → rolling_features over ``[start, end)`` in one batch."""
     activity = compute.activity_features(silver, None, None, feature_config)
     daily = compute.daily_features(activity, {}, start, end, feature_config)
@@ -84,8 +84,8 @@ def rolling_from_silver(silver: pd.DataFrame, start: dt.date, end: dt.date,
 
 
 def history_tables(records: Iterable[SourceRecord], *, start: dt.date | None = None, end: dt.date | None = None,
-                   detection: DetectionConfig | None = None,
-                   feature_config: compute.FeatureConfig | None = None) -> HistoryTables:
+                   detection: DetectionParams | None = None,
+                   feature_config: compute.FeatureParams | None = None) -> HistoryTables:
     """Every table of ``records`` from ``start`` (default: the first activity) to ``end`` (exclusive; default:
     the day after the last activity)."""
     silver, rejected = silver_from_records(records)

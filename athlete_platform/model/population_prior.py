@@ -27,9 +27,9 @@ PRIOR_END = dt.date(2026, 1, 1)
 def _prior_rows(athletes: int, seed: int) -> pd.DataFrame:
     from athlete_platform.model.simulated_data import build_tables
     from athlete_platform.model.training_set import point_in_time_join
-    from athlete_platform.simulation.config import SimulatorConfig
+    from athlete_platform.simulation.config import SimulatorParams
 
-    tables = build_tables(SimulatorConfig(seed=seed, n_athletes=athletes, history_start=PRIOR_START), PRIOR_END)
+    tables = build_tables(SimulatorParams(seed=seed, n_athletes=athletes, history_start=PRIOR_START), PRIOR_END)
     rows = point_in_time_join(tables.races, tables.rolling).rows
     rows["athlete_id"] = -rows["athlete_id"].astype("int64")
     rows["activity_id"] = -rows["activity_id"].astype("int64")

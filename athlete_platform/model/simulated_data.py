@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from athlete_platform.features import compute
-from athlete_platform.labels.race_detection import DetectionConfig, detect_races
+from athlete_platform.labels.race_detection import DetectionParams, detect_races
 from athlete_platform.model.history_tables import rolling_from_silver, silver_from_records
 from athlete_platform.resources.sources import SourceRecord
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.population import simulate_population
 from athlete_platform.simulation.records import simulate_activities
 from athlete_platform.simulation.truth import SimulatedAthlete
@@ -23,7 +23,7 @@ from athlete_platform.simulation.truth import SimulatedAthlete
 
 @dataclass
 class SimulatedTables:
-    config: SimulatorConfig
+    config: SimulatorParams
     start: dt.date
     end: dt.date  # exclusive
     silver: pd.DataFrame  # SILVER_COLUMNS
@@ -36,15 +36,15 @@ class SimulatedTables:
         return simulate_population(self.config, self.end)
 
 
-def simulated_silver(config: SimulatorConfig, start: dt.date, end: dt.date) -> tuple[pd.DataFrame, int]:
+def simulated_silver(config: SimulatorParams, start: dt.date, end: dt.date) -> tuple[pd.DataFrame, int]:
     """Silver rows (typed like ``parse_record`` returns them) of the simulated records in ``[start, end)``."""
     records = (SourceRecord("simulator", athlete_id, local_date, activity)
                for athlete_id, local_date, activity in simulate_activities(config, start, end))
     return silver_from_records(records)
 
 
-def build_tables(config: SimulatorConfig, end: dt.date, *, detection: DetectionConfig | None = None,
-                 feature_config: compute.FeatureConfig | None = None) -> SimulatedTables:
+def build_tables(config: SimulatorParams, end: dt.date, *, detection: DetectionParams | None = None,
+                 feature_config: compute.FeatureParams | None = None) -> SimulatedTables:
     """Every table from ``config.history_start`` to ``end`` (exclusive)."""
     start = config.history_start
     silver, rejected = simulated_silver(config, start, end)

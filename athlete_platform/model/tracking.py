@@ -41,7 +41,7 @@ from athlete_platform.model.evaluation import ALL_DISTANCES
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from athlete_platform.model.dle import DleSettings
+    from athlete_platform.model.dle import DleParams
     from athlete_platform.model.estimator import CrossValidation, FittedTimeModel
 
 CV_SECTION, LATEST_FOLD_SECTION, INTERVALS_SECTION = "cv", "latest_fold", "intervals"
@@ -299,7 +299,7 @@ def log_training_run(
     rows: pd.DataFrame,
     description: str,
     gate_tags: Mapping[str, str],
-    dle: "DleSettings | None" = None,
+    dle: "DleParams | None" = None,
 ) -> LoggedRun:
     """One MLflow run in the process's current tracking store: params, grouped CV metrics, the CV table (markdown),
     the per-distance table and out-of-fold predictions (CSV), the pyfunc model with signature and input example,

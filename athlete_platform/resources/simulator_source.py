@@ -1,7 +1,7 @@
 """The simulator as an activity source: the demo's default, needing no Strava account.
 
 Records come from :mod:`athlete_platform.simulation`; this resource only maps its config to a
-:class:`~athlete_platform.simulation.config.SimulatorConfig` and wraps records in ``SourceRecord``.
+:class:`~athlete_platform.simulation.config.SimulatorParams` and wraps records in ``SourceRecord``.
 The simulated population is cached per process (keyed by the config, horizon rounded up to the next
 quarter), so a daily run does not resimulate the whole history every day.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.records import simulate_activities
 
 
@@ -36,9 +36,9 @@ class SimulatorSource(ActivitySource):
     def source_name(self) -> str:
         return "simulator"
 
-    def simulator_config(self) -> SimulatorConfig:
+    def simulator_params(self) -> SimulatorParams:
         """The domain config this resource stands for (validated there)."""
-        return SimulatorConfig(
+        return SimulatorParams(
             seed=self.seed,
             n_athletes=self.n_athletes,
             history_start=dt.date.fromisoformat(self.history_start),
@@ -54,7 +54,7 @@ class SimulatorSource(ActivitySource):
     def fetch(self, start: dt.date, end: dt.date, log: Any = None, *, include_earlier: bool = False) -> FetchResult:
         """Simulated activities whose local start date is in ``[start, end)`` (with ``include_earlier``, those
         from ``history_start`` up to ``start`` too, in ``earlier``); every record has a date."""
-        config = self.simulator_config()
+        config = self.simulator_params()
         first = min(start, config.history_start) if include_earlier else start
         result = FetchResult()
         for athlete_id, local_date, activity in simulate_activities(config, first, end):

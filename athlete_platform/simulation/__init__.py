@@ -7,7 +7,7 @@ exposed for evaluation.
 
 Modules, by purpose (import each name from its module; this package re-exports nothing):
 
-* ``config``: ``SimulatorConfig``, the Banister ``FitnessModel`` (latent fitness), sport/kind/defect codes.
+* ``config``: ``SimulatorParams``, the Banister ``FitnessModel`` (latent fitness), sport/kind/defect codes.
 * ``draws``: the seeded random streams (below).
 * ``athletes``: ``AthleteProfile`` and :func:`athlete_profile`, pace and heart-rate physiology.
 * ``races``: race calendars (spacing rules) and race names.

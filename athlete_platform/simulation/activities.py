@@ -42,7 +42,7 @@ from athlete_platform.simulation.config import (
     SPORT_SWIM,
     SPORT_WALK,
     SPORT_WEIGHTS,
-    SimulatorConfig,
+    SimulatorParams,
 )
 from athlete_platform.simulation.draws import Draws
 from athlete_platform.simulation.races import race_name
@@ -171,7 +171,7 @@ def _default_name(sport: int, hour: float, portuguese: bool) -> str:
 class ActivityRecorder:
     """An athlete's activities as the simulation lays them out: table rows and the truth of its races."""
 
-    def __init__(self, config: SimulatorConfig, profile: AthleteProfile) -> None:
+    def __init__(self, config: SimulatorParams, profile: AthleteProfile) -> None:
         self.config = config
         self.profile = profile
         self.columns = Columns()

@@ -42,7 +42,7 @@ from athlete_platform.simulation.config import (
     SPORT_SWIM,
     SPORT_WALK,
     SPORT_WEIGHTS,
-    SimulatorConfig,
+    SimulatorParams,
 )
 from athlete_platform.simulation.draws import STREAM_PROFILE, Draws, stream_generator
 
@@ -110,7 +110,7 @@ def clip(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
 
-def athlete_profile(config: SimulatorConfig, athlete_index: int) -> AthleteProfile:
+def athlete_profile(config: SimulatorParams, athlete_index: int) -> AthleteProfile:
     """Draw athlete ``athlete_index``'s traits from its own seed (independent of other athletes)."""
     draws = Draws(stream_generator(config, athlete_index, STREAM_PROFILE), batch=64)
     sex = "F" if draws.chance(0.4) else "M"

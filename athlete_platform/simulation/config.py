@@ -78,7 +78,7 @@ class FitnessModel:
 
 
 @dataclass(frozen=True)
-class SimulatorConfig:
+class SimulatorParams:
     """Everything the simulation depends on; hashable, so it keys the per-process cache."""
 
     seed: int = 42

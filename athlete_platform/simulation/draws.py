@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 
 STREAM_PROFILE, STREAM_RACES, STREAM_WEEK = 0, 1, 2
 
 
-def stream_generator(config: SimulatorConfig, *key: int) -> np.random.Generator:
+def stream_generator(config: SimulatorParams, *key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(config.seed, spawn_key=key)))
 
 

@@ -8,12 +8,12 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.truth import SimulatedAthlete
 from athlete_platform.simulation.weeks import AthleteSimulation
 
 
-def simulate_athlete(config: SimulatorConfig, athlete_index: int, until: dt.date) -> SimulatedAthlete:
+def simulate_athlete(config: SimulatorParams, athlete_index: int, until: dt.date) -> SimulatedAthlete:
     """Athlete ``athlete_index`` simulated from the burn-in start up to ``until`` (exclusive)."""
     if not 0 <= athlete_index < config.n_athletes:
         raise ValueError(f"athlete_index must be in 0..{config.n_athletes - 1}, got {athlete_index}")
@@ -23,7 +23,7 @@ def simulate_athlete(config: SimulatorConfig, athlete_index: int, until: dt.date
     return simulation.result(end_day)
 
 
-def simulate_population(config: SimulatorConfig, until: dt.date, processes: int = 1) -> tuple[SimulatedAthlete, ...]:
+def simulate_population(config: SimulatorParams, until: dt.date, processes: int = 1) -> tuple[SimulatedAthlete, ...]:
     """All athletes up to ``until`` (exclusive), served from a per-process cache when possible.
 
     ``processes > 1`` simulates athletes in that many worker processes (the result is identical:
@@ -32,12 +32,12 @@ def simulate_population(config: SimulatorConfig, until: dt.date, processes: int 
     return _POPULATION_CACHE.get(config, until, processes)
 
 
-def _simulate_athlete_batch(config: SimulatorConfig, indices: range, until: dt.date) -> list[SimulatedAthlete]:
+def _simulate_athlete_batch(config: SimulatorParams, indices: range, until: dt.date) -> list[SimulatedAthlete]:
     """Worker-process entry point: a contiguous batch keeps pickling overhead low."""
     return [simulate_athlete(config, index, until) for index in indices]
 
 
-def _simulate_all(config: SimulatorConfig, until: dt.date, processes: int) -> tuple[SimulatedAthlete, ...]:
+def _simulate_all(config: SimulatorParams, until: dt.date, processes: int) -> tuple[SimulatedAthlete, ...]:
     if processes <= 1 or config.n_athletes < 2 * processes:
         return tuple(simulate_athlete(config, index, until) for index in range(config.n_athletes))
     batch = max(1, config.n_athletes // (processes * 8))
@@ -59,11 +59,11 @@ class _PopulationCache:
     """
 
     def __init__(self, max_entries: int = 2) -> None:
-        self._entries: OrderedDict[SimulatorConfig, tuple[dt.date, tuple[SimulatedAthlete, ...]]] = OrderedDict()
+        self._entries: OrderedDict[SimulatorParams, tuple[dt.date, tuple[SimulatedAthlete, ...]]] = OrderedDict()
         self._max_entries = max_entries
         self._lock = threading.Lock()
 
-    def get(self, config: SimulatorConfig, until: dt.date, processes: int = 1) -> tuple[SimulatedAthlete, ...]:
+    def get(self, config: SimulatorParams, until: dt.date, processes: int = 1) -> tuple[SimulatedAthlete, ...]:
         with self._lock:
             cached = self._entries.get(config)
             if cached is not None and cached[0] >= until:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 
 from athlete_platform.simulation.athletes import AthleteProfile
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.draws import STREAM_RACES, Draws, stream_generator
 
 _MARATHON_GAP_DAYS = 112
@@ -32,7 +32,7 @@ _SHORT_AFTER_MARATHON_DAYS = 21
 _SHORT_GAP_DAYS = 7
 
 
-def race_calendar_for_year(config: SimulatorConfig, profile: AthleteProfile, year: int,
+def race_calendar_for_year(config: SimulatorParams, profile: AthleteProfile, year: int,
                             earlier: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Planned races of ``year`` as (date ordinal, distance key), respecting spacing with ``earlier``."""
     draws = Draws(stream_generator(config, profile.athlete_index, STREAM_RACES, year), batch=128)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.population import simulate_population
 from athlete_platform.simulation.strava_json import athlete_records
 
 
-def iter_simulated_activities(config: SimulatorConfig, start: dt.date, end: dt.date,
+def iter_simulated_activities(config: SimulatorParams, start: dt.date, end: dt.date,
                               processes: int = 1) -> Iterator[tuple[int, dt.date, dict]]:
     """Like :func:`simulate_activities` but athlete by athlete (not sorted by date), so the dicts of
     a huge window need not all sit in memory at once."""
@@ -20,7 +20,7 @@ def iter_simulated_activities(config: SimulatorConfig, start: dt.date, end: dt.d
         yield from athlete_records(athlete, start, end, config.history_start)
 
 
-def simulate_activities(config: SimulatorConfig, start: dt.date, end: dt.date,
+def simulate_activities(config: SimulatorParams, start: dt.date, end: dt.date,
                         processes: int = 1) -> list[tuple[int, dt.date, dict]]:
     """All records whose local date is in ``[start, end)``, ordered by date, athlete, activity id.
 

@@ -36,7 +36,7 @@ from athlete_platform.simulation.config import (
     KIND_RACE,
     KIND_TEMPO,
     SPORT_WEIGHTS,
-    SimulatorConfig,
+    SimulatorParams,
 )
 from athlete_platform.simulation.draws import STREAM_WEEK, Draws, stream_generator
 from athlete_platform.simulation.races import race_calendar_for_year
@@ -58,7 +58,7 @@ _QUALITY_DAYS = (1, 3)
 class AthleteSimulation:
     """Runs one athlete week by week; every week's randomness comes from that week's own seed."""
 
-    def __init__(self, config: SimulatorConfig, athlete_index: int) -> None:
+    def __init__(self, config: SimulatorParams, athlete_index: int) -> None:
         self.config = config
         self.profile = athlete_profile(config, athlete_index)
         self.model = config.fitness

@@ -136,7 +136,7 @@ def daily_rows(athlete_id: int, loads: list[float], first_day: dt.date = DAY0, *
 
 
 def all_tables(
-    activities: pd.DataFrame, profiles: pd.DataFrame, end: dt.date, config: fc.FeatureConfig | None = None
+    activities: pd.DataFrame, profiles: pd.DataFrame, end: dt.date, config: fc.FeatureParams | None = None
 ) -> dict[str, pd.DataFrame]:
     features = fc.activity_features(activities, profiles, None, config)
     firsts = activities.groupby("athlete_id")["activity_date"].min().to_dict()
@@ -153,7 +153,7 @@ def all_tables(
 
 def test_activity_features_columns_and_dtypes() -> None:
     acts = frame([activity(1, 1, DAY0, average_hr=150, max_hr=175)])
-    out = fc.activity_features(acts, NO_PROFILES, None, fc.FeatureConfig(hrmax_bpm=190))
+    out = fc.activity_features(acts, NO_PROFILES, None, fc.FeatureParams(hrmax_bpm=190))
     assert list(out.columns) == list(fc.ACTIVITY_FEATURE_COLUMNS)
     assert str(out["event_timestamp"].dtype) == "datetime64[ns, UTC]"
     assert out["activity_date"].iloc[0] == DAY0
@@ -203,7 +203,7 @@ def test_basic_activity_columns_hand_computed() -> None:
     acts = frame(
         [activity(1, 1, DAY0, distance_m=12_000, moving_time_s=3_600, elevation_gain_m=240, average_hr=150, max_hr=178)]
     )
-    row = fc.activity_features(acts, NO_PROFILES, None, fc.FeatureConfig(hrmax_bpm=190)).iloc[0]
+    row = fc.activity_features(acts, NO_PROFILES, None, fc.FeatureParams(hrmax_bpm=190)).iloc[0]
     assert row["distance_km"] == 12.0
     assert row["moving_min"] == 60.0
     assert row["elapsed_min"] == pytest.approx(66.0)
@@ -215,7 +215,7 @@ def test_basic_activity_columns_hand_computed() -> None:
 
 def test_rtss_with_configured_threshold() -> None:
     acts = frame([activity(1, 1, DAY0, distance_m=9_000, moving_time_s=2_700)])  # 45 min at 5:00/km
-    row = fc.activity_features(acts, NO_PROFILES, None, fc.FeatureConfig(threshold_pace_s_per_km=240)).iloc[0]
+    row = fc.activity_features(acts, NO_PROFILES, None, fc.FeatureParams(threshold_pace_s_per_km=240)).iloc[0]
     assert row["intensity_factor"] == pytest.approx(0.8)
     assert row["rtss"] == pytest.approx(48.0)
     assert row["training_load"] == pytest.approx(48.0)
@@ -298,7 +298,7 @@ def test_trimp_and_hr_tss_with_configured_hrmax_and_rest() -> None:
             activity(2, 2, DAY0, sport="ride", distance_m=30_000, moving_time_s=3_600, average_hr=150),
         ]
     )
-    config = fc.FeatureConfig(hrmax_bpm=190, hr_rest_bpm=50, sex_by_athlete={2: "F"})
+    config = fc.FeatureParams(hrmax_bpm=190, hr_rest_bpm=50, sex_by_athlete={2: "F"})
     out = fc.activity_features(acts, NO_PROFILES, None, config).set_index("athlete_id")
     assert out.loc[1, "trimp"] == pytest.approx(108.10, abs=5e-3)
     assert out.loc[2, "trimp"] == pytest.approx(90.42, abs=5e-3)
@@ -325,7 +325,7 @@ def test_hrmax_from_earlier_activities_age_fallback_and_none() -> None:
             activity(3, 6, DAY0, average_hr=150, max_hr=170),
         ]
     )
-    config = fc.FeatureConfig(age_by_athlete={2: 40})
+    config = fc.FeatureParams(age_by_athlete={2: 40})
     out = fc.activity_features(acts, NO_PROFILES, history, config).set_index("athlete_id")
     assert out.loc[1, "hrmax_used"] == 186.0
     assert out.loc[2, "hrmax_used"] == 180.0  # 220 − 40
@@ -351,7 +351,7 @@ def test_zones_sum_to_100_with_hr_and_are_null_without() -> None:
             profile(1, 3, day, [125.0, 165.0], [1000.0, 2000.0], source="stream"),  # preferred over splits
         ]
     )
-    out = fc.activity_features(acts, profiles, None, fc.FeatureConfig(hrmax_bpm=200)).set_index("activity_id")
+    out = fc.activity_features(acts, profiles, None, fc.FeatureParams(hrmax_bpm=200)).set_index("activity_id")
     zones = [f"z{i}_pct" for i in range(1, 6)]
     expected = np.array([60, 600, 1200, 900, 240]) / 3000 * 100
     np.testing.assert_allclose(out.loc[1, zones].to_numpy(dtype=float), expected)
@@ -364,7 +364,7 @@ def test_profile_mean_replaces_a_missing_average_hr() -> None:
     row = activity(1, 1, DAY0, average_hr=150)
     row["average_hr"] = np.nan
     profiles = pd.DataFrame([profile(1, 1, DAY0, [140.0, 160.0], [1000.0, 3000.0])])
-    out = fc.activity_features(frame([row]), profiles, None, fc.FeatureConfig(hrmax_bpm=190)).iloc[0]
+    out = fc.activity_features(frame([row]), profiles, None, fc.FeatureParams(hrmax_bpm=190)).iloc[0]
     assert out["avg_hr"] == pytest.approx(155.0)
     assert out["trimp"] == pytest.approx(tl.banister_trimp(50.0, 155.0, 60.0, 190.0))
 
@@ -381,7 +381,7 @@ def test_training_load_rules_per_sport() -> None:
             activity(1, 6, day, sport="treadmill_run", distance_m=8_000, moving_time_s=2_400, average_hr=155, hour=14),
         ]
     )
-    out = fc.activity_features(acts, NO_PROFILES, history, fc.FeatureConfig(hrmax_bpm=190)).set_index("activity_id")
+    out = fc.activity_features(acts, NO_PROFILES, history, fc.FeatureParams(hrmax_bpm=190)).set_index("activity_id")
     assert out.loc[2, "load_source"] == "hr_tss" and out.loc[2, "training_load"] == out.loc[2, "hr_tss"]
     assert out.loc[3, "load_source"] == "rtss" and out.loc[3, "training_load"] == pytest.approx(out.loc[3, "rtss"])
     assert out.loc[4, "load_source"] == "duration_estimate"
@@ -410,7 +410,7 @@ def test_daily_features_fill_rest_days_and_sum_multiple_sessions() -> None:
             activity(1, 3, DAY0 + dt.timedelta(days=4), distance_m=5_000, moving_time_s=1_500),
         ]
     )
-    config = fc.FeatureConfig(threshold_pace_s_per_km=250)
+    config = fc.FeatureParams(threshold_pace_s_per_km=250)
     features = fc.activity_features(acts, NO_PROFILES, None, config)
     daily = fc.daily_features(features, {1: DAY0 + dt.timedelta(days=1)}, DAY0, DAY0 + dt.timedelta(days=7), config)
     assert list(daily.columns) == list(fc.DAILY_FEATURE_COLUMNS)
@@ -638,7 +638,7 @@ def test_rolling_efficiency_factor_recent_median_and_ratio_to_the_earlier_60_day
 
 def test_risk_flags_and_reasons() -> None:
     loads = [50.0] * 42 + [150.0] * 7 + [0.0] * 7
-    rows, _ = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureConfig())
+    rows, _ = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureParams())
     day49 = rows.iloc[48]  # acwr = 150 / ((21·50 + 7·150)/28) = 2.0; 7 identical days: monotony 10
     assert day49["acwr_rolling_7_28"] == pytest.approx(2.0)
     assert day49["monotony_7d"] == 10.0
@@ -649,7 +649,7 @@ def test_risk_flags_and_reasons() -> None:
     assert rest_week["monotony_7d"] == 10.0 and "MONOTONY_GT_2" not in rest_week["risk_reasons"]
     assert rows.iloc[20]["risk_reasons"] == "MONOTONY_GT_2"  # steady 50/day: SD 0
     relaxed = fc.rolling_features(
-        daily_rows(1, loads), None, fc.FeatureConfig(risk_acwr_gt=2.5, risk_monotony_gt=11, risk_tsb_lt=-100)
+        daily_rows(1, loads), None, fc.FeatureParams(risk_acwr_gt=2.5, risk_monotony_gt=11, risk_tsb_lt=-100)
     )[0]
     assert relaxed["risk_reasons"].eq("").all() and not relaxed["is_overtraining_risk"].any()
 
@@ -659,7 +659,7 @@ def test_tsb_flag_is_not_raised_during_warmup_unless_configured() -> None:
     default, _ = fc.rolling_features(daily_rows(1, loads), None)
     assert default["tsb"].min() < -30
     assert not default["risk_reasons"].str.contains("TSB").any()
-    flagged, _ = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureConfig(flag_tsb_during_warmup=True))
+    flagged, _ = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureParams(flag_tsb_during_warmup=True))
     assert flagged.loc[flagged["tsb"] < -30, "risk_reasons"].eq("TSB_LT_MINUS_30").all()
 
 
@@ -745,7 +745,7 @@ def test_rolling_continues_from_the_previous_row_and_the_window_of_daily_history
     firsts = {1: DAY0, 2: DAY0 + dt.timedelta(days=40)}
     daily = fc.daily_features(features, firsts, DAY0, DAY0 + dt.timedelta(days=230))
     batch, _ = fc.rolling_features(daily, None)
-    keep = fc.FeatureConfig().state_window_days
+    keep = fc.FeatureParams().state_window_days
     assert keep == fc.FITNESS_LOOKBACK_DAYS == 90  # the new 90-day windows did not widen the history read
     for split in (DAY0 + dt.timedelta(days=120), DAY0 + dt.timedelta(days=200)):  # athlete 2: 80 / 160 days in
         previous = batch[batch["as_of_date"] == split - dt.timedelta(days=1)]

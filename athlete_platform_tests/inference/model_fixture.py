@@ -165,7 +165,7 @@ def fit_model(frame: pd.DataFrame, broken: bool = False) -> RiegelRidgeModel:
 def fit_dle_artifact(model: RiegelRidgeModel, reference: pd.DataFrame) -> dict[str, Any]:
     """The platform's DLE artifact (``model.dle.fit_dle_per_distance``) from reference races scored by
     ``model``: the same layout the training asset logs."""
-    from athlete_platform.model.dle import DleSettings, fit_dle_per_distance
+    from athlete_platform.model.dle import DleParams, fit_dle_per_distance
 
     predicted = model.predict(None, contract.model_input(reference))
     parts = []
@@ -176,7 +176,7 @@ def fit_dle_artifact(model: RiegelRidgeModel, reference: pd.DataFrame) -> dict[s
         part["official_time_s"] = reference[f"actual_{distance}_s"].to_numpy()
         part["race_date"] = [dt.date(2025, 1, 1) + dt.timedelta(days=j + i) for j in range(len(reference))]
         parts.append(part)
-    settings = DleSettings(chunk_size=20, hyperparameters={"n_estimators": 20, "n_jobs": 1, "verbose": -1})
+    settings = DleParams(chunk_size=20, hyperparameters={"n_estimators": 20, "n_jobs": 1, "verbose": -1})
     return fit_dle_per_distance(pd.concat(parts, ignore_index=True), settings)
 
 

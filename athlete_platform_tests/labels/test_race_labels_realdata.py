@@ -4,7 +4,7 @@
 
 import pytest
 
-from athlete_platform.labels.race_detection import REASON_EFFORT, DetectionConfig
+from athlete_platform.labels.race_detection import REASON_EFFORT, DetectionParams
 from athlete_platform_tests.conftest import REALDATA
 from benchmarks.race_labels_report import evaluate
 
@@ -39,7 +39,7 @@ def test_precision_and_recall_floors(results, file_name):
 
 
 def test_every_label_is_timed_by_elapsed_and_effort_labels_are_continuous(results):
-    limit = DetectionConfig().effort_max_elapsed_ratio
+    limit = DetectionParams().effort_max_elapsed_ratio
     for score, silver in results.values():
         races = score.detection.races.merge(
             silver[["activity_id", "moving_time_s", "elapsed_time_s"]], on="activity_id", validate="one_to_one"

@@ -17,7 +17,7 @@ from athlete_platform.labels.race_detection import (
     REASON_EFFORT,
     REASON_NAME,
     REASON_WORKOUT_TYPE,
-    DetectionConfig,
+    DetectionParams,
     detect_races,
     distance_bucket,
     title_says_race,
@@ -25,7 +25,7 @@ from athlete_platform.labels.race_detection import (
 from athlete_platform.model.simulated_data import simulated_silver
 from athlete_platform.silver.assets import silver_activities
 from athlete_platform.silver.parsing import SILVER_COLUMNS, Rejection, parse_record
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform_tests.model.helpers import model_resources, upstream_spec, write_table
 from athlete_platform_tests.support.runs import check_results, materialize_window
 
@@ -95,7 +95,7 @@ def test_distance_buckets_and_tolerance():
     assert distance_bucket(21_300.0) == "21k"
     assert distance_bucket(42_900.0) == "42k"
     assert distance_bucket(16_093.0) is None  # 10 miles
-    narrow = DetectionConfig(distance_bands_m={**DISTANCE_BANDS_M, "10k": (9_700.0, 10_500.0)})
+    narrow = DetectionParams(distance_bands_m={**DISTANCE_BANDS_M, "10k": (9_700.0, 10_500.0)})
     assert distance_bucket(10_700.0, narrow) is None
 
 
@@ -123,7 +123,7 @@ def test_flag_name_and_effort_rules_with_reasons():
     assert detection.flagged_nonstandard == 1
     assert detection.by_reason == {REASON_WORKOUT_TYPE: 1, REASON_NAME: 1, REASON_EFFORT: 1}
     # the untagged (workout_type 0) race counts when the rules are told to look at untagged runs
-    lenient = detect_races(window, history, DetectionConfig(apply_rules_to_untagged=True)).races
+    lenient = detect_races(window, history, DetectionParams(apply_rules_to_untagged=True)).races
     assert 6 in set(lenient["activity_id"])
 
 
@@ -142,7 +142,7 @@ def test_effort_rule_needs_enough_recent_runs_strictly_before():
 
 @pytest.fixture(scope="module")
 def simulated():
-    config = SimulatorConfig(seed=11, n_athletes=8, history_start=dt.date(2023, 1, 1))
+    config = SimulatorParams(seed=11, n_athletes=8, history_start=dt.date(2023, 1, 1))
     silver, _ = simulated_silver(config, config.history_start, dt.date(2024, 1, 1))
     return silver
 

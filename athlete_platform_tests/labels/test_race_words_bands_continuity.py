@@ -7,7 +7,7 @@ import pytest
 from athlete_platform.labels.race_detection import (
     REASON_EFFORT,
     REASON_NAME,
-    DetectionConfig,
+    DetectionParams,
     detect_races,
     distance_bucket,
     normalize_title,
@@ -145,7 +145,7 @@ def test_effort_rule_needs_a_continuous_run_and_judges_elapsed_pace():
     assert races.loc[1, "official_time_s"] == pytest.approx(5.03 * 250.0 + 20.0)  # elapsed, the time judged
     # the continuity bound is a tunable; waived, the track session still fails on its elapsed pace
     # (350 s/km, 1.06 × typical)
-    lenient = detect_races(window, history, DetectionConfig(effort_max_elapsed_ratio=1.5)).races
+    lenient = detect_races(window, history, DetectionParams(effort_max_elapsed_ratio=1.5)).races
     assert set(lenient["activity_id"]) == {1, 3}
 
 

@@ -16,13 +16,13 @@ from athlete_platform.model.simulated_data import SimulatedTables, build_tables
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.resources.spark import SparkResource
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 
 #: Small population for tests: 12 athletes from 2023-01-01, ~300 races by October 2024.
-TEST_SIMULATOR = SimulatorConfig(seed=7, n_athletes=12, history_start=dt.date(2023, 1, 1))
+TEST_SIMULATOR = SimulatorParams(seed=7, n_athletes=12, history_start=dt.date(2023, 1, 1))
 
 
-def simulated_tables(end: dt.date, config: SimulatorConfig = TEST_SIMULATOR) -> SimulatedTables:
+def simulated_tables(end: dt.date, config: SimulatorParams = TEST_SIMULATOR) -> SimulatedTables:
     return build_tables(config, end)
 
 

@@ -33,12 +33,12 @@ from athlete_platform.monitoring.feature_drift import (
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform_tests.inference import model_fixture as mf
 from athlete_platform_tests.support.runs import check_results
 
 START, END = dt.date(2024, 6, 1), dt.date(2025, 12, 1)
-POPULATION = SimulatorConfig(seed=42, n_athletes=30, history_start=START)
+POPULATION = SimulatorParams(seed=42, n_athletes=30, history_start=START)
 DATA_END = dt.date(2025, 10, 27)  # the serving version's training data ends before this Monday
 DAY = dt.date(2025, 11, 30)  # a Sunday: its week (Nov 24–30) is complete
 LOAD_WEEK = (dt.date(2025, 11, 17), dt.date(2025, 11, 23))

@@ -9,7 +9,7 @@ from dagster import ConfigurableResource, asset, materialize
 
 from athlete_platform.resources.simulator_source import SimulatorSource
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
-from athlete_platform.simulation.config import SimulatorConfig
+from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.population import clear_simulation_cache
 
 SMALL = dict(n_athletes=4, seed=11, history_start="2024-01-01")
@@ -38,11 +38,11 @@ def test_is_an_activity_source_resource() -> None:
 
 
 def test_config_maps_onto_the_domain_config() -> None:
-    config = SimulatorSource(**SMALL, duplicate_rate=0.0, broken_rate=0.02).simulator_config()
-    assert config == SimulatorConfig(seed=11, n_athletes=4, history_start=dt.date(2024, 1, 1),
+    config = SimulatorSource(**SMALL, duplicate_rate=0.0, broken_rate=0.02).simulator_params()
+    assert config == SimulatorParams(seed=11, n_athletes=4, history_start=dt.date(2024, 1, 1),
                                      duplicate_rate=0.0, broken_rate=0.02)
     with pytest.raises(ValueError):
-        SimulatorSource(n_athletes=4, broken_rate=2.0).simulator_config()
+        SimulatorSource(n_athletes=4, broken_rate=2.0).simulator_params()
 
 
 def test_records_are_placed_on_their_local_date(month: FetchResult) -> None:

@@ -17,7 +17,7 @@ import pytest
 from athlete_platform.domain.race_baselines import vdot_from_performance, vdot_race_time
 from athlete_platform.domain.running import STANDARD_DISTANCES_M
 from athlete_platform.simulation.athletes import athlete_profile
-from athlete_platform.simulation.config import BREAK_INJURY, BROKEN_KINDS, FitnessModel, SimulatorConfig
+from athlete_platform.simulation.config import BREAK_INJURY, BROKEN_KINDS, FitnessModel, SimulatorParams
 from athlete_platform.simulation.population import clear_simulation_cache, simulate_athlete, simulate_population
 from athlete_platform.simulation.records import simulate_activities
 from athlete_platform.simulation.strava_json import athlete_records, strava_timezone_label
@@ -25,7 +25,7 @@ from athlete_platform.simulation.truth import SimulatedAthlete
 
 HISTORY_START = dt.date(2023, 1, 1)
 WINDOW_END = dt.date(2024, 7, 1)
-CONFIG = SimulatorConfig(seed=7, n_athletes=8, history_start=HISTORY_START)
+CONFIG = SimulatorParams(seed=7, n_athletes=8, history_start=HISTORY_START)
 
 Record = tuple[int, dt.date, dict]
 
@@ -71,7 +71,7 @@ def test_same_seed_gives_identical_records_and_another_seed_does_not(records: li
     again = simulate_activities(CONFIG, *window)
     expected = [record for record in records if window[0] <= record[1] < window[1]]
     assert json.dumps(again, default=str) == json.dumps(expected, default=str)
-    other_seed = simulate_activities(SimulatorConfig(seed=8, n_athletes=8, history_start=HISTORY_START), *window)
+    other_seed = simulate_activities(SimulatorParams(seed=8, n_athletes=8, history_start=HISTORY_START), *window)
     assert {record[2]["id"] for record in other_seed} != {record[2]["id"] for record in again}
 
 
@@ -99,7 +99,7 @@ def test_simulation_horizon_does_not_change_the_past() -> None:
 
 
 def test_an_athlete_does_not_depend_on_how_many_athletes_exist(population: tuple[SimulatedAthlete, ...]) -> None:
-    small_config = SimulatorConfig(seed=7, n_athletes=3, history_start=HISTORY_START)
+    small_config = SimulatorParams(seed=7, n_athletes=3, history_start=HISTORY_START)
     alone = simulate_athlete(small_config, 2, dt.date(2023, 9, 1))
     window = (HISTORY_START, dt.date(2023, 9, 1))
     assert alone.profile == population[2].profile
@@ -107,7 +107,7 @@ def test_an_athlete_does_not_depend_on_how_many_athletes_exist(population: tuple
 
 
 def test_worker_processes_give_the_same_population() -> None:
-    config = SimulatorConfig(seed=21, n_athletes=4, history_start=HISTORY_START)
+    config = SimulatorParams(seed=21, n_athletes=4, history_start=HISTORY_START)
     window = (HISTORY_START, dt.date(2023, 2, 1))
     clear_simulation_cache()
     in_workers = simulate_activities(config, *window, processes=2)
@@ -377,7 +377,7 @@ def test_banister_model_detrains_without_load_and_peaks_after_a_taper() -> None:
 
 def test_an_athlete_who_stops_training_loses_vdot() -> None:
     """Injuries of 5+ weeks (only cross-training allowed) cost fitness against the month before."""
-    config = SimulatorConfig(seed=3, n_athletes=4, history_start=HISTORY_START, injury_rate_per_year=4.0)
+    config = SimulatorParams(seed=3, n_athletes=4, history_start=HISTORY_START, injury_rate_per_year=4.0)
     drops = []
     for index in range(config.n_athletes):
         athlete = simulate_athlete(config, index, dt.date(2024, 1, 1))
@@ -415,9 +415,9 @@ def test_profiles_span_abilities_and_physiology() -> None:
 
 def test_invalid_configs_are_rejected() -> None:
     with pytest.raises(ValueError):
-        SimulatorConfig(n_athletes=0)
+        SimulatorParams(n_athletes=0)
     with pytest.raises(ValueError):
-        SimulatorConfig(broken_rate=1.5)
+        SimulatorParams(broken_rate=1.5)
     with pytest.raises(ValueError):
         simulate_athlete(CONFIG, CONFIG.n_athletes, WINDOW_END)
     assert math.isclose(CONFIG.simulation_start.weekday(), 0)
