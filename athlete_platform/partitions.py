@@ -12,8 +12,15 @@ every day of a week is a daily partition.
 """
 
 import datetime as dt
+from typing import Any
 
-from dagster import DailyPartitionsDefinition, WeeklyPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    InputContext,
+    OutputContext,
+    TimeWindowPartitionMapping,
+    WeeklyPartitionsDefinition,
+)
 
 from athlete_platform.settings import load_settings
 
@@ -34,3 +41,18 @@ daily_partitions = DailyPartitionsDefinition(start_date=PARTITIONS_START, timezo
 weekly_partitions = WeeklyPartitionsDefinition(
     start_date=FIRST_WEEK.isoformat(), timezone=PARTITION_TIMEZONE, day_offset=1
 )
+
+#: A daily asset's input of the day before (features of D−1 for D; the previous rolling state).
+PREVIOUS_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+
+
+def window_dates(context: Any) -> tuple[dt.date, dt.date]:
+    """The partition window (one day or a range) as local calendar dates, end exclusive.
+
+    Works for IO manager contexts and for asset execution contexts.
+    """
+    if isinstance(context, (InputContext, OutputContext)):
+        window = context.asset_partitions_time_window
+    else:
+        window = context.partition_time_window
+    return window.start.date(), window.end.date()

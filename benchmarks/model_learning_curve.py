@@ -143,7 +143,8 @@ def platform_run(athletes: int, data: dict, workdir: Path) -> None:
     import pyarrow as pa
 
     from athlete_platform.features.assets import athlete_daily_features, athlete_rolling_features
-    from athlete_platform.inference.assets import PREDICTIONS, athlete_predictions
+    from athlete_platform.asset_keys import PREDICTIONS
+    from athlete_platform.inference.assets import athlete_predictions
     from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA, race_results
     from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
     from athlete_platform.resources.delta_io import DeltaTableIOManager

@@ -26,7 +26,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     BackfillPolicy,
     Config,
     MetadataValue,
@@ -37,20 +36,22 @@ from dagster import (
     asset,
 )
 
+from athlete_platform.asset_keys import (
+    ACTIVITY_FEATURES,
+    DAILY_FEATURES,
+    ROLLING_FEATURES,
+    SILVER_ACTIVITIES,
+    SILVER_HR_PROFILES,
+    WEEKLY_FEATURES,
+)
 from athlete_platform.features import compute
-from athlete_platform.partitions import daily_partitions, weekly_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS, window_dates
-from athlete_platform.silver.assets import SILVER_ACTIVITIES, SILVER_HR_PROFILES
-
-ACTIVITY_FEATURES = AssetKey(["feature_store", "activity_features"])
-DAILY_FEATURES = AssetKey(["feature_store", "athlete_daily_features"])
-WEEKLY_FEATURES = AssetKey(["feature_store", "athlete_weekly_features"])
-ROLLING_FEATURES = AssetKey(["feature_store", "athlete_rolling_features"])
+from athlete_platform.frames import as_dates
+from athlete_platform.partitions import PREVIOUS_DAY, daily_partitions, weekly_partitions, window_dates
+from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
 
 #: Days of earlier activities read to score an activity (threshold pace: 90 d; HRmax: this window).
 HISTORY_DAYS = 365
 DATE_COLUMNS = {"activity_date", "date", "week_start", "as_of_date", "last_date"}
-PREVIOUS_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 class FeatureConfig(Config):
@@ -82,10 +83,6 @@ def spark_ddl(columns: Mapping[str, str]) -> str:
     return ", ".join(fields)
 
 
-def _as_dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series).dt.date
-
-
 #: Groups per shuffle partition: a few per partition keeps both the tasks balanced and the calls few.
 BUCKETS_PER_SHUFFLE_PARTITION = 4
 #: Bucket count when the session does not say how many shuffle partitions it uses (e.g. "auto").
@@ -111,7 +108,7 @@ def activity_features_for_athletes(activities: pd.DataFrame, hr_profiles: pd.Dat
     """cogroup body: score the athletes' activities in the window, earlier ones serve as history."""
     if activities.empty:
         return compute.activity_features(activities, None, None, config)
-    in_window = _as_dates(activities["activity_date"]) >= start
+    in_window = as_dates(activities["activity_date"]) >= start
     return compute.activity_features(activities[in_window], hr_profiles, activities[~in_window], config)
 
 
@@ -356,12 +353,12 @@ def rolling_for_athletes(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame, *,
     columns = list(compute.ROLLING_FEATURE_COLUMNS)
     if daily_pdf.empty:
         return pd.DataFrame(columns=columns)
-    days = _as_dates(daily_pdf["date"])
+    days = as_dates(daily_pdf["date"])
     history, new = daily_pdf[days < start], daily_pdf[days >= start]
     day_before = start - dt.timedelta(days=1)
     previous = previous_pdf
     if not previous.empty:
-        previous = previous[(_as_dates(previous["as_of_date"]) == day_before).to_numpy()]
+        previous = previous[(as_dates(previous["as_of_date"]) == day_before).to_numpy()]
         previous = previous[previous["athlete_id"].isin(daily_pdf["athlete_id"]).to_numpy()]
     continuing = set(previous["athlete_id"].astype("int64")) if not previous.empty else set()
     without_state = sorted(set(history["athlete_id"].astype("int64")) - continuing)

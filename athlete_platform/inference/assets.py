@@ -55,13 +55,11 @@ from athlete_platform.asset_keys import DAILY_FEATURES, INFERENCE_LOG, PREDICTIO
 from athlete_platform.frames import PandasOrNone, as_dates, empty_frame, to_table, window_days
 from athlete_platform.inference import lineage
 from athlete_platform.model import contract
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.partitions import PREVIOUS_DAY, daily_partitions, window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 #: An athlete is active as of D with an activity on one of the days D−ACTIVE_WINDOW_DAYS .. D−1.
 ACTIVE_WINDOW_DAYS = 42
-PREVIOUS_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 ACTIVITY_LOOKBACK = TimeWindowPartitionMapping(start_offset=-ACTIVE_WINDOW_DAYS, end_offset=-1)
 DISTANCES = tuple(contract.DISTANCES_M)
 POINT_COLUMNS = tuple(contract.prediction_columns(d)[0] for d in DISTANCES)

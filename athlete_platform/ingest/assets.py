@@ -36,8 +36,7 @@ from dagster import (
 )
 
 from athlete_platform.asset_keys import RAW_ACTIVITIES
-from athlete_platform.partitions import FIRST_DAY, daily_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.partitions import FIRST_DAY, daily_partitions, window_dates
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord, UnplaceableRecord
 from athlete_platform.settings import PARTITIONS_START_VAR
 

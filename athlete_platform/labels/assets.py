@@ -31,8 +31,7 @@ from dagster import (
 
 from athlete_platform.asset_keys import RACE_RESULTS, SILVER_ACTIVITIES
 from athlete_platform.labels.race_detection import RACE_RESULT_COLUMNS, DetectionParams, detect_races
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
 
 
 #: Days of silver history loaded before the window for the effort rule (its lookback must fit in it).

@@ -66,8 +66,7 @@ from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA
 from athlete_platform.model import contract
 from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorParams
 from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
-from athlete_platform.partitions import FIRST_DAY, weekly_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.partitions import FIRST_DAY, weekly_partitions, window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 #: Every week from the first daily partition to ten years after today: the mapping clamps at the first

@@ -38,8 +38,8 @@ from athlete_platform.frames import PandasOrNone, or_empty
 from athlete_platform.inference import lineage
 from athlete_platform.model import contract
 from athlete_platform.model.promotion import DEMOTE, KEEP, PROMOTE, Candidate, Decision, PromotionParams
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
+from athlete_platform.resources.delta_io import ALLOW_MISSING
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 #: Races of the last 13 weeks count; the log reaches PREDICTION_LOOKBACK_DAYS further back (predictions

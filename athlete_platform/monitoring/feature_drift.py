@@ -66,8 +66,7 @@ from athlete_platform.inference import lineage
 from athlete_platform.inference.assets import ACTIVE_WINDOW_DAYS, active_feature_rows, served_rows
 from athlete_platform.model import contract
 from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 METHOD = "jensen_shannon"

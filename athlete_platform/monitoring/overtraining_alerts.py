@@ -33,8 +33,8 @@ from dagster import (
 from athlete_platform.asset_keys import OVERTRAINING_ALERTS, ROLLING_FEATURES
 from athlete_platform.frames import PandasOrNone, as_dates, or_empty, to_table
 from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check, level_of, md_table
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS, window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
+from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
 
 #: Share of the day's non-warm-up athletes flagged above which ``overtraining_alert_share`` may warn, error...
 OVERTRAINING_WARN_SHARE, OVERTRAINING_ERROR_SHARE = 0.10, 0.25

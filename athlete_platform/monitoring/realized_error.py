@@ -28,8 +28,7 @@ from athlete_platform.asset_keys import PREDICTIONS, RACE_RESULTS, REALIZED_ERRO
 from athlete_platform.frames import PandasOrNone, as_dates, or_empty, to_table
 from athlete_platform.model import contract
 from athlete_platform.monitoring.levels import level_check, level_of, md_table
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
 
 #: A distance's MAPE (%) above which ``realized_mape`` warns, errors.
 MAPE_WARN_PCT, MAPE_ERROR_PCT = 8.0, 12.0

@@ -42,8 +42,8 @@ from pydantic import Field
 from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, RACE_RESULTS, ROLLING_FEATURES
 from athlete_platform.frames import PandasOrNone, as_dates, or_empty, to_table, window_days
 from athlete_platform.model import contract
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS, window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
+from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
 from athlete_platform.settings import load_settings
 
 REPORT_HISTORY_DAYS = 180

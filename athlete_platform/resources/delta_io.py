@@ -42,6 +42,7 @@ from typing import Any
 import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 
+from athlete_platform.partitions import window_dates
 from athlete_platform.resources.spark import SparkResource
 
 PARTITION_EXPR = "partition_expr"
@@ -62,18 +63,6 @@ SPARK_SCAN_MIN_BYTES = 768 * 2**10
 #: Partitioned writes: file size cap and row-group size (see the module docstring).
 TARGET_FILE_BYTES = 16 * 2**20
 MAX_ROW_GROUP_ROWS = 64 * 1024
-
-
-def window_dates(context: Any) -> tuple[dt.date, dt.date]:
-    """The partition window (one day or a range) as local calendar dates, end exclusive.
-
-    Works for IO manager contexts and for asset execution contexts.
-    """
-    if isinstance(context, (InputContext, OutputContext)):
-        window = context.asset_partitions_time_window
-    else:
-        window = context.partition_time_window
-    return window.start.date(), window.end.date()
 
 
 def window_predicate(column: str, start: dt.date, end: dt.date) -> str:

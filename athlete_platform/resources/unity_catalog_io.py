@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 
+from athlete_platform.partitions import window_dates
 from athlete_platform.resources.delta_io import (
     ALLOW_MISSING,
     DEFAULT_RETENTION_HOURS,
@@ -34,7 +35,6 @@ from athlete_platform.resources.delta_io import (
     requested_input_type,
     to_arrow,
     upstream_partition_column,
-    window_dates,
     window_predicate,
 )
 from athlete_platform.resources.spark import SparkResource

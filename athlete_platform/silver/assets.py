@@ -45,8 +45,8 @@ from dagster import (
 )
 
 from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE
-from athlete_platform.partitions import daily_partitions
-from athlete_platform.resources.delta_io import ALSO_REPLACES, window_dates
+from athlete_platform.partitions import daily_partitions, window_dates
+from athlete_platform.resources.delta_io import ALSO_REPLACES
 from athlete_platform.silver import checks
 from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS, Rejection, parse_record
 

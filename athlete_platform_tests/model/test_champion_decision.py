@@ -14,8 +14,7 @@ import pytest
 from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
-from athlete_platform.inference.assets import INFERENCE_LOG
-from athlete_platform.labels.assets import RACE_RESULTS
+from athlete_platform.asset_keys import INFERENCE_LOG, RACE_RESULTS
 from athlete_platform.model import contract
 from athlete_platform.model.promotion import (
     DEMOTE,
