@@ -9,9 +9,9 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from dagster import AssetKey
 
 from athlete_platform import athlete
+from athlete_platform.asset_keys import PREDICTIONS, SILVER_ACTIVITIES
 from athlete_platform.resources.simulator_source import SimulatorSource
 from athlete_platform.runner import COARSE_PLANNED_EVENTS, local_instance, read_table
 
@@ -122,7 +122,7 @@ def test_summary_accounts_for_every_record(finished_run):
     assert (summary.rows_in, summary.silver, summary.quarantined) == (len(bronze), len(silver), len(quarantine))
     assert summary.quarantined > 0 and sum(summary.quarantine_by_reason.values()) == summary.quarantined
     # superseded duplicates as silver counted them itself (Spark, in the range run's materialization metadata)
-    record = local_instance(dagster_home).get_latest_materialization_event(AssetKey(["silver", "activities"]))
+    record = local_instance(dagster_home).get_latest_materialization_event(SILVER_ACTIVITIES)
     counted = record.asset_materialization.metadata["duplicates_superseded"].value
     assert summary.superseded_duplicates == counted > 0
     assert summary.rows_in == summary.silver + summary.quarantined + summary.superseded_duplicates
@@ -158,5 +158,5 @@ def test_a_prediction_for_every_active_day_from_a_model_trained_before_it(finish
     # The Dagster instance (what `dagster dev` shows) records every partition of the range runs.
     instance = local_instance(dagster_home)
     history = {(summary.start + dt.timedelta(days=i)).isoformat() for i in range((END - summary.start).days + 1)}
-    assert instance.get_materialized_partitions(AssetKey(["silver", "activities"])) == history
-    assert {d.isoformat() for d in expected} <= instance.get_materialized_partitions(AssetKey(["gold", "athlete_predictions"]))
+    assert instance.get_materialized_partitions(SILVER_ACTIVITIES) == history
+    assert {d.isoformat() for d in expected} <= instance.get_materialized_partitions(PREDICTIONS)

@@ -5,8 +5,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, Definitions, build_schedule_context
+from dagster import AssetCheckKey, DagsterInstance, Definitions, build_schedule_context
 
+from athlete_platform.asset_keys import FEATURE_DRIFT, PREDICTIONS
 from athlete_platform.jobs import DAILY_KEYS, JOBS, WEEKLY_TRAINING_KEYS
 from athlete_platform.schedules import SCHEDULES, build_schedules
 from athlete_platform.settings import PlatformSettings
@@ -108,8 +109,8 @@ def test_jobs_cover_the_right_assets_and_their_checks(defs):
     daily = defs.resolve_job_def("daily_job")
     assert set(daily.asset_layer.executable_asset_keys) == set(DAILY_KEYS)
     checks = {key for key in daily.asset_layer.asset_graph.asset_check_keys if key.asset_key in set(DAILY_KEYS)}
-    assert AssetCheckKey(AssetKey(["gold", "athlete_predictions"]), "no_feature_leakage") in checks
-    assert AssetCheckKey(AssetKey(["monitoring", "feature_drift"]), "feature_drift") in checks
+    assert AssetCheckKey(PREDICTIONS, "no_feature_leakage") in checks
+    assert AssetCheckKey(FEATURE_DRIFT, "feature_drift") in checks
     weekly = defs.resolve_job_def("weekly_training_job")
     assert set(weekly.asset_layer.executable_asset_keys) == set(WEEKLY_TRAINING_KEYS)
     assert daily.partitions_def.get_serializable_unique_identifier() != weekly.partitions_def.get_serializable_unique_identifier()
