@@ -9,7 +9,7 @@ asset to its stage's ``ASSETS`` list (``definitions.py`` collects the stages).
 from dagster import AssetKey
 
 # -- ingest ---------------------------------------------------------------------------------------------------
-RAW_ACTIVITIES = AssetKey(["bronze", "raw_activities"])
+RAW_ACTIVITIES = AssetKey(["ingest", "raw_activities"])
 
 # -- silver ---------------------------------------------------------------------------------------------------
 SILVER_ACTIVITIES = AssetKey(["silver", "activities"])
@@ -17,30 +17,39 @@ SILVER_HR_PROFILES = AssetKey(["silver", "activity_hr_profiles"])
 SILVER_QUARANTINE = AssetKey(["silver", "quarantine"])
 
 # -- features -------------------------------------------------------------------------------------------------
-ACTIVITY_FEATURES = AssetKey(["feature_store", "activity_features"])
-DAILY_FEATURES = AssetKey(["feature_store", "athlete_daily_features"])
-WEEKLY_FEATURES = AssetKey(["feature_store", "athlete_weekly_features"])
-ROLLING_FEATURES = AssetKey(["feature_store", "athlete_rolling_features"])
+ACTIVITY_FEATURES = AssetKey(["features", "activity_features"])
+DAILY_FEATURES = AssetKey(["features", "athlete_daily_features"])
+WEEKLY_FEATURES = AssetKey(["features", "athlete_weekly_features"])
+ROLLING_FEATURES = AssetKey(["features", "athlete_rolling_features"])
 
 # -- labels ---------------------------------------------------------------------------------------------------
-RACE_RESULTS = AssetKey(["feature_store", "race_results"])
+RACE_RESULTS = AssetKey(["labels", "race_results"])
 
 # -- model ----------------------------------------------------------------------------------------------------
-TRAINING_SET = AssetKey(["feature_store", "training_set"])
-TIME_ESTIMATOR = AssetKey(["models", "time_estimator"])
-REGISTERED_TIME_ESTIMATOR = AssetKey(["models", "registered_time_estimator"])
-CHAMPION_DECISION = AssetKey(["models", "champion_decision"])  # daily, after the inference log
+TRAINING_SET = AssetKey(["model", "training_set"])
+TIME_ESTIMATOR = AssetKey(["model", "time_estimator"])
+REGISTERED_TIME_ESTIMATOR = AssetKey(["model", "registered_time_estimator"])
+CHAMPION_DECISION = AssetKey(["model", "champion_decision"])  # daily, after the inference log
 
 # -- inference ------------------------------------------------------------------------------------------------
-PREDICTIONS = AssetKey(["gold", "athlete_predictions"])
-INFERENCE_LOG = AssetKey(["monitoring", "inference_log"])
+PREDICTIONS = AssetKey(["inference", "athlete_predictions"])
+INFERENCE_LOG = AssetKey(["inference", "inference_log"])
 
 # -- monitoring -----------------------------------------------------------------------------------------------
 PERFORMANCE_ESTIMATE = AssetKey(["monitoring", "performance_estimate"])
 REALIZED_ERROR = AssetKey(["monitoring", "realized_error"])
 FEATURE_DRIFT = AssetKey(["monitoring", "feature_drift"])
 OVERTRAINING_ALERTS = AssetKey(["monitoring", "overtraining_alerts"])
-ATHLETE_REPORTS = AssetKey(["gold", "athlete_reports"])
+ATHLETE_REPORTS = AssetKey(["monitoring", "athlete_reports"])
 
 # -- maintenance ----------------------------------------------------------------------------------------------
 DELTA_MAINTENANCE = AssetKey(["maintenance", "delta_tables"])
+
+ALL_ASSET_KEYS = (
+    RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE,
+    ACTIVITY_FEATURES, DAILY_FEATURES, WEEKLY_FEATURES, ROLLING_FEATURES, RACE_RESULTS,
+    TRAINING_SET, TIME_ESTIMATOR, REGISTERED_TIME_ESTIMATOR, CHAMPION_DECISION, PREDICTIONS, INFERENCE_LOG,
+    PERFORMANCE_ESTIMATE, REALIZED_ERROR, FEATURE_DRIFT, OVERTRAINING_ALERTS, ATHLETE_REPORTS, DELTA_MAINTENANCE,
+)
+#: The key prefixes: one per stage, equal to the stage's folder and asset group (and, on Databricks, the schema).
+STAGES = tuple(dict.fromkeys(key.path[0] for key in ALL_ASSET_KEYS))

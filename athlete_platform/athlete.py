@@ -250,7 +250,7 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
         return frame if frame is not None else pd.DataFrame(columns=columns or [])
 
     summary = Summary(start=plan.start, end=plan.end, runs=runs)
-    bronze = table("bronze", "raw_activities", columns=["athlete_id", "activity_id"])
+    bronze = table("ingest", "raw_activities", columns=["athlete_id", "activity_id"])
     silver = table("silver", "activities", columns=["athlete_id", "activity_id"])
     quarantine = table("silver", "quarantine", columns=["reject_fields"])
     summary.rows_in, summary.silver, summary.quarantined = len(bronze), len(silver), len(quarantine)
@@ -259,15 +259,15 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
     # Every record received is either in silver, quarantined, or an older version of a silver activity.
     summary.superseded_duplicates = summary.rows_in - summary.silver - summary.quarantined
 
-    races = table("feature_store", "race_results", columns=["race_date", "distance_bucket", "detection_reason"])
+    races = table("labels", "race_results", columns=["race_date", "distance_bucket", "detection_reason"])
     summary.races = len(races)
     if len(races):
         crosstab = races.groupby(["distance_bucket", "detection_reason"]).size()
         for (distance, reason), count in crosstab.items():
             summary.races_by_distance_reason.setdefault(str(distance), {})[str(reason)] = int(count)
 
-    estimator = table("models", "time_estimator")
-    registered = table("models", "registered_time_estimator", columns=["training_week", "version"])
+    estimator = table("model", "time_estimator")
+    registered = table("model", "registered_time_estimator", columns=["training_week", "version"])
     summary.trained_weeks = sorted(str(w) for w in estimator.get("training_week", []))
     summary.registered_versions = sorted((str(v) for v in registered["version"]), key=int)
     if len(estimator):
@@ -275,10 +275,10 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
         summary.latest_model = {k: latest[k] for k in ("training_week", "run_id", "model_kind", "train_rows",
                                                         "gate_mae_10k_passed", "gate_beats_riegel_passed")}
         summary.cv_metrics = mlflow_cv_metrics(mlflow_uri, latest["run_id"])
-        summary.walk_forward = runner_walk_forward(table("feature_store", "training_set"))
+        summary.walk_forward = runner_walk_forward(table("model", "training_set"))
 
     if prediction_start is not None:
-        predictions = table("gold", "athlete_predictions", columns=["prediction_date", "model_version"])
+        predictions = table("inference", "athlete_predictions", columns=["prediction_date", "model_version"])
         days = pd.to_datetime(predictions["prediction_date"]).dt.date if len(predictions) else pd.Series([], dtype=object)
         in_range = predictions[(days >= prediction_start) & (days <= plan.end)] if len(predictions) else predictions
         summary.prediction_days = (plan.end - prediction_start).days + 1
@@ -294,7 +294,7 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
             races=("abs_error_s", "size"), mae_s=("abs_error_s", "mean"), mape_pct=("abs_pct_error", "mean"),
             coverage80=("within_80_interval", "mean"),
         ).reset_index()
-    reports = table("gold", "athlete_reports", columns=["png_path"])
+    reports = table("monitoring", "athlete_reports", columns=["png_path"])
     summary.report_pngs = [str(p) for p in reports["png_path"]]
     return summary
 
@@ -320,7 +320,7 @@ def _days_without_prediction(delta_root: Path, first: dt.date, last: dt.date, pr
 
     from athlete_platform.inference.assets import ACTIVE_WINDOW_DAYS
 
-    daily = read_table(delta_root, "feature_store", "athlete_daily_features", columns=["date", "activity_count"])
+    daily = read_table(delta_root, "features", "athlete_daily_features", columns=["date", "activity_count"])
     active_days: set[dt.date] = set()
     if daily is not None and len(daily):
         activity_days = sorted(set(pd.to_datetime(daily.loc[daily["activity_count"] > 0, "date"]).dt.date))
@@ -430,7 +430,7 @@ def run(defs: Any, settings: Any, *, start: dt.date | None = None, end: dt.date 
         runs.append(run_job(defs, instance, "weekly_features_job", first=first_week.isoformat(), last=last_week.isoformat()))
         available = [dt.date.fromisoformat(k) for k in weekly_partitions.get_partition_keys()]
         weeks = [w for w in available if first_week < w <= last_week]  # W trains on races before W
-        races = read_table(settings.delta_root, "feature_store", "race_results", columns=["race_date"])
+        races = read_table(settings.delta_root, "labels", "race_results", columns=["race_date"])
         race_days = [] if races is None else list(races["race_date"])
         for week in training_weeks(race_days, weeks, max_trainings=max_trainings, min_weeks_between=min_weeks_between):
             runs.append(run_job(defs, instance, "weekly_training_job", first=week.isoformat()))

@@ -9,7 +9,7 @@ and check shows up in ``dagster dev`` afterwards:
 3. ``weekly_training_job`` for two weeks: the first model becomes @champion, the second is gated and
    registered as @challenger;
 4. ``daily_job`` over the prediction range, one run: ingestion, predictions (the challenger scoring the same
-   rows in the shadow, inference log only), monitoring, reports, and ``models/champion_decision`` as of the
+   rows in the shadow, inference log only), monitoring, reports, and ``model/champion_decision`` as of the
    range's last day: promote, demote or keep, on the races of the range neither model trained on.
 
 By default the prediction range is the 30 days ending yesterday (in the partitions' time zone) and the history
@@ -121,9 +121,9 @@ def summarize(settings: Any, timings: dict[str, float], dagster_home: Any) -> No
     def table(*path: str):
         return read_table(settings.delta_root, *path)
 
-    silver, quarantine, races = table("silver", "activities"), table("silver", "quarantine"), table("feature_store", "race_results")
-    predictions, registered = table("gold", "athlete_predictions"), table("models", "registered_time_estimator")
-    estimator, realized = table("models", "time_estimator"), table("monitoring", "realized_error")
+    silver, quarantine, races = table("silver", "activities"), table("silver", "quarantine"), table("labels", "race_results")
+    predictions, registered = table("inference", "athlete_predictions"), table("model", "registered_time_estimator")
+    estimator, realized = table("model", "time_estimator"), table("monitoring", "realized_error")
     print("\n=== athlete-platform demo summary ===")
     if silver is not None:
         print(f"athletes: {silver['athlete_id'].nunique()}, activities in silver: {len(silver)}, "
@@ -144,7 +144,7 @@ def summarize(settings: Any, timings: dict[str, float], dagster_home: Any) -> No
     if realized is not None and len(realized):
         print(f"realized error on {len(realized)} races: MAE {realized['abs_error_s'].mean():.0f} s"
               if "abs_error_s" in realized.columns else f"realized error rows: {len(realized)}")
-    print_champion_vs_challenger(races, table("monitoring", "inference_log"), table("models", "champion_decision"))
+    print_champion_vs_challenger(races, table("inference", "inference_log"), table("model", "champion_decision"))
     print("timings (s):", {name: round(seconds) for name, seconds in timings.items()})
     print()
     for line in where_to_look(settings, dagster_home):

@@ -4,7 +4,7 @@
   05:00 schedule) or a range (single-run backfill: every asset in it has ``BackfillPolicy.single_run``):
   raw activities → silver → activity/daily/rolling features and race labels → predictions + inference
   log → performance estimate, realized error, feature drift, overtraining alerts → athlete reports; and
-  ``models/champion_decision`` (promote, demote or keep the champion on races neither model trained on).
+  ``model/champion_decision`` (promote, demote or keep the champion on races neither model trained on).
 * ``ingest_job`` — the ingestion half of it (bronze → silver → features and labels), which the inbox
   sensor runs over the dates a new Strava export covers: no inference over history with today's model.
 * ``weekly_training_job`` — training_set → time_estimator (blocking MAE gates) →

@@ -140,7 +140,7 @@ def read_table(delta_root: Path, *path: str, columns: list[str] | None = None) -
 
 def mlflow_cv_metrics(tracking_uri: str, run_id: str) -> Any:
     """Per distance, the time-ordered CV MAE/RMSE/MAPE of the model, Riegel and VDOT and the 80 % coverage
-    logged on one ``models/time_estimator`` MLflow run (metric names from ``model.tracking``; runs logged
+    logged on one ``model/time_estimator`` MLflow run (metric names from ``model.tracking``; runs logged
     before the grouped names are read too)."""
     import pandas as pd
     from mlflow import MlflowClient

@@ -17,7 +17,7 @@
   flow; a bad row inside a good export is no reason to stop (its run quarantines it). Needs
   ``ATHLETE_PLATFORM_SOURCE=strava_export`` (the resource must be the export source); otherwise it skips.
 * :func:`build_race_labels_retrain_sensor` → ``race_labels_retrain_sensor``: reads new materializations of
-  ``feature_store/race_results`` (cursor: event storage id). The training set of weekly partition W holds
+  ``labels/race_results`` (cursor: event storage id). The training set of weekly partition W holds
   races *before* W's Monday, so only labels dated before the latest complete week's Monday change what that
   week's model would learn; when such labels arrive (a partition with rows — late or backfilled labels),
   it requests ``weekly_training_job`` for that latest complete week. Labels of recent days are left to the

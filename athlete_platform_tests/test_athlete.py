@@ -115,7 +115,7 @@ def test_every_run_succeeds_over_the_whole_history(finished_run):
 
 def test_summary_accounts_for_every_record(finished_run):
     summary, settings, dagster_home = finished_run
-    bronze = read_table(settings.delta_root, "bronze", "raw_activities")
+    bronze = read_table(settings.delta_root, "ingest", "raw_activities")
     silver = read_table(settings.delta_root, "silver", "activities")
     quarantine = read_table(settings.delta_root, "silver", "quarantine")
 
@@ -128,14 +128,14 @@ def test_summary_accounts_for_every_record(finished_run):
     assert summary.rows_in == summary.silver + summary.quarantined + summary.superseded_duplicates
     assert summary.athletes == sorted(silver["athlete_id"].unique().tolist()) and len(summary.athletes) == 1
 
-    races = read_table(settings.delta_root, "feature_store", "race_results")
+    races = read_table(settings.delta_root, "labels", "race_results")
     assert summary.races == len(races)
     assert sum(sum(r.values()) for r in summary.races_by_distance_reason.values()) == len(races)
 
 
 def test_a_prediction_for_every_active_day_from_a_model_trained_before_it(finished_run):
     summary, settings, dagster_home = finished_run
-    predictions = read_table(settings.delta_root, "gold", "athlete_predictions")
+    predictions = read_table(settings.delta_root, "inference", "athlete_predictions")
     days = pd.to_datetime(predictions["prediction_date"]).dt.date
     first_model_week = dt.date.fromisoformat(summary.trained_weeks[0])
 
@@ -150,7 +150,7 @@ def test_a_prediction_for_every_active_day_from_a_model_trained_before_it(finish
     assert summary.days_with_prediction == len(active)
     assert summary.days_without_model == 0 and summary.days_inactive == len(expected) - len(active)
     # point in time: each day's model was trained on data strictly before it
-    registered = read_table(settings.delta_root, "models", "registered_time_estimator")
+    registered = read_table(settings.delta_root, "model", "registered_time_estimator")
     trained = {str(v): pd.Timestamp(w).date() for v, w in zip(registered["version"], registered["training_week"])}
     assert all(trained[str(v)] <= d for v, d in zip(predictions["model_version"], days))
     assert summary.report_pngs and all(p.endswith(".png") for p in summary.report_pngs)

@@ -11,32 +11,9 @@ from athlete_platform.asset_keys import FEATURE_DRIFT, PREDICTIONS
 from athlete_platform.jobs import DAILY_KEYS, JOBS, WEEKLY_TRAINING_KEYS
 from athlete_platform.schedules import SCHEDULES, build_schedules
 from athlete_platform.settings import PlatformSettings
+from athlete_platform.stages import platform_assets
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-
-
-def platform_assets() -> list:
-    """Every asset of the platform (what definitions.py registers)."""
-    from athlete_platform.features.assets import (
-        activity_features,
-        athlete_daily_features,
-        athlete_rolling_features,
-        athlete_weekly_features,
-    )
-    from athlete_platform.inference.assets import athlete_predictions
-    from athlete_platform.ingest.assets import raw_activities
-    from athlete_platform.labels.assets import race_results
-    from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
-    from athlete_platform.model.promotion_asset import champion_decision
-    from athlete_platform.monitoring.definitions import MONITORING_ASSETS
-    from athlete_platform.monitoring.reports import athlete_reports
-    from athlete_platform.silver.assets import silver_activities
-
-    return [
-        raw_activities, silver_activities, activity_features, athlete_daily_features, athlete_weekly_features,
-        athlete_rolling_features, race_results, training_set, time_estimator, registered_time_estimator,
-        athlete_predictions, champion_decision, *MONITORING_ASSETS, athlete_reports,
-    ]
 
 
 def platform_definitions(home: Path, *, sensors: list | None = None, source: str = "strava_export") -> Definitions:

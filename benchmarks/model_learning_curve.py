@@ -8,8 +8,8 @@ the median course/weather/day-form factor of that distance, i.e. the best any mo
 race-day noise is left — and the coverage of the model's 80 % intervals.
 
 ``--platform N`` then runs the platform's own assets at N athletes on real Delta tables and a real MLflow
-store (``feature_store/training_set`` → ``models/time_estimator`` with its blocking gates →
-``models/registered_time_estimator``, then ``gold/athlete_predictions`` for the next day with the champion)
+store (``model/training_set`` → ``model/time_estimator`` with its blocking gates →
+``model/registered_time_estimator``, then ``inference/athlete_predictions`` for the next day with the champion)
 and prints the gates, the registered version and how many active athletes got predictions.
 
     .venv/bin/python benchmarks/model_learning_curve.py                         # 60, 300, 1000, 3000
@@ -184,7 +184,7 @@ def platform_run(athletes: int, data: dict, workdir: Path) -> None:
     for event in trained.get_asset_check_evaluations():
         print(f"- check {event.check_name}: {'passed' if event.passed else 'FAILED'} "
               f"({event.metadata.get('result').value if event.metadata.get('result') else ''})")
-    for event in trained.asset_materializations_for_node("models__registered_time_estimator"):
+    for event in trained.asset_materializations_for_node("model__registered_time_estimator"):
         print(f"- registered v{event.metadata['version'].value}, aliases {event.metadata['aliases'].value}")
     if not trained.success:
         return

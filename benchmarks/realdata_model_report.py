@@ -3,7 +3,7 @@
 For every real file whose runner has at least ``--min-races`` detected races (``labels.race_detection``): the
 file goes through the platform's pure chain (silver → features → race labels → point-in-time rows,
 ``model.history_tables``), then for each race day D a model is trained on the population prior (the
-simulated athletes ``models/time_estimator`` adds to a small population) plus the runner's races strictly
+simulated athletes ``model/time_estimator`` adds to a small population) plus the runner's races strictly
 before D, and predicts the races of D from the features of D−1 (``model.walk_forward``). Per distance:
 MAE and MAPE of the model, Riegel and VDOT on the races all three can predict (a formula needs a best
 effort in the last 90 days), and the coverage of the model's 80 % intervals.

@@ -183,7 +183,7 @@ class Child:
             self.run("weekly_features_job", first_week, last_week)
             available = [dt.date.fromisoformat(k) for k in weekly_partitions.get_partition_keys()]
             weeks = [w for w in available if first_week < w <= last_week]
-            races = read_table(self.settings.delta_root, "feature_store", "race_results", columns=["race_date"])
+            races = read_table(self.settings.delta_root, "labels", "race_results", columns=["race_date"])
             for week in self.athlete.training_weeks([] if races is None else list(races["race_date"]), weeks,
                                                     max_trainings=a.max_trainings):
                 if self.run("weekly_training_job", week)["success"]:

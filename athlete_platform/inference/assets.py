@@ -19,7 +19,7 @@ normally ``champion``) and the shadow one (``served`` false, ``model_role`` = ``
 exact version. Gold predictions are the served rows only; consumers of the log that want what was served
 filter on ``served`` (:func:`served_rows`). Point-in-time mode serves one version per day and scores no
 shadow (``model_role`` = ``point_in_time``): a backfill has no "challenger of that day" to replay.
-Promotion (``models/champion_decision``) judges the challenger on these shadow rows.
+Promotion (``model/champion_decision``) judges the challenger on these shadow rows.
 
 Checks are evaluated **before** anything is written: when a blocking check fails, its result is recorded
 and the step fails without writing either table (publishing bad predictions is the effect to prevent).
@@ -94,7 +94,7 @@ INFERENCE_LOG_SCHEMA = pa.schema(
         *_LINEAGE_FIELDS,
         pa.field("model_uri", pa.string()),
         pa.field("model_role", pa.string()),  # champion (the serving alias) | challenger (shadow) | point_in_time
-        pa.field("served", pa.bool_()),  # true: the row is in gold/athlete_predictions; false: shadow scoring
+        pa.field("served", pa.bool_()),  # true: the row is in inference/athlete_predictions; false: shadow scoring
         pa.field("dagster_run_id", pa.string()),
         pa.field("logged_at", pa.timestamp("us", tz="UTC")),
     ]

@@ -6,11 +6,11 @@
 * **Point-in-time mode** (backfills): for each prediction date D the newest registered version whose
   training data ended before D, so a backfill never uses a model that saw D or later.
 
-Training cut-off: the training run's tag ``data_window_end`` written by ``models/time_estimator``
+Training cut-off: the training run's tag ``data_window_end`` written by ``model/time_estimator``
 (``athlete_platform/model/assets.py``) — the training week's Monday, **exclusive**: the version was trained
 on races strictly before it, with features as of days before those races. Fallbacks: the version tag
-``data_window_end`` (the same date, set on every version by ``models/registered_time_estimator`` and by
-``models/champion_decision`` for a baseline it registers), then the version tag ``training_week`` (versions
+``data_window_end`` (the same date, set on every version by ``model/registered_time_estimator`` and by
+``model/champion_decision`` for a baseline it registers), then the version tag ``training_week`` (versions
 registered before that tag existed). A version with none of them is never chosen in point-in-time mode,
 and promotion (``athlete_platform/model/promotion.py``) counts no race as unseen by it. A version with
 ``data_window_end = E`` may serve D when ``E ≤ D`` (everything it saw is before D; the prediction for D
@@ -36,13 +36,13 @@ from athlete_platform.model.tracking import cv_metric_name, legacy_cv_metric_nam
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-#: Run tag (set by models/time_estimator) holding the exclusive end of the training data (ISO date).
+#: Run tag (set by model/time_estimator) holding the exclusive end of the training data (ISO date).
 DATA_WINDOW_END_TAG = "data_window_end"
-#: Version tag (set by models/registered_time_estimator) with the same Monday: the fallback.
+#: Version tag (set by model/registered_time_estimator) with the same Monday: the fallback.
 TRAINING_WEEK_TAG = "training_week"
 
 #: MLflow metric names tried, in order, for a distance's reference MAE (s): the out-of-fold CV MAE of the
-#: model logged by models/time_estimator (``cv/{distance}/model_mae_s``, or ``model_mae_s_{distance}`` on runs
+#: model logged by model/time_estimator (``cv/{distance}/model_mae_s``, or ``model_mae_s_{distance}`` on runs
 #: logged before the grouped names: ``model/tracking.py``); the DLE's reference set is the same out-of-fold
 #: rows, so estimated and reference MAE are comparable.
 REFERENCE_MAE_METRIC_PATTERNS: tuple[str, ...] = (

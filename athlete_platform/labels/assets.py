@@ -1,4 +1,4 @@
-"""``feature_store/race_results``: the race labels, one row per detected race (pandas, no Spark).
+"""``labels/race_results``: the race labels, one row per detected race (pandas, no Spark).
 
 Input: silver activities of the window **plus the ``EFFORT_HISTORY_DAYS`` before it**
 (``TimeWindowPartitionMapping(start_offset=-EFFORT_HISTORY_DAYS)``), because the effort rule compares a

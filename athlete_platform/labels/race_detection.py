@@ -89,7 +89,7 @@ REASON_EFFORT: Final = "effort_and_distance"
 RACE_WORKOUT_TYPE: Final = 1
 RACE_SPORT: Final = "run"
 
-#: Output columns (pandas dtypes) of :func:`detect_races` and of the ``feature_store/race_results`` table.
+#: Output columns (pandas dtypes) of :func:`detect_races` and of the ``labels/race_results`` table.
 RACE_RESULT_COLUMNS: Final[Mapping[str, str]] = {
     "athlete_id": "int64",
     "activity_id": "int64",

@@ -2,24 +2,24 @@
 
 Graph::
 
-    feature_store/race_results ─┐  (all days before the week)
-                                ├─► feature_store/training_set ─► models/time_estimator ─► models/registered_time_estimator
-    feature_store/athlete_rolling_features ─┘   [no_future_features]   [mae_10k_gate, beats_riegel]
+    labels/race_results ─┐  (all days before the week)
+                                ├─► model/training_set ─► model/time_estimator ─► model/registered_time_estimator
+    features/athlete_rolling_features ─┘   [no_future_features]   [mae_10k_gate, beats_riegel]
 
-* ``feature_store/training_set`` (week W = [Monday, next Monday)): every race with ``race_date <`` W's Monday,
+* ``model/training_set`` (week W = [Monday, next Monday)): every race with ``race_date <`` W's Monday,
   joined point-in-time with the athlete's last rolling-feature row strictly before the race
   (:mod:`.training_set`); blocking check ``no_future_features`` (:mod:`.leakage`) fails the run on any leak.
-* ``models/time_estimator``: time-ordered CV (gap ≥ 43 days), baselines on the same folds, the final model
+* ``model/time_estimator``: time-ordered CV (gap ≥ 43 days), baselines on the same folds, the final model
   logged to MLflow (pyfunc with signature and input example, metrics, lineage tags, NannyML DLE artifact)
   — logged, **not registered**. Blocking checks ``mae_10k_gate`` (10K MAE < ``contract.MAX_10K_MAE_S``)
   and ``beats_riegel`` (model MAE ≤ Riegel MAE over all out-of-fold races).
-* ``models/registered_time_estimator``: registers that run's model, tags the version with its training
+* ``model/registered_time_estimator``: registers that run's model, tags the version with its training
   cut-off (``data_window_end``, exclusive) and moves ``@challenger`` to it; the first version also becomes
   ``@champion`` (there must be one to serve). A failing gate on ``time_estimator`` skips this step (the run
   fails), so a bad model is never registered — registration lives downstream of the checks because a
   failing check does not undo what its own asset already did. Promotion is not decided here: comparing a
   challenger's out-of-fold error with a champion on races that champion trained on favours the champion;
-  ``models/champion_decision`` (:mod:`.promotion`) compares them on later races neither trained on, scored
+  ``model/champion_decision`` (:mod:`.promotion`) compares them on later races neither trained on, scored
   side by side in the shadow.
 
 Partition mapping (measured with dagster 1.13, see the model tests): from a weekly asset to a daily one,
@@ -561,7 +561,7 @@ def time_estimator(
     code_version="2",
     description=(
         "Registers the week's gated model with its training cut-off and moves @challenger to it; the first version "
-        "becomes @champion. Promotion is models/champion_decision's, on races neither model trained on."
+        "becomes @champion. Promotion is model/champion_decision's, on races neither model trained on."
     ),
 )
 def registered_time_estimator(
@@ -605,7 +605,7 @@ def registered_time_estimator(
         promote, reason = False, "this version is already the champion"
     else:
         promote = False
-        reason = (f"@challenger beside champion v{previous_champion}: promoted by models/champion_decision once it "
+        reason = (f"@challenger beside champion v{previous_champion}: promoted by model/champion_decision once it "
                   f"beats the champion on races after {window_end} that neither trained on")
     if str(previous_champion) != str(version.version):
         client.set_registered_model_alias(name, contract.CHALLENGER_ALIAS, version.version)

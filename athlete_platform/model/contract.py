@@ -1,7 +1,7 @@
 """What training and inference agree on: feature columns, targets, output columns, names.
 
 Training (``athlete_platform.model``) and inference (``athlete_platform.inference``) both build the model
-input with :func:`model_input` from rows of ``feature_store/athlete_rolling_features``, so there is one
+input with :func:`model_input` from rows of ``features/athlete_rolling_features``, so there is one
 feature code path and no training/serving skew.
 """
 
@@ -50,7 +50,7 @@ def prediction_columns(distance: str) -> tuple[str, str, str]:
 PREDICTION_COLUMNS: Final = tuple(column for d in DISTANCES_M for column in prediction_columns(d))
 
 LOCAL_MODEL_NAME: Final = "time_estimator"
-DATABRICKS_MODEL_NAME: Final = "uc_athlete_data.models.time_estimator"
+DATABRICKS_MODEL_NAME: Final = "uc_athlete_data.model.time_estimator"
 CHALLENGER_ALIAS: Final = "challenger"
 CHAMPION_ALIAS: Final = "champion"
 DLE_ARTIFACT_PATH: Final = "monitoring/dle_estimator.pkl"

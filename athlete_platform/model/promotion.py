@@ -1,6 +1,6 @@
 """Champion/challenger policy on races no compared model trained on (pure: pandas, numpy, scipy).
 
-``models/champion_decision`` (:mod:`athlete_platform.model.promotion_asset`) applies it every day to the
+``model/champion_decision`` (:mod:`athlete_platform.model.promotion_asset`) applies it every day to the
 inference log, where the @challenger version scores the champion's feature rows in the shadow
 (:mod:`athlete_platform.inference.assets`), and to the races that followed.
 

@@ -1,4 +1,4 @@
-"""``models/champion_decision``: promote, demote or keep the champion, daily, on races neither model trained on.
+"""``model/champion_decision``: promote, demote or keep the champion, daily, on races neither model trained on.
 
 The policy is :mod:`athlete_platform.model.promotion` (pure); this is the glue: it reads the last
 ``DECISION_WINDOW_DAYS`` of races and the inference log (where the @challenger scores beside the champion,

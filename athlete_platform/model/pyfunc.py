@@ -1,6 +1,6 @@
 """The MLflow pyfunc wrapper of the fitted estimator (imports mlflow: keep it out of cheap import paths).
 
-Input: rows of ``feature_store/athlete_rolling_features`` (or any frame holding ``contract.FEATURE_COLUMNS``,
+Input: rows of ``features/athlete_rolling_features`` (or any frame holding ``contract.FEATURE_COLUMNS``,
 and ``contract.KEY_COLUMNS`` for the per-athlete correction; other columns are ignored). Output: one row per input row with exactly ``contract.PREDICTION_COLUMNS``
 (seconds): ``pred_{d}_s`` monotone in distance, ``lo80_{d}_s ≤ pred_{d}_s ≤ hi80_{d}_s``.
 

@@ -1,4 +1,4 @@
-"""The MLflow side of ``models/time_estimator``, and the links between Dagster and MLflow.
+"""The MLflow side of ``model/time_estimator``, and the links between Dagster and MLflow.
 
 Each function takes what it needs (a CV result, a client, a URL base) so the asset stays glue:
 
@@ -61,8 +61,8 @@ REGISTERED_MODEL_DESCRIPTION = (
     "intervals for each athlete, from the athlete's features as of the day before (load, form, recent VDOT, "
     "Efficiency Factor). A population gradient-boosting model on the correction to the Riegel time of the best "
     "90-day effort, plus a per-athlete correction; a classical formula (Riegel or VDOT) when there are too few "
-    "races. Trained weekly by the Dagster asset models/time_estimator (time-ordered CV against Riegel and VDOT, "
-    "blocking gates: 10K MAE and no worse than Riegel) and registered by models/registered_time_estimator. "
+    "races. Trained weekly by the Dagster asset model/time_estimator (time-ordered CV against Riegel and VDOT, "
+    "blocking gates: 10K MAE and no worse than Riegel) and registered by model/registered_time_estimator. "
     f"Aliases: @{contract.CHAMPION_ALIAS} serves the daily predictions, @{contract.CHALLENGER_ALIAS} is the newest "
     "gated version."
 )

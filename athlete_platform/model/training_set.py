@@ -1,6 +1,6 @@
 """Point-in-time training rows: each race joined with the athlete's features as they were *before* it.
 
-For a race on day R the features come from the athlete's ``feature_store/athlete_rolling_features`` row
+For a race on day R the features come from the athlete's ``features/athlete_rolling_features`` row
 with the greatest ``as_of_date < R`` ("as of the end of" that day), never the row of day R itself: that
 row already contains the race (its load, its pace, its best effort). The join is an ASOF join
 (``pandas.merge_asof(..., by="athlete_id", allow_exact_matches=False, direction="backward")``), not an

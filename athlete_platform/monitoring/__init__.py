@@ -4,9 +4,9 @@
 * ``realized_error`` — each race of the day against the athlete's latest prediction made before it.
 * ``feature_drift`` — NannyML univariate drift of the served features against the serving version's reference.
 * ``overtraining_alerts`` — athletes whose rolling features of the day flag overtraining risk.
-* ``reports`` — ``gold/athlete_reports``: per-athlete PMC chart and predicted vs actual race paces (PNG).
+* ``reports`` — ``monitoring/athlete_reports``: per-athlete PMC chart and predicted vs actual race paces (PNG).
 
 Shared pieces: ``levels`` (ok / warn / error and the check result they give), ``nannyml_support``.
-``definitions.MONITORING_ASSETS`` collects the monitoring assets for ``athlete_platform.definitions``. This
-package imports nothing itself, so importing one module does not import the others.
+``athlete_platform.stages`` lists these modules for the ``Definitions``. This package imports nothing itself,
+so importing one module does not import the others.
 """

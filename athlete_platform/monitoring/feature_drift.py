@@ -1,7 +1,7 @@
 """``monitoring/feature_drift``: do the features served this week look like the features served while the
 serving model's training data was collected?
 
-* **Reference** — what serving looked like: every athlete-day of ``feature_store/athlete_rolling_features`` that
+* **Reference** — what serving looked like: every athlete-day of ``features/athlete_rolling_features`` that
   daily scoring would have scored (:func:`athlete_platform.inference.assets.active_feature_rows`: the rolling
   row of D−1 of each athlete active as of D) over the last ``reference_weeks`` Monday–Sunday weeks of the
   serving version's training window (``[E − 7·weeks, E)`` for its ``data_window_end`` E, aligned to a

@@ -1,4 +1,4 @@
-"""``monitoring/realized_error``: each race of day D (``feature_store/race_results``) against the athlete's
+"""``monitoring/realized_error``: each race of day D (``labels/race_results``) against the athlete's
 latest prediction with ``prediction_date ≤ race_date`` (looked up to 14 days back).
 
 A prediction for D uses only features as of the end of D−1, i.e. it exists before the race day starts, so the

@@ -4,9 +4,9 @@ For report date D and each of the ``top_n_athletes`` most active athletes (rolli
 ``activity_count_30d`` then ``distance_30d_km``), one PNG at ``<reports_dir>/<D>/athlete_<id>.png``:
 
 * top: CTL, ATL (TrainingPeaks 1/N) and TSB ("yesterday" convention, filled) over the last
-  :data:`REPORT_HISTORY_DAYS` days of ``feature_store/athlete_rolling_features``;
-* bottom: predicted pace (s/km → min/km) per distance from ``gold/athlete_predictions`` with the 80 %
-  band, and the athlete's races (``feature_store/race_results``) as markers in the distance's colour.
+  :data:`REPORT_HISTORY_DAYS` days of ``features/athlete_rolling_features``;
+* bottom: predicted pace (s/km → min/km) per distance from ``inference/athlete_predictions`` with the 80 %
+  band, and the athlete's races (``labels/race_results``) as markers in the distance's colour.
 
 Rendering uses matplotlib's object API on the Agg canvas (no pyplot, no display, no global backend state).
 The materialization metadata carries a markdown preview with the first ``preview_athletes`` charts embedded
@@ -151,7 +151,7 @@ def _for_athlete(frame: pd.DataFrame, athlete_id: int, date_column: str, first: 
         "race_results": AssetIn(key=RACE_RESULTS, partition_mapping=HISTORY, dagster_type=PandasOrNone,
                                 metadata={ALLOW_MISSING: True, COLUMNS: list(RACE_COLUMNS)}),
     },
-    group_name="reports",
+    group_name="monitoring",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_expr": "report_date"},

@@ -93,9 +93,9 @@ DEFAULT_AUTOTERMINATION_MINUTES = 15  # Databricks accepts 10..43200; a step kee
 
 
 def default_platform_home(catalog: str) -> str:
-    """The volume ``<catalog>.gold.files`` (created once, see docs/databricks.md): report PNGs land in
+    """The volume ``<catalog>.monitoring.files`` (created once, see docs/databricks.md): report PNGs land in
     ``<home>/reports``, as locally under ``$ATHLETE_PLATFORM_HOME/reports``."""
-    return f"/Volumes/{catalog}/gold/files"
+    return f"/Volumes/{catalog}/monitoring/files"
 
 # Secrets the remote step needs as environment variables: (env var, key in the secret scope).
 LAUNCHER_SECRETS = (("DATABRICKS_HOST", "databricks-host"), ("DATABRICKS_TOKEN", "databricks-token"))
@@ -358,7 +358,7 @@ def databricks_resources(settings: PlatformSettings) -> dict[str, Any]:
             tracking_uri=MLFLOW_TRACKING_URI,
             registry_uri=MLFLOW_REGISTRY_URI,
             experiment_name=MLFLOW_EXPERIMENT_NAME,
-            model_name=f"{knobs.catalog}.models.time_estimator",
+            model_name=f"{knobs.catalog}.model.time_estimator",
         ),
         STEP_LAUNCHER_KEY: databricks_step_launcher(settings, knobs),
     }

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from athlete_platform.model.tracking import MlflowLinks
 
 
-#: The tag of every MLflow run a Dagster step opens (``models/time_estimator`` sets it): the Dagster run id.
+#: The tag of every MLflow run a Dagster step opens (``model/time_estimator`` sets it): the Dagster run id.
 DAGSTER_RUN_TAG = "dagster_run_id"
 
 

@@ -3,7 +3,8 @@
 Same contract as the local ``delta_io.DeltaTableIOManager`` (and the same helpers, imported from there):
 
 * an asset ``<prefix>/<name>`` is the managed table ``<catalog>.<prefix>.<name>`` — the key prefix is the
-  schema (``bronze``, ``silver``, ``feature_store``, ``gold``, ``monitoring``, ``models``), the catalog
+  schema (the stages of ``asset_keys.STAGES``: ``ingest``, ``silver``, ``features``, ``labels``, ``model``,
+  ``inference``, ``monitoring``), the catalog
   defaults to ``uc_athlete_data``;
 * a partitioned output replaces exactly its window, one day or a whole single-run-backfill range, in one
   Delta commit: ``df.write.format("delta").mode("overwrite").option("replaceWhere",
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 
+from athlete_platform.asset_keys import STAGES
 from athlete_platform.partitions import window_dates
 from athlete_platform.resources.delta_io import (
     ALLOW_MISSING,
@@ -69,7 +71,7 @@ class UnityCatalogDeltaIOManager(ConfigurableIOManager):
         if len(asset_key_path) < 2:
             raise ValueError(
                 f"asset key {'/'.join(asset_key_path)!r} has no prefix: the prefix names the Unity Catalog schema "
-                "(bronze, silver, feature_store, gold, monitoring, models)"
+                f"({', '.join(STAGES)})"
             )
         return self.catalog, asset_key_path[0], "_".join(asset_key_path[1:])
 
@@ -144,7 +146,7 @@ class UnityCatalogDeltaIOManager(ConfigurableIOManager):
         """OPTIMIZE and VACUUM ... RETAIN ``retention_hours`` HOURS every table of the catalog's platform schemas."""
         session = self.spark.get_session()
         reports = []
-        for schema in ("bronze", "silver", "feature_store", "gold", "monitoring", "models"):
+        for schema in STAGES:
             if not session.catalog.databaseExists(f"{self.catalog}.{schema}"):
                 continue
             for row in session.sql(f"SHOW TABLES IN {quote(self.catalog)}.{quote(schema)}").collect():

@@ -180,7 +180,7 @@ def silver_activities(
         if missing:
             raise Failure(
                 description=(
-                    f"bronze/raw_activities was never materialized for {len(missing)} day(s) of [{start}, {end}) "
+                    f"ingest/raw_activities was never materialized for {len(missing)} day(s) of [{start}, {end}) "
                     f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}): silver would store them as "
                     "days without activities. Materialize bronze for them first (ingest_job runs both)."
                 ),

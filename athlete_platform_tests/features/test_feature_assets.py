@@ -45,7 +45,7 @@ def two_athletes() -> list[dict]:
 
 
 def table(root, name) -> pd.DataFrame:
-    return DeltaTable(str(root / "feature_store" / name)).to_pandas()
+    return DeltaTable(str(root / "features" / name)).to_pandas()
 
 
 def sorted_rolling(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,12 +8,9 @@ import pytest
 from dagster import AssetSpec, DagsterInstance, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import DAILY_FEATURES, INFERENCE_LOG, PREDICTIONS, ROLLING_FEATURES
 from athlete_platform.inference import lineage
 from athlete_platform.inference.assets import (
-    DAILY_FEATURES,
-    INFERENCE_LOG,
-    PREDICTIONS,
-    ROLLING_FEATURES,
     athlete_predictions,
     evaluate_inference_checks,
     served_rows,
@@ -217,7 +214,7 @@ def test_range_run_is_one_run_and_equals_daily_runs(delta_root, registry, tmp_pa
     import shutil
 
     daily_root = tmp_path / "daily_copy"
-    shutil.copytree(delta_root / "feature_store", daily_root / "feature_store")
+    shutil.copytree(delta_root / "features", daily_root / "features")
     for day in (D1, D2, D2 + dt.timedelta(days=1)):
         run(daily_root, registry, day)
     daily = table(daily_root, PREDICTIONS)
@@ -283,4 +280,4 @@ def test_missing_alias_fails_with_a_clear_message_and_writes_nothing(delta_root,
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "@nobody" in failure.event_specific_data.error.message
-    assert not (delta_root / "gold" / "athlete_predictions").exists()
+    assert not delta_root.joinpath(*PREDICTIONS.path).exists()

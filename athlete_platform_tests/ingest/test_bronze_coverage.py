@@ -8,6 +8,7 @@ import os
 from dagster import DagsterInstance
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import RAW_ACTIVITIES
 from athlete_platform.ingest.assets import days_beyond_source, raw_activities
 from athlete_platform.resources.sources import FetchResult
 from athlete_platform.resources.strava_export import StravaExportSource
@@ -28,7 +29,7 @@ def test_days_after_the_export_fail_clearly_rest_days_inside_it_are_valid(tmp_pa
     source = export_made_on(tmp_path, dt.datetime(2024, 4, 5, 12, tzinfo=dt.timezone.utc))
     resources = local_test_resources(tmp_path / "delta", spark_resource, activity_source=source)
     instance = DagsterInstance.ephemeral()
-    table = tmp_path / "delta" / "bronze" / "raw_activities"
+    table = tmp_path.joinpath("delta", *RAW_ACTIVITIES.path)
 
     after = materialize_window([raw_activities], resources, "2024-04-06", instance=instance, raise_on_error=False)
     assert not after.success
@@ -42,7 +43,7 @@ def test_days_after_the_export_fail_clearly_rest_days_inside_it_are_valid(tmp_pa
     assert rest_day.success and len(DeltaTable(str(table)).to_pandas()) == 0
 
     ranged = materialize_window([raw_activities], resources, "2024-04-01", "2024-04-07", instance=instance)
-    [materialization] = ranged.asset_materializations_for_node("bronze__raw_activities")[-1:]
+    [materialization] = ranged.asset_materializations_for_node("ingest__raw_activities")[-1:]
     assert materialization.metadata["days_beyond_source_data"].value == 3  # the 5th (made that day) to the 7th
     assert sorted(DeltaTable(str(table)).to_pandas()["activity_id"]) == [1, 2]
 

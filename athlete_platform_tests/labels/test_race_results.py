@@ -9,7 +9,7 @@ import pytest
 from dagster import DagsterInstance
 from deltalake import DeltaTable
 
-from athlete_platform.asset_keys import SILVER_ACTIVITIES
+from athlete_platform.asset_keys import RACE_RESULTS, SILVER_ACTIVITIES
 from athlete_platform.labels.assets import race_results
 from athlete_platform.labels.race_detection import (
     DISTANCE_BANDS_M,
@@ -216,7 +216,7 @@ def test_race_results_asset_range_run_and_rerun(tmp_path, simulated):
     result = materialize_window(assets, resources, first, last, instance=instance)
     checks = check_results(result)
     assert checks["unique_activity_id"].passed and checks["official_time_positive"].passed
-    path = str(root / "delta" / "feature_store" / "race_results")
+    path = str(root.joinpath("delta", *RACE_RESULTS.path))
     stored = DeltaTable(path).to_pandas()
     days = pd.to_datetime(simulated["activity_date"]).dt.date
     start, end = dt.date(2023, 3, 1), dt.date(2023, 7, 1)

@@ -16,6 +16,7 @@ import pandas as pd
 from dagster import materialize
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import RAW_ACTIVITIES
 from athlete_platform.ingest.assets import raw_activities
 from athlete_platform.maintenance.assets import delta_tables
 from athlete_platform.resources.spark import SparkResource
@@ -60,12 +61,12 @@ def records() -> list[dict]:
 
 
 def rows(root: Path) -> pd.DataFrame:
-    table = DeltaTable(str(root / "bronze" / "raw_activities")).to_pandas()
+    table = DeltaTable(str(root.joinpath(*RAW_ACTIVITIES.path))).to_pandas()
     return table.sort_values(["activity_date", "record_seq"], ignore_index=True)
 
 
 def parquet_files(root: Path) -> tuple[set[str], set[str]]:
-    path = root / "bronze" / "raw_activities"
+    path = root.joinpath(*RAW_ACTIVITIES.path)
     on_disk = {str(p.relative_to(path)) for p in path.rglob("*.parquet")}
     referenced = {str(Path(uri.removeprefix("file://")).resolve().relative_to(path.resolve()))
                   for uri in DeltaTable(str(path)).file_uris()}
@@ -105,8 +106,8 @@ def test_a_killed_writer_never_corrupts_and_a_rerun_writes_identical_rows(tmp_pa
     # Within the retention (a week by default) nothing is deleted: every recent version stays readable.
     result = materialize([delta_tables], resources=resources)
     assert result.success and parquet_files(root)[0] == on_disk
-    versions = DeltaTable(str(root / "bronze" / "raw_activities")).version()
-    assert len(DeltaTable(str(root / "bronze" / "raw_activities"), version=versions - 1).to_pandas()) == len(data)
+    versions = DeltaTable(str(root.joinpath(*RAW_ACTIVITIES.path))).version()
+    assert len(DeltaTable(str(root.joinpath(*RAW_ACTIVITIES.path)), version=versions - 1).to_pandas()) == len(data)
 
     # With no retention, only the current version's files remain: replaced files and killed writes' orphans go.
     result = materialize([delta_tables], resources=resources,

@@ -36,8 +36,8 @@ def write_table(root: Path, key_path: list[str], frame: pd.DataFrame, schema: pa
 
 def write_upstream(root: Path, tables: SimulatedTables) -> None:
     """race_results and athlete_rolling_features as the model assets expect to find them."""
-    write_table(root, ["feature_store", "race_results"], tables.races, RACE_RESULTS_SCHEMA)
-    write_table(root, ["feature_store", "athlete_rolling_features"], tables.rolling)
+    write_table(root, ["labels", "race_results"], tables.races, RACE_RESULTS_SCHEMA)
+    write_table(root, ["features", "athlete_rolling_features"], tables.rolling)
 
 
 def model_resources(root: Path, *, model_name: str = "time_estimator", ui_url: str | None = None) -> dict[str, Any]:

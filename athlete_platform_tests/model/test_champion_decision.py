@@ -1,4 +1,4 @@
-"""Promotion on unseen races: the pure policy, and ``models/champion_decision`` on real Delta tables and a real
+"""Promotion on unseen races: the pure policy, and ``model/champion_decision`` on real Delta tables and a real
 MLflow sqlite registry (versions logged and registered, aliases moved, tags and descriptions read back).
 
 The inference log is built the way shadow scoring writes it: for each race, the champion's served row and the
@@ -14,7 +14,7 @@ import pytest
 from dagster import AssetSpec, ResourceDefinition, materialize
 from deltalake import DeltaTable
 
-from athlete_platform.asset_keys import INFERENCE_LOG, RACE_RESULTS
+from athlete_platform.asset_keys import CHAMPION_DECISION, INFERENCE_LOG, RACE_RESULTS
 from athlete_platform.model import contract
 from athlete_platform.model.promotion import (
     DEMOTE,
@@ -199,7 +199,7 @@ def test_asset_promotes_a_better_challenger_after_enough_unseen_races_and_record
         assert '"paired_unseen_races": 40' in model_version.tags["champion_decision_numbers"]
         assert metadata["reason"] in model_version.description and "< 20 needed" not in model_version.description
     assert client.get_model_version(mf.MODEL_NAME, v1).description.startswith("Trained on the races before 2025-01-06.")
-    table = DeltaTable(str(root / "models" / "champion_decision")).to_pandas()
+    table = DeltaTable(str(root.joinpath(*CHAMPION_DECISION.path))).to_pandas()
     assert list(table["action"].sort_values()) == [KEEP, PROMOTE]
 
 

@@ -5,7 +5,7 @@ and one MLflow store:
 
 A. week 2024-09-30, ``model_kind=riegel`` (the formula as a model: passes both gates) → v1, first champion.
 B. week 2024-10-07, default gradient boosting (with the DLE artifact) → v2, the challenger: registration does
-   not promote (models/champion_decision does, on unseen races: test_champion_decision.py).
+   not promote (model/champion_decision does, on unseen races: test_champion_decision.py).
 C. week 2024-10-07, ``riegel`` again → v3 is the challenger, the champion stays v1.
 D. week 2024-10-07, ``constant`` (trivial model) → both gates fail: run FAILED, nothing registered.
 E. week 2024-10-07, good model but a 1-second 10K gate → ``mae_10k_gate`` alone fails: nothing registered.
@@ -42,19 +42,19 @@ def run_week(root: Path, instance, partition: str, **config):
         partition_key=partition,
         resources=model_resources(root, ui_url=UI_URL),
         instance=instance,
-        run_config={"ops": {"models__time_estimator": {"config": {**BASE_CONFIG, **config}}}},
+        run_config={"ops": {"model__time_estimator": {"config": {**BASE_CONFIG, **config}}}},
         raise_on_error=False,
     )
 
 
 def registered_row(result) -> dict:
-    events = result.asset_materializations_for_node("models__registered_time_estimator")
+    events = result.asset_materializations_for_node("model__registered_time_estimator")
     assert len(events) == 1
     return {key: value.value for key, value in events[0].metadata.items()}
 
 
 def trained_run_id(result) -> str:
-    events = result.asset_materializations_for_node("models__time_estimator")
+    events = result.asset_materializations_for_node("model__time_estimator")
     return events[0].metadata["mlflow_run_id"].value
 
 
@@ -91,7 +91,7 @@ def test_registration_sets_the_challenger_and_never_promotes(scenario):
     assert checks["mae_10k_gate"].passed and checks["beats_riegel"].passed and checks["no_future_features"].passed
     row = registered_row(result)
     assert (row["version"], row["promoted"], row["aliases"]) == ("2", False, "challenger")
-    assert "models/champion_decision" in row["reason"]
+    assert "model/champion_decision" in row["reason"]
     client, name = scenario["client"], scenario["mlflow"].model_name
     # The training cut-off travels with the version: promotion reads it to know which races it never saw.
     assert client.get_model_version(name, "2").tags["data_window_end"] == W2
@@ -115,7 +115,7 @@ def test_bad_model_is_blocked_and_never_registered(scenario, run, failing):
     assert not result.success
     checks = check_results(result)
     assert {name for name in ("mae_10k_gate", "beats_riegel") if not checks[name].passed} == failing
-    assert result.asset_materializations_for_node("models__registered_time_estimator") == []
+    assert result.asset_materializations_for_node("model__registered_time_estimator") == []
     client, name = scenario["client"], scenario["mlflow"].model_name
     versions = client.search_model_versions(f"name='{name}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]  # nothing after the good runs
@@ -168,7 +168,7 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on its runs
     assert "mae_10k_gate" in tags["mlflow.note.content"] and "| distance |" in tags["mlflow.note.content"]
 
-    estimator_row = result.asset_materializations_for_node("models__time_estimator")[0].metadata
+    estimator_row = result.asset_materializations_for_node("model__time_estimator")[0].metadata
     assert estimator_row["mlflow_run"].value == f"{UI_URL}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
     per_distance = {record.data["distance"]: record.data for record in estimator_row["per_distance"].value.records}
     assert per_distance["10k"]["model_mae_s"] == pytest.approx(metrics["cv/10k/model_mae_s"], abs=0.01)
@@ -177,7 +177,7 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
     assert list(logged_table["distance"]) == list(per_distance)
 
     name = scenario["mlflow"].model_name
-    registered = result.asset_materializations_for_node("models__registered_time_estimator")[0].metadata
+    registered = result.asset_materializations_for_node("model__registered_time_estimator")[0].metadata
     assert registered["model_version_url"].value == f"{UI_URL}/#/models/{name}/versions/2"
     assert client.get_registered_model(name).description.startswith("Race-time estimator of athlete-platform")
     description = client.get_model_version(name, "2").description

@@ -88,8 +88,8 @@ def test_links_for_a_tracking_server_a_local_ui_and_databricks():
     assert tracking.links_for("databricks") is None  # no workspace host known
     workspace = tracking.links_for("databricks", databricks_host="adb-1.2.azuredatabricks.net")
     assert workspace.run("42", "r1") == "https://adb-1.2.azuredatabricks.net/ml/experiments/42/runs/r1"
-    assert workspace.model_version("uc_athlete_data.models.time_estimator", 3) == \
-        "https://adb-1.2.azuredatabricks.net/explore/data/models/uc_athlete_data/models/time_estimator/version/3"
+    assert workspace.model_version("uc_athlete_data.model.time_estimator", 3) == \
+        "https://adb-1.2.azuredatabricks.net/explore/data/models/uc_athlete_data/model/time_estimator/version/3"
 
 
 def test_the_resource_links_to_its_ui_when_configured(tmp_path, monkeypatch):

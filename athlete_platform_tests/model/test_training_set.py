@@ -8,6 +8,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import TRAINING_SET
 from athlete_platform.features.assets import athlete_rolling_features
 from athlete_platform.labels.assets import race_results
 from athlete_platform.model.assets import ALL_DAYS_BEFORE_WEEK, training_set
@@ -170,7 +171,7 @@ def materialized(tmp_path_factory):
         [upstream_spec(race_results), upstream_spec(athlete_rolling_features), training_set],
         partition_key=WEEK, resources=model_resources(root), instance=DagsterInstance.ephemeral(),
     )
-    stored = DeltaTable(str(root / "delta" / "feature_store" / "training_set")).to_pandas()
+    stored = DeltaTable(str(root.joinpath("delta", *TRAINING_SET.path))).to_pandas()
     return tables, result, stored
 
 
@@ -191,5 +192,5 @@ def test_training_set_asset_is_point_in_time_and_checked(materialized):
     # history really is all of it: races from the first simulated weeks are in
     assert pd.to_datetime(stored["race_date"]).min() < pd.Timestamp("2023-03-01")
     assert find_leaks(stored, tables.rolling).passed
-    metadata = result.asset_materializations_for_node("feature_store__training_set")[0].metadata
+    metadata = result.asset_materializations_for_node("model__training_set")[0].metadata
     assert metadata["rows"].value == len(stored)

@@ -44,7 +44,7 @@ def test_reports_render_top_athletes_with_a_preview(tmp_path):
     tags = {"dagster/asset_partition_range_start": (DAY - dt.timedelta(days=2)).isoformat(),
             "dagster/asset_partition_range_end": DAY.isoformat()}
     result = materialize([*SPECS, athlete_reports], tags=tags, resources=resources,
-                         run_config={"ops": {"gold__athlete_reports": {"config": config}}})
+                         run_config={"ops": {"monitoring__athlete_reports": {"config": config}}})
 
     table = DeltaTable(str(tmp_path.joinpath(*ATHLETE_REPORTS.path))).to_pandas().sort_values("rank")
     assert set(table["report_date"]) == {DAY}  # a range run renders only its last max_report_days days

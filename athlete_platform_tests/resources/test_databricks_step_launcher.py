@@ -16,6 +16,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, execute_job, reconstructable
 from deltalake import DeltaTable
 
+from athlete_platform.asset_keys import RAW_ACTIVITIES
 from athlete_platform.resources.databricks import KNOB_VARS, databricks_resources, step_launcher_config
 from athlete_platform.resources.databricks_launcher import clusters_api_spec
 from athlete_platform.resources.environments import local_resources
@@ -54,7 +55,7 @@ def test_databricks_resources_bind_the_local_keys_without_resolving_secrets(monk
     assert config["env_variables"]["ATHLETE_PLATFORM_SOURCE"] == "strava_api"
     assert config["run_config"]["cluster"]["new"]["size"] == {"num_workers": 0}  # single node
     assert config["cluster_scope"] == "run"  # by default the steps of a run share one new cluster
-    assert config["env_variables"]["ATHLETE_PLATFORM_HOME"] == "/Volumes/uc_athlete_data/gold/files"  # report PNGs
+    assert config["env_variables"]["ATHLETE_PLATFORM_HOME"] == "/Volumes/uc_athlete_data/monitoring/files"  # report PNGs
 
     monkeypatch.setenv("DATABRICKS_INSTANCE_POOL_ID", "pool-1")
     monkeypatch.setenv("DATABRICKS_CLUSTER_SCOPE", "step")
@@ -146,7 +147,7 @@ def test_bronze_and_silver_day_through_the_databricks_step_launcher(emulator, tm
     assert activities["activity_id"].tolist() == [201, 202]
     assert activities.set_index("activity_id").loc[202, "name"] == "Renamed after upload"
     assert DeltaTable(str(delta / "silver" / "quarantine")).to_pandas()["activity_id"].tolist() == [203]
-    assert len(DeltaTable(str(delta / "bronze" / "raw_activities")).to_pandas()) == 4
+    assert len(DeltaTable(str(delta.joinpath(*RAW_ACTIVITIES.path))).to_pandas()) == 4
 
     # Events that came back from the remote step: emitted by the emulated driver's process, replayed locally.
     remote = [event for event in result.all_events if event.pid == run.pid]
@@ -163,7 +164,7 @@ def test_bronze_and_silver_day_through_the_databricks_step_launcher(emulator, tm
     assert checks == {"unique_activity_id": True, "positive_duration_and_distance": True,
                       "plausible_pace_and_hr": True, "rows_in_own_partition": True, "every_record_accounted_for": True,
                       "quarantine_rate": False}
-    bronze = events_of(result, "bronze__raw_activities", DagsterEventType.ASSET_MATERIALIZATION)
+    bronze = events_of(result, "ingest__raw_activities", DagsterEventType.ASSET_MATERIALIZATION)
     assert [event.pid for event in bronze] == [bronze_run.pid]  # bronze's own remote step
     assert bronze[0].step_materialization_data.materialization.metadata["records"].value == 4
     # The materializations are in the local instance's event log too (the launcher hands them over).
@@ -181,7 +182,7 @@ def test_bronze_and_silver_day_through_the_databricks_step_launcher(emulator, tm
 
     lines = [f"\n[databricks emulator] endpoints: {', '.join(called)}",
              f"[databricks emulator] remote events: {sorted(t.value for t in remote_types)}"]
-    for step_key, emulated in [("bronze__raw_activities", bronze_run), ("silver_activities", run)]:
+    for step_key, emulated in [("ingest__raw_activities", bronze_run), ("silver_activities", run)]:
         step = events_of(result, step_key, DagsterEventType.STEP_SUCCESS)[0]
         lines.append(
             f"[databricks emulator] remote step {step_key}: submit→terminated {emulated.wall_seconds:.1f}s "

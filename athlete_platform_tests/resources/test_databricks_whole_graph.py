@@ -29,6 +29,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, execute_job, re
 from deltalake import DeltaTable
 
 from athlete_platform import jobs
+from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS
 from athlete_platform.model import contract
 from athlete_platform.resources.databricks import KNOB_VARS, PLATFORM_HOME_VAR
 from athlete_platform_tests.support import databricks_graph
@@ -86,7 +87,7 @@ def scenario(tmp_path_factory):
         patch.setenv("DATABRICKS_HOST", emulator.url)
         patch.setenv("DATABRICKS_TOKEN", emulator.token)
         patch.setenv(databricks_graph.ROOT_VAR, str(root))
-        patch.setenv(PLATFORM_HOME_VAR, str(root / "volume"))  # stands in for /Volumes/<catalog>/gold/files
+        patch.setenv(PLATFORM_HOME_VAR, str(root / "volume"))  # stands in for /Volumes/<catalog>/monitoring/files
         scenario = Scenario(emulator, root)
         scenario.run("ingest_job (history range)", databricks_graph.ingest_job,
                      tags={"dagster/asset_partition_range_start": HISTORY[0],
@@ -94,11 +95,11 @@ def scenario(tmp_path_factory):
         scenario.run("weekly_features_job", databricks_graph.weekly_features_job,
                      tags={"dagster/partition": PREVIOUS_WEEK})
         scenario.run("weekly_training_job", databricks_graph.weekly_training_job, tags={"dagster/partition": WEEK},
-                     run_config={"ops": {"models__time_estimator": {"config": TRAINING}}})
+                     run_config={"ops": {"model__time_estimator": {"config": TRAINING}}})
         scenario.run("daily_job", databricks_graph.daily_job, tags={"dagster/partition": DAY})
         scenario.run("weekly_training_job (failing gate)", databricks_graph.weekly_training_job,
                      tags={"dagster/partition": WEEK},
-                     run_config={"ops": {"models__time_estimator": {"config": FAILING_TRAINING}}},
+                     run_config={"ops": {"model__time_estimator": {"config": FAILING_TRAINING}}},
                      asset_selection=[jobs.TIME_ESTIMATOR, jobs.REGISTERED_TIME_ESTIMATOR])
         scenario.run("maintenance_job", databricks_graph.maintenance_job, tags={})
         yield scenario
@@ -204,14 +205,14 @@ def test_the_model_is_registered_with_aliases_where_the_remote_side_logs_and_pre
     assert registered.metadata["version"].value == "1"
     assert registered.metadata["aliases"].value == f"{contract.CHALLENGER_ALIAS},{contract.CHAMPION_ALIAS}"
 
-    predictions = DeltaTable(str(scenario.root / "delta" / "gold" / "athlete_predictions")).to_pandas()
+    predictions = DeltaTable(str(scenario.root.joinpath("delta", *PREDICTIONS.path))).to_pandas()
     assert len(predictions) > 0 and set(predictions["prediction_date"].astype(str)) == {DAY}
     assert set(predictions["model_name"]) == {resource.model_name}
     assert set(predictions["model_version"]) == {"1"} and set(predictions["mlflow_run_id"]) == {version.run_id}
     assert materialized(daily)[jobs.INFERENCE_KEYS[0]][0].partition == DAY
 
     # the report PNGs are files on the volume the remote steps were given, not on the emulated driver's disk
-    reports = DeltaTable(str(scenario.root / "delta" / "gold" / "athlete_reports")).to_pandas()
+    reports = DeltaTable(str(scenario.root.joinpath("delta", *ATHLETE_REPORTS.path))).to_pandas()
     assert len(reports) > 0
     for path in reports["png_path"]:
         assert Path(path).is_relative_to(scenario.root / "volume" / "reports") and Path(path).stat().st_size > 0
@@ -224,13 +225,13 @@ def test_a_failing_blocking_gate_on_the_remote_side_fails_the_step_and_registers
     result = job["result"]
     assert not result.success
     by_step = {step_key_of(run): run for run in job["runs"]}
-    assert set(by_step) == {"models__time_estimator"}  # registration never launched
-    estimator_run = by_step["models__time_estimator"]
+    assert set(by_step) == {"model__time_estimator"}  # registration never launched
+    estimator_run = by_step["model__time_estimator"]
     checks = checks_of(result)
     assert not checks[(jobs.TIME_ESTIMATOR, "beats_riegel")].passed
     assert not checks[(jobs.TIME_ESTIMATOR, "mae_10k_gate")].passed
     failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
-    assert [e.step_key for e in failures] == ["models__time_estimator"] and failures[0].pid == estimator_run.pid
+    assert [e.step_key for e in failures] == ["model__time_estimator"] and failures[0].pid == estimator_run.pid
     assert jobs.REGISTERED_TIME_ESTIMATOR not in materialized(result)
     resource = databricks_graph.mlflow_resource(scenario.root)
     assert [str(v.version) for v in resource.client().search_model_versions(f"name='{resource.model_name}'")] == ["1"]

@@ -44,7 +44,7 @@ def ingest(root, spark_resource, source, first: str | None = None, last: str | N
     tables = {
         name: DeltaTable(str(root.joinpath(*path))).to_pandas()
         for name, path in {
-            "bronze": ("bronze", "raw_activities"),
+            "bronze": ("ingest", "raw_activities"),
             "silver": ("silver", "activities"),
             "quarantine": ("silver", "quarantine"),
             "profiles": ("silver", "activity_hr_profiles"),

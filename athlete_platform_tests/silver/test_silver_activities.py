@@ -39,7 +39,7 @@ def test_range_run_dedupes_quarantines_and_checks(tmp_path, spark_resource):
     assert quarantine["activity_id"].tolist() == [103]
     assert quarantine["reject_fields"].tolist() == ["distance"]
     assert "negative" in quarantine["reason"].iloc[0]
-    assert len(read(tmp_path, "bronze", "raw_activities")) == 5  # bronze keeps everything as received
+    assert len(read(tmp_path, "ingest", "raw_activities")) == 5  # bronze keeps everything as received
 
     checks = check_results(result)
     assert all(checks[name].passed for name in
@@ -58,7 +58,7 @@ def test_rematerializing_a_partition_replaces_only_that_partition(tmp_path, spar
         materialize_window([raw_activities, silver_activities], resources, "2025-03-02")
     after = read(tmp_path, "silver", "activities").sort_values("activity_id").reset_index(drop=True)
     assert after.drop(columns=["ingested_at"]).equals(before.drop(columns=["ingested_at"]))
-    assert len(read(tmp_path, "bronze", "raw_activities")) == 5  # no duplicates after two re-runs
+    assert len(read(tmp_path, "ingest", "raw_activities")) == 5  # no duplicates after two re-runs
     assert (after.set_index("activity_id").loc[[101, 104], "ingested_at"]
             == before.set_index("activity_id").loc[[101, 104], "ingested_at"]).all()  # other days untouched
 
@@ -115,7 +115,7 @@ def test_records_before_the_first_partition_or_undatable_are_quarantined_exactly
     materialize_window([raw_activities, silver_activities], resources, first)
     again = read(tmp_path, "silver", "quarantine")
     assert sorted(again["reason"]) == reasons
-    assert len(read(tmp_path, "bronze", "raw_activities")) == 7
+    assert len(read(tmp_path, "ingest", "raw_activities")) == 7
 
 
 def test_lost_rows_fail_the_accounting_check():

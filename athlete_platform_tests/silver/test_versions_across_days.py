@@ -67,17 +67,17 @@ def test_a_range_run_picks_the_version_that_arrived_last_not_the_later_arrival_o
 def test_reruns_write_identical_rows_and_keep_the_first_arrival(tmp_path, spark_resource):
     records = [run_activity(1, A), run_activity(2, B), run_activity(2, B, name="Renamed")]
     run(tmp_path, spark_resource, records, A, B)
-    bronze = read(tmp_path, "bronze", "raw_activities").sort_values(["activity_date", "record_seq"], ignore_index=True)
+    bronze = read(tmp_path, "ingest", "raw_activities").sort_values(["activity_date", "record_seq"], ignore_index=True)
     silver = read(tmp_path, "silver", "activities").sort_values("activity_id", ignore_index=True)
 
     run(tmp_path, spark_resource, records, A, B)
     run(tmp_path, spark_resource, records, B)
-    again = read(tmp_path, "bronze", "raw_activities").sort_values(["activity_date", "record_seq"], ignore_index=True)
+    again = read(tmp_path, "ingest", "raw_activities").sort_values(["activity_date", "record_seq"], ignore_index=True)
     assert again.equals(bronze)  # ingested_at included: when each record first arrived
     assert read(tmp_path, "silver", "activities").sort_values("activity_id", ignore_index=True).equals(silver)
 
     # A new version of activity 1 arrives: only that row gets a new arrival time, and it wins.
     run(tmp_path, spark_resource, [run_activity(1, A, name="Edited"), *records[1:]], A)
-    latest = read(tmp_path, "bronze", "raw_activities").set_index("activity_id")
+    latest = read(tmp_path, "ingest", "raw_activities").set_index("activity_id")
     assert latest.loc[1, "ingested_at"] > bronze.set_index("activity_id").loc[1, "ingested_at"]
     assert versions_of(tmp_path, 1)["name"].tolist() == ["Edited"]
