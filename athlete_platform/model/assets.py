@@ -65,6 +65,7 @@ from athlete_platform.frames import markdown_table
 from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA
 from athlete_platform.model import contract
 from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorParams
+from athlete_platform.model.evaluation import MIN_GAP_DAYS
 from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
 from athlete_platform.partitions import FIRST_DAY, weekly_partitions, window_dates
 from athlete_platform.resources.mlflow_resource import MlflowResource
@@ -77,7 +78,6 @@ ALL_DAYS_BEFORE_WEEK = TimeWindowPartitionMapping(start_offset=-HISTORY_WEEKS, e
 MODEL_CODE_VERSION = "2"
 #: The 10K gate's tie band when judged against the formulas (see _gates).
 TIE_TOLERANCE = 0.05
-MIN_GAP_DAYS = 43
 #: The packages whose code decides what a model learns (domain math, features, labels, the model): every
 #: Python file in them, so a new or moved module is fingerprinted without a list to keep.
 _FINGERPRINT_PACKAGES = ("domain", "features", "labels", "model")
@@ -390,7 +390,7 @@ def _gates(outcome, threshold: float) -> tuple[bool, bool, dict[str, str]]:
     kinds={"scikitlearn", "mlflow", "delta"},
     code_version=MODEL_CODE_VERSION,
     description=(
-        "Trains the race-time estimator on the week's training set (time-ordered CV with a 43-day gap, Riegel and "
+        f"Trains the race-time estimator on the week's training set (time-ordered CV with a {MIN_GAP_DAYS}-day gap, Riegel and "
         "VDOT baselines on the same folds, split-conformal 80 % intervals), logs it to MLflow with lineage and a "
         "NannyML DLE artifact. Logged, not registered: registration is downstream of the gates."
     ),

@@ -73,6 +73,7 @@ from athlete_platform.model.athlete_correction import (
 from athlete_platform.model.contract import DISTANCES_M, FEATURE_COLUMNS, PREDICTION_COLUMNS, feature_matrix, prediction_columns
 from athlete_platform.model.evaluation import (
     ALL_DISTANCES,
+    MIN_GAP_DAYS,
     Fold,
     NotEnoughRaces,
     interval_coverage,
@@ -569,7 +570,7 @@ class TrainingOutcome:
 
 
 def train_time_estimator(
-    rows: pd.DataFrame, params: EstimatorParams, *, n_folds: int = 4, gap_days: int = 43, min_train_races: int = 100,
+    rows: pd.DataFrame, params: EstimatorParams, *, n_folds: int = 4, gap_days: int = MIN_GAP_DAYS, min_train_races: int = 100,
     min_train_days: int = 0, prior: pd.DataFrame | None = None,
 ) -> TrainingOutcome:
     """Cross-validate and fit the learned model; with too few races for the folds, serve the better classical

@@ -25,6 +25,8 @@ import pandas as pd
 
 METRIC_COLUMNS: Final = ("n", "mae_s", "rmse_s", "mape_pct")
 ALL_DISTANCES: Final = "all"
+#: Days between a fold's last training race and its first test race: longer than the 42-day CTL window.
+MIN_GAP_DAYS: Final = 43
 
 
 class NotEnoughRaces(ValueError):
@@ -50,7 +52,7 @@ def _as_days(race_dates) -> np.ndarray:
 
 
 def time_folds(
-    race_dates, n_folds: int = 4, gap_days: int = 43, min_train_races: int = 100, min_train_days: int = 0
+    race_dates, n_folds: int = 4, gap_days: int = MIN_GAP_DAYS, min_train_races: int = 100, min_train_days: int = 0
 ) -> list[Fold]:
     """Expanding-window folds over ``race_dates`` (any order); see the module docstring."""
     if n_folds < 1:

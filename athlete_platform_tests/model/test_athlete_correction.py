@@ -20,6 +20,7 @@ from athlete_platform.model.estimator import (
     own_distance_prediction,
     train_time_estimator,
 )
+from athlete_platform.model.evaluation import MIN_GAP_DAYS
 from athlete_platform.model.population_prior import simulated_prior_rows
 from athlete_platform.model.walk_forward import walk_forward, walk_forward_metrics
 
@@ -122,7 +123,7 @@ def test_a_prediction_never_sees_the_race_it_predicts(prior):
 def test_too_few_races_serve_the_better_formula_with_intervals(prior):
     rows, _ = runner_rows(prior, 1.0)
     few = rows.head(6)
-    outcome = train_time_estimator(few, EstimatorParams(**FAST), n_folds=4, gap_days=43, min_train_races=100)
+    outcome = train_time_estimator(few, EstimatorParams(**FAST), n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100)
     assert outcome.not_enough_races and "training races" in outcome.not_enough_races
     model = outcome.model
     assert model.params.model_kind == "baseline" and model.params.offset in ("riegel", "vdot")
@@ -131,7 +132,7 @@ def test_too_few_races_serve_the_better_formula_with_intervals(prior):
     expected = outcome.cv.oof["model_s"].to_numpy()
     np.testing.assert_allclose(pred, expected, rtol=1e-9)
     assert (lo < pred).all() and (pred < hi).all()
-    nothing = train_time_estimator(few.head(0), EstimatorParams(**FAST), n_folds=4, gap_days=43, min_train_races=100)
+    nothing = train_time_estimator(few.head(0), EstimatorParams(**FAST), n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100)
     assert nothing.not_enough_races and nothing.model.params.model_kind == "baseline"
     assert np.isfinite(nothing.model.predict(contract.model_input(few)).to_numpy()).all()
 
@@ -139,7 +140,7 @@ def test_too_few_races_serve_the_better_formula_with_intervals(prior):
 def test_with_the_prior_a_runner_with_a_few_dozen_races_gets_a_learned_model(prior):
     rows, source = runner_rows(prior, 1.0)
     population = prior[prior["athlete_id"] != source]
-    outcome = train_time_estimator(rows, EstimatorParams(**FAST), n_folds=3, gap_days=43, min_train_races=100,
+    outcome = train_time_estimator(rows, EstimatorParams(**FAST), n_folds=3, gap_days=MIN_GAP_DAYS, min_train_races=100,
                                    prior=population)
     assert outcome.not_enough_races is None and outcome.model.params.model_kind == "gbm_pooled"
     assert set(outcome.cv.oof["athlete_id"]) == {123}  # evaluated on the runner's races only
@@ -154,13 +155,13 @@ def test_gates_judge_the_evidence_there_is(prior):
     rows, source = runner_rows(prior, 1.0)
     population = prior[prior["athlete_id"] != source]
     no_10k = rows[rows["distance_bucket"] != "10k"]
-    learned = train_time_estimator(no_10k, EstimatorParams(**FAST), n_folds=3, gap_days=43, min_train_races=100,
+    learned = train_time_estimator(no_10k, EstimatorParams(**FAST), n_folds=3, gap_days=MIN_GAP_DAYS, min_train_races=100,
                                    prior=population)
     gate_10k, gate_riegel, notes = _gates(learned, 180.0)
     assert gate_10k and notes["mae_10k_gate"] == "not judged: no 10K race in the test folds"
     model_all, riegel_all = learned.cv.metric("model", "all"), learned.cv.metric("riegel", "all")
     assert gate_riegel == (model_all <= riegel_all) and "Riegel" in notes["beats_riegel"]
-    baseline = train_time_estimator(no_10k.head(5), EstimatorParams(**FAST), n_folds=4, gap_days=43, min_train_races=100)
+    baseline = train_time_estimator(no_10k.head(5), EstimatorParams(**FAST), n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100)
     gate_10k, gate_riegel, notes = _gates(baseline, 180.0)
     assert gate_10k and gate_riegel and notes["beats_riegel"].startswith("not judged: not enough races")
 

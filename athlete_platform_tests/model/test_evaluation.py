@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from athlete_platform.model.evaluation import (
+    MIN_GAP_DAYS,
     NotEnoughRaces,
     interval_coverage,
     metrics_by_distance,
@@ -52,7 +53,7 @@ def test_gap_and_time_order_in_every_fold(n_folds, gap_days, min_train):
 def test_training_races_are_all_races_far_enough_before_the_test_block():
     dates = random_race_dates(300, seed=3)
     days = pd.to_datetime(dates).dt.date.to_numpy()
-    for fold in time_folds(dates, n_folds=3, gap_days=43, min_train_races=60):
+    for fold in time_folds(dates, n_folds=3, gap_days=MIN_GAP_DAYS, min_train_races=60):
         cutoff = fold.test_start - dt.timedelta(days=43)
         assert set(fold.train.tolist()) == set(np.flatnonzero(days <= cutoff).tolist())
 
@@ -60,10 +61,10 @@ def test_training_races_are_all_races_far_enough_before_the_test_block():
 def test_not_enough_races_is_an_error_with_a_reason():
     dates = random_race_dates(40, seed=1)
     with pytest.raises(NotEnoughRaces, match="training races"):
-        time_folds(dates, n_folds=4, gap_days=43, min_train_races=100)
+        time_folds(dates, n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100)
     same_day = pd.Series([dt.date(2024, 1, 1)] * 200 + [dt.date(2024, 6, 1)] * 10)
     with pytest.raises(NotEnoughRaces, match="test dates"):
-        time_folds(same_day, n_folds=3, gap_days=43, min_train_races=100)
+        time_folds(same_day, n_folds=3, gap_days=MIN_GAP_DAYS, min_train_races=100)
 
 
 def test_regression_metrics_by_hand():
@@ -98,10 +99,10 @@ def test_the_first_test_block_waits_for_a_training_span_not_only_a_race_count():
     warming up: the span rule keeps such a fold out."""
     start = dt.date(2023, 1, 1)
     dates = pd.Series([start + dt.timedelta(days=int(d)) for d in np.arange(0, 1000, 0.5)])  # two races a day
-    by_count = time_folds(dates, n_folds=4, gap_days=43, min_train_races=100)
-    by_span = time_folds(dates, n_folds=4, gap_days=43, min_train_races=100, min_train_days=180)
+    by_count = time_folds(dates, n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100)
+    by_span = time_folds(dates, n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100, min_train_days=180)
     assert (by_count[0].train_end - start).days < 60
     assert (by_span[0].train_end - start).days >= 180
     assert by_span[0].gap_days >= 43
     with pytest.raises(NotEnoughRaces, match="over 2000 days"):
-        time_folds(dates, n_folds=4, gap_days=43, min_train_races=100, min_train_days=2000)
+        time_folds(dates, n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=100, min_train_days=2000)

@@ -25,6 +25,7 @@ from athlete_platform.labels.assets import race_results
 from athlete_platform.model import contract
 from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
 from athlete_platform.model.estimator import DISTANCE_KEYS, EstimatorParams, train_time_estimator
+from athlete_platform.model.evaluation import MIN_GAP_DAYS
 from athlete_platform.model.training_set import point_in_time_join
 from athlete_platform_tests.model.helpers import model_resources, simulated_tables, upstream_spec, write_upstream
 from athlete_platform_tests.support.runs import check_results
@@ -201,7 +202,7 @@ def test_pure_training_beats_riegel_with_honest_intervals(scenario):
     tables = scenario["tables"]
     races = tables.races[pd.to_datetime(tables.races["race_date"]) < pd.Timestamp(W2)]
     rows = point_in_time_join(races, tables.rolling).rows
-    outcome = train_time_estimator(rows, EstimatorParams(), n_folds=4, gap_days=43, min_train_races=80)
+    outcome = train_time_estimator(rows, EstimatorParams(), n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=80)
     cv = outcome.cv
     assert cv.metric("model", "all") < cv.metric("riegel", "all")
     assert cv.metric("model", "10k") < contract.MAX_10K_MAE_S
