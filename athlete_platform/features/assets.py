@@ -51,7 +51,7 @@ from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
 
 #: Days of earlier activities read to score an activity (threshold pace: 90 d; HRmax: this window).
 HISTORY_DAYS = 365
-DATE_COLUMNS = {"activity_date", "date", "week_start", "as_of_date", "last_date"}
+DATE_COLUMNS = {"activity_date", "date", "week_start", "as_of_date"}
 
 
 class FeatureConfig(Config):
@@ -368,9 +368,8 @@ def rolling_for_athletes(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame, *,
             f"athlete {athlete_id} has daily features before {start} but no rolling features for {day_before}: "
             f"materialize athlete_rolling_features for {day_before} (or a range ending there) first"
         )
-    state = compute.state_from_previous_rows(previous, history, config) if not previous.empty else None
-    rows, _ = compute.rolling_features(new, state, config)
-    return rows[columns]
+    states = compute.state_from_previous_rows(previous, history, config)
+    return compute.rolling_features(new, states, config)[columns]
 
 
 ROLLING_CHECKS = [

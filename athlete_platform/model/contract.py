@@ -33,7 +33,7 @@ FEATURE_COLUMNS: Final = (
     "best_effort_21k_s",
     "best_effort_42k_s",
     # Fitness now rather than at the best effort of 90 days: recent Daniels-Gilbert VDOT of road runs and
-    # the aerobic Efficiency Factor (speed per heartbeat) and its trend (features/compute.py).
+    # the aerobic Efficiency Factor (speed per heartbeat) and its trend (features/compute/daily.py, rolling.py).
     "best_vdot_30d",
     "median_vdot_30d",
     "top3_vdot_90d",

@@ -79,7 +79,7 @@ def rolling_from_silver(silver: pd.DataFrame, start: dt.date, end: dt.date,
     """activity_features → daily_features → rolling_features over ``[start, end)`` in one batch."""
     activity = compute.activity_features(silver, None, None, feature_config)
     daily = compute.daily_features(activity, {}, start, end, feature_config)
-    rolling, _ = compute.rolling_features(daily, None, feature_config)
+    rolling = compute.rolling_features(daily, None, feature_config)
     return rolling
 
 

@@ -16,6 +16,7 @@ from athlete_platform.domain import hr_zones
 from athlete_platform.domain import training_load as tl
 from athlete_platform.domain.race_baselines import vdot_from_performance
 from athlete_platform.features import compute as fc
+from athlete_platform.features.compute.common import FITNESS_LOOKBACK_DAYS
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 DAY0 = dt.date(2024, 1, 1)  # a Monday
@@ -142,8 +143,27 @@ def all_tables(
     firsts = activities.groupby("athlete_id")["activity_date"].min().to_dict()
     daily = fc.daily_features(features, firsts, min(firsts.values()), end, config)
     weekly = fc.weekly_features(daily)
-    rolling, state = fc.rolling_features(daily, None, config)
-    return {"activity": features, "daily": daily, "weekly": weekly, "rolling": rolling, "state": state}
+    rolling = fc.rolling_features(daily, None, config)
+    return {"activity": features, "daily": daily, "weekly": weekly, "rolling": rolling}
+
+
+def chained_rolling(daily_parts: list[pd.DataFrame], config: fc.FeatureParams | None = None) -> pd.DataFrame:
+    """Rolling rows of consecutive daily parts, one call per part, each continuing from the athletes' last
+    rolling rows so far and the daily rows so far: the asset's path (``state_from_previous_rows``)."""
+    parts: list[pd.DataFrame] = []
+    last_rows: pd.DataFrame | None = None
+    history: list[pd.DataFrame] = []
+    for daily in daily_parts:
+        states = None
+        if history:
+            states = fc.state_from_previous_rows(last_rows, pd.concat(history, ignore_index=True), config)
+        rows = fc.rolling_features(daily, states, config)
+        parts.append(rows)
+        history.append(daily)
+        # each athlete's newest row: the rows come per athlete in date order, after the older ones
+        last_rows = pd.concat([last_rows, rows], ignore_index=True).drop_duplicates("athlete_id", keep="last")
+    chained = pd.concat(parts, ignore_index=True)
+    return chained.sort_values(["athlete_id", "as_of_date"], kind="stable").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -527,7 +547,7 @@ def test_weekly_week_start_is_monday_for_mid_week_start() -> None:
 
 
 def test_rolling_pmc_matches_reference_and_names_both_tsb() -> None:
-    rows, _ = fc.rolling_features(daily_rows(1, [100.0] * 7 + [0.0]), None)
+    rows = fc.rolling_features(daily_rows(1, [100.0] * 7 + [0.0]), None)
     assert list(rows.columns) == list(fc.ROLLING_FEATURE_COLUMNS)
     assert rows.loc[0, "ctl"] == pytest.approx(2.3810, abs=5e-5)
     assert rows.loc[0, "atl"] == pytest.approx(14.2857, abs=5e-5)
@@ -540,7 +560,7 @@ def test_rolling_pmc_matches_reference_and_names_both_tsb() -> None:
 
 
 def test_rolling_acwr_reference_vector_and_warmup() -> None:
-    rows, _ = fc.rolling_features(daily_rows(1, [50.0] * 21 + [100.0] * 7), None)
+    rows = fc.rolling_features(daily_rows(1, [50.0] * 21 + [100.0] * 7), None)
     assert rows["acwr_rolling_7_28"].iloc[:27].isna().all()
     assert rows["acwr_rolling_7_28"].iloc[27] == pytest.approx(1.600, abs=5e-4)
     assert rows["acwr_ewma_7_28"].iloc[27] == pytest.approx(1.339, abs=5e-4)
@@ -550,7 +570,7 @@ def test_rolling_acwr_reference_vector_and_warmup() -> None:
 
 def test_rolling_monotony_strain_rest_days_consistency() -> None:
     loads = [0.0] * 3 + [5.0] + [0, 20, 10, 10, 10, 10, 10]  # days 1-3 exist but are rest days
-    rows, _ = fc.rolling_features(daily_rows(1, loads), None)
+    rows = fc.rolling_features(daily_rows(1, loads), None)
     last = rows.iloc[-1]
     assert last["monotony_7d"] == pytest.approx(1.8708, abs=5e-5)
     assert last["strain_7d"] == pytest.approx(130.96, abs=5e-3)
@@ -569,7 +589,7 @@ def test_rolling_best_efforts_and_best_pace_windows() -> None:
     daily = daily_rows(
         1, [50.0] * n, best_effort_distance_m=effort_d, best_effort_time_s=effort_t, best_pace_s_per_km=best_pace
     )
-    rows, _ = fc.rolling_features(daily, None)
+    rows = fc.rolling_features(daily, None)
     assert round(rows.loc[0, "best_effort_5k_s"]) == 19 * 60 + 11
     assert round(rows.loc[89, "best_effort_21k_s"]) == 3600 + 28 * 60 + 15  # day 90 still sees day 1
     assert round(rows.loc[89, "best_effort_42k_s"]) == 3 * 3600 + 4 * 60
@@ -584,7 +604,7 @@ def test_rolling_vdot_windows_hand_computed() -> None:
     for day, (top, average) in {2: (50.0, 49.0), 12: (52.0, 50.0), 42: (48.0, 47.0), 62: (51.0, 49.0),
                                 97: (45.0, 44.0)}.items():
         best[day], mean[day] = top, average
-    rows, _ = fc.rolling_features(daily_rows(1, [40.0] * n, best_vdot=best, mean_vdot=mean), None)
+    rows = fc.rolling_features(daily_rows(1, [40.0] * n, best_vdot=best, mean_vdot=mean), None)
     columns = ["best_vdot_30d", "median_vdot_30d", "top3_vdot_90d", "days_since_best_vdot_90d"]
 
     def at(day: int) -> list[float]:
@@ -610,7 +630,7 @@ def test_rolling_efficiency_factor_recent_median_and_ratio_to_the_earlier_60_day
     factor = np.full(n, np.nan)
     factor[[5, 20, 40]] = [1.0, 1.2, 1.1]
     factor[[75, 80, 85]] = [1.3, 1.25, 1.35]
-    rows, _ = fc.rolling_features(daily_rows(1, [40.0] * n, efficiency_factor=factor), None)
+    rows = fc.rolling_features(daily_rows(1, [40.0] * n, efficiency_factor=factor), None)
     recent, ratio = rows["efficiency_factor_30d"], rows["efficiency_factor_ratio"]
     assert math.isnan(recent[4]) and math.isnan(ratio[4])
     assert recent[30] == pytest.approx(1.1)  # days 1..30: median of 1.0 and 1.2
@@ -630,7 +650,7 @@ def test_rolling_efficiency_factor_recent_median_and_ratio_to_the_earlier_60_day
     for day in range(0, n, 2):  # a 10 km road run every other day, 1 s/km faster per day
         km[day] = 10.0
         minutes[day] = (330.0 - day) * 10 / 60
-    rows, _ = fc.rolling_features(daily_rows(1, [60.0] * n, road_run_distance_km=km, road_run_moving_min=minutes), None)
+    rows = fc.rolling_features(daily_rows(1, [60.0] * n, road_run_distance_km=km, road_run_moving_min=minutes), None)
     assert math.isnan(rows.loc[3, "pace_trend_30d"])  # only 2 run days so far
     assert rows.loc[4, "pace_trend_30d"] == pytest.approx(-1.0)
     assert rows.loc[n - 1, "pace_trend_30d"] == pytest.approx(-1.0)
@@ -638,7 +658,7 @@ def test_rolling_efficiency_factor_recent_median_and_ratio_to_the_earlier_60_day
 
 def test_risk_flags_and_reasons() -> None:
     loads = [50.0] * 42 + [150.0] * 7 + [0.0] * 7
-    rows, _ = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureParams())
+    rows = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureParams())
     day49 = rows.iloc[48]  # acwr = 150 / ((21·50 + 7·150)/28) = 2.0; 7 identical days: monotony 10
     assert day49["acwr_rolling_7_28"] == pytest.approx(2.0)
     assert day49["monotony_7d"] == 10.0
@@ -650,16 +670,16 @@ def test_risk_flags_and_reasons() -> None:
     assert rows.iloc[20]["risk_reasons"] == "MONOTONY_GT_2"  # steady 50/day: SD 0
     relaxed = fc.rolling_features(
         daily_rows(1, loads), None, fc.FeatureParams(risk_acwr_gt=2.5, risk_monotony_gt=11, risk_tsb_lt=-100)
-    )[0]
+    )
     assert relaxed["risk_reasons"].eq("").all() and not relaxed["is_overtraining_risk"].any()
 
 
 def test_tsb_flag_is_not_raised_during_warmup_unless_configured() -> None:
     loads = [100.0, 0.0] * 10  # alternating: monotony low, TSB from a 0 seed deeply negative
-    default, _ = fc.rolling_features(daily_rows(1, loads), None)
+    default = fc.rolling_features(daily_rows(1, loads), None)
     assert default["tsb"].min() < -30
     assert not default["risk_reasons"].str.contains("TSB").any()
-    flagged, _ = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureParams(flag_tsb_during_warmup=True))
+    flagged = fc.rolling_features(daily_rows(1, loads), None, fc.FeatureParams(flag_tsb_during_warmup=True))
     assert flagged.loc[flagged["tsb"] < -30, "risk_reasons"].eq("TSB_LT_MINUS_30").all()
 
 
@@ -667,11 +687,14 @@ def test_rolling_rejects_gaps_and_misaligned_state() -> None:
     daily = daily_rows(1, [10.0] * 5)
     with pytest.raises(ValueError, match="consecutive"):
         fc.rolling_features(daily.drop(index=2), None)
-    _, state = fc.rolling_features(daily.iloc[:3], None)
+    first = fc.rolling_features(daily.iloc[:3], None)
+    with pytest.raises(ValueError, match="no daily features row"):
+        fc.state_from_previous_rows(first.iloc[-1:], daily.iloc[:2])  # the history must reach D−1
+    states = fc.state_from_previous_rows(first.iloc[-1:], daily.iloc[:3])
     with pytest.raises(ValueError, match="state ends"):
-        fc.rolling_features(daily.iloc[4:], state)
+        fc.rolling_features(daily.iloc[4:], states)
     with pytest.raises(ValueError, match="state ends"):
-        fc.rolling_features(daily.iloc[2:], state)  # re-running a folded day
+        fc.rolling_features(daily.iloc[2:], states)  # re-running a folded day
 
 
 FITNESS_MARKERS = ("best_vdot_30d", "median_vdot_30d", "top3_vdot_90d", "days_since_best_vdot_90d",
@@ -700,34 +723,18 @@ def test_incremental_equals_batch_over_200_plus_days_with_gaps_and_two_athletes(
     firsts = acts.groupby("athlete_id")["activity_date"].min().to_dict()
     daily = fc.daily_features(features, firsts, DAY0, end)
 
-    batch, batch_state = fc.rolling_features(daily, None)
+    batch = fc.rolling_features(daily, None)
     # rows exist for every calendar day of the daily table
     assert batch[["athlete_id", "as_of_date"]].values.tolist() == daily[["athlete_id", "date"]].values.tolist()
     assert len(batch) >= 400
 
-    state: pd.DataFrame | None = None
-    day_by_day = []
-    for day in sorted(daily["date"].unique()):
-        rows, state = fc.rolling_features(daily[daily["date"] == day], state)
-        day_by_day.append(rows)
-    chained = pd.concat(day_by_day, ignore_index=True).sort_values(["athlete_id", "as_of_date"], kind="stable")
-    _assert_frames_close(chained.reset_index(drop=True), batch)
-    _assert_frames_close(state.drop(columns=[c for c in state.columns if c.startswith("window_")]),
-                         batch_state.drop(columns=[c for c in batch_state.columns if c.startswith("window_")]))
-    for column in [c for c in state.columns if c.startswith("window_")]:
-        for left, right in zip(state[column], batch_state[column]):
-            np.testing.assert_allclose(left, right, atol=1e-9)
+    day_by_day = chained_rolling([daily[daily["date"] == day] for day in sorted(daily["date"].unique())])
+    _assert_frames_close(day_by_day, batch)
 
     # uneven chunks, the daily table recomputed per chunk from the chunk's activities + history
-    state = None
-    pieces = []
     bounds = [DAY0 + dt.timedelta(days=offset) for offset in (0, 1, 31, 38, 150)] + [end]
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        chunk_daily = fc.daily_features(features, firsts, lo, hi)
-        rows, state = fc.rolling_features(chunk_daily, state)
-        pieces.append(rows)
-    chunked = pd.concat(pieces).sort_values(["athlete_id", "as_of_date"], kind="stable").reset_index(drop=True)
-    _assert_frames_close(chunked, batch)
+    chunks = [fc.daily_features(features, firsts, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    _assert_frames_close(chained_rolling(chunks), batch)
 
     assert batch["is_warmup"].sum() == 2 * 42
     assert batch["acwr_rolling_7_28"].notna().any() and batch["pace_trend_30d"].notna().any()
@@ -737,21 +744,21 @@ def test_incremental_equals_batch_over_200_plus_days_with_gaps_and_two_athletes(
 
 
 def test_rolling_continues_from_the_previous_row_and_the_window_of_daily_history() -> None:
-    """What the rolling asset does: D−1's row + the last ``state_window_days`` daily rows, not the state."""
+    """What the rolling asset does: D−1's row + only the last ``state_window_days`` daily rows."""
     acts_1, prof_1 = synthetic_athlete(1, DAY0, 230, seed=13)
     acts_2, prof_2 = synthetic_athlete(2, DAY0 + dt.timedelta(days=40), 190, seed=14)
     features = fc.activity_features(pd.concat([acts_1, acts_2], ignore_index=True),
                                     pd.concat([prof_1, prof_2], ignore_index=True), None)
     firsts = {1: DAY0, 2: DAY0 + dt.timedelta(days=40)}
     daily = fc.daily_features(features, firsts, DAY0, DAY0 + dt.timedelta(days=230))
-    batch, _ = fc.rolling_features(daily, None)
+    batch = fc.rolling_features(daily, None)
     keep = fc.FeatureParams().state_window_days
-    assert keep == fc.FITNESS_LOOKBACK_DAYS == 90  # the new 90-day windows did not widen the history read
+    assert keep == FITNESS_LOOKBACK_DAYS == 90  # the new 90-day windows did not widen the history read
     for split in (DAY0 + dt.timedelta(days=120), DAY0 + dt.timedelta(days=200)):  # athlete 2: 80 / 160 days in
         previous = batch[batch["as_of_date"] == split - dt.timedelta(days=1)]
         history = daily[(daily["date"] < split) & (daily["date"] >= split - dt.timedelta(days=keep))]
-        state = fc.state_from_previous_rows(previous, history)
-        rows, _ = fc.rolling_features(daily[daily["date"] >= split], state)
+        states = fc.state_from_previous_rows(previous, history)
+        rows = fc.rolling_features(daily[daily["date"] >= split], states)
         expected = batch[batch["as_of_date"] >= split].reset_index(drop=True)
         _assert_frames_close(rows.reset_index(drop=True), expected)
         assert expected["top3_vdot_90d"].notna().all() and expected["efficiency_factor_ratio"].notna().any()
@@ -761,8 +768,8 @@ def test_rolling_rows_for_day_d_use_only_days_up_to_d() -> None:
     acts, profiles = synthetic_athlete(1, DAY0, 160, seed=5)
     features = fc.activity_features(acts, profiles, None)
     daily = fc.daily_features(features, {1: DAY0}, DAY0, DAY0 + dt.timedelta(days=160))
-    full, _ = fc.rolling_features(daily, None)
-    prefix, _ = fc.rolling_features(daily.iloc[:100], None)
+    full = fc.rolling_features(daily, None)
+    prefix = fc.rolling_features(daily.iloc[:100], None)
     _assert_frames_close(full.iloc[:100].reset_index(drop=True), prefix)
 
 
@@ -785,21 +792,22 @@ def test_two_athletes_do_not_contaminate_each_other() -> None:
             mine = mine.sort_values("activity_id").reset_index(drop=True)
             expected = expected.sort_values("activity_id").reset_index(drop=True)
         _assert_frames_close(mine, expected)
-    assert set(together["state"]["athlete_id"]) == {1, 2}
 
 
-def test_athlete_state_carries_over_when_it_has_no_new_rows() -> None:
-    daily = pd.concat([daily_rows(1, [40.0] * 5), daily_rows(2, [70.0] * 5)], ignore_index=True)
-    _, state = fc.rolling_features(daily, None)
-    more = daily_rows(1, [40.0] * 2, first_day=DAY0 + dt.timedelta(days=5))
-    rows, new_state = fc.rolling_features(more, state)
-    assert set(rows["athlete_id"]) == {1}
-    kept = new_state.set_index("athlete_id").loc[2]
-    assert kept["last_date"] == DAY0 + dt.timedelta(days=4) and kept["days_seen"] == 5
-    assert new_state.set_index("athlete_id").loc[1, "days_seen"] == 7
+def test_athlete_with_a_state_but_no_new_daily_rows_gets_no_rows() -> None:
+    daily = pd.concat([daily_rows(1, [40.0] * 7), daily_rows(2, [70.0] * 5)], ignore_index=True)
+    split = DAY0 + dt.timedelta(days=5)
+    first = fc.rolling_features(daily[daily["date"] < split], None)
+    states = fc.state_from_previous_rows(first[first["as_of_date"] == split - dt.timedelta(days=1)],
+                                         daily[daily["date"] < split])
+    assert set(states) == {1, 2}
+    rows = fc.rolling_features(daily[daily["date"] >= split], states)  # athlete 2's days ended before split
+    alone = fc.rolling_features(daily[daily["athlete_id"] == 1], None)
+    _assert_frames_close(rows.reset_index(drop=True), alone.iloc[5:].reset_index(drop=True))
+    assert rows["days_seen"].tolist() == [6, 7]
 
 
-def test_tables_have_stable_arrow_types_and_state_survives_an_arrow_round_trip() -> None:
+def test_tables_have_stable_arrow_types_and_the_rolling_state_survives_an_arrow_round_trip() -> None:
     pa = pytest.importorskip("pyarrow")
     acts, profiles = synthetic_athlete(1, DAY0, 80, seed=3)
     tables = all_tables(acts, profiles, DAY0 + dt.timedelta(days=80))
@@ -818,14 +826,12 @@ def test_tables_have_stable_arrow_types_and_state_survives_an_arrow_round_trip()
         for column in ("activity_date", "date", "week_start", "as_of_date"):
             if column in columns:
                 assert schema.field(column).type == pa.date32()
-    # NaN becomes null in Arrow, which is how Spark will hand the state back
-    daily = tables["daily"]
-    _, state = fc.rolling_features(daily.iloc[:50], None)
-    state_table = pa.Table.from_pandas(state, preserve_index=False)
-    assert state_table.schema.field("window_daily_load").type == pa.list_(pa.float64())
-    restored = state_table.to_pandas()
-    continued, _ = fc.rolling_features(daily.iloc[50:], restored)
-    _assert_frames_close(continued.reset_index(drop=True), tables["rolling"].iloc[50:].reset_index(drop=True))
+    # NaN becomes null in Arrow, which is how Spark hands D−1's rolling row and the daily history back
+    daily, rolling = tables["daily"], tables["rolling"]
+    previous = pa.Table.from_pandas(rolling.iloc[49:50], preserve_index=False).to_pandas()
+    history = pa.Table.from_pandas(daily.iloc[:50], preserve_index=False).to_pandas()
+    continued = fc.rolling_features(daily.iloc[50:], fc.state_from_previous_rows(previous, history))
+    _assert_frames_close(continued.reset_index(drop=True), rolling.iloc[50:].reset_index(drop=True))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -872,13 +878,9 @@ def test_real_strava_summaries_through_all_tables() -> None:
     daily = fc.daily_features(features, {7: first}, first, end)
     assert len(daily) == (end - first).days
     assert daily["daily_load"].sum() == pytest.approx(features["training_load"].sum())
-    batch, _ = fc.rolling_features(daily, None)
-    state = None
-    parts = []
-    for lo, hi in [(0, 400), (400, 401), (401, len(daily))]:
-        rows_part, state = fc.rolling_features(daily.iloc[lo:hi], state)
-        parts.append(rows_part)
-    _assert_frames_close(pd.concat(parts, ignore_index=True), batch)
+    batch = fc.rolling_features(daily, None)
+    parts = [daily.iloc[lo:hi] for lo, hi in [(0, 400), (400, 401), (401, len(daily))]]
+    _assert_frames_close(chained_rolling(parts), batch)
     weekly = fc.weekly_features(daily)
     assert weekly["load"].sum() == pytest.approx(daily["daily_load"].sum())
     assert weekly["monotony"].between(0, 10).all()

@@ -91,7 +91,7 @@ def test_riegel_baseline_equals_the_rolling_best_effort_columns():
             "best_effort_time_s": [2_400.0, np.nan, 1_380.0, np.nan, 3_700.0, np.nan, np.nan, 6_900.0, np.nan, np.nan],
         }
     )
-    rolling, _ = compute.rolling_features(daily, None)
+    rolling = compute.rolling_features(daily, None)
     for distance in ("5k", "21k", "42k"):
         np.testing.assert_allclose(
             baselines.riegel_baseline(rolling, distance), rolling[f"best_effort_{distance}_s"], rtol=1e-12

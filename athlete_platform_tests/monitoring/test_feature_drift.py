@@ -64,7 +64,7 @@ def feature_tables(load_factor: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame
         frame.loc[week, column] = frame.loc[week, column] * load_factor
     activity = compute.activity_features(frame, None, None, None)
     daily = compute.daily_features(activity, {}, START, END, None)
-    rolling, _ = compute.rolling_features(daily, None, None)
+    rolling = compute.rolling_features(daily, None, None)
     return rolling, daily
 
 
