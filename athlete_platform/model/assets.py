@@ -367,6 +367,74 @@ def _gates(outcome, threshold: float) -> tuple[bool, bool, dict[str, str]]:
     return gate_mae, gate_riegel, {"mae_10k_gate": note_mae, "beats_riegel": note_riegel}
 
 
+def _lineage_tags(context: AssetExecutionContext, rows: pd.DataFrame, week_start: dt.date, fitted: Any, outcome: Any,
+                  training_meta: dict[str, Any], *, prior_athletes: int) -> dict[str, str]:
+    """The MLflow run's lineage: Dagster run and partition, data window, code, and the inputs' Delta versions."""
+    return {
+        "dagster_run_id": context.run_id,
+        "dagster_partition_key": context.partition_key,
+        "dagster_asset": TIME_ESTIMATOR.to_user_string(),
+        "data_window_start": str(rows["race_date"].min()) if len(rows) else "",
+        "data_window_end": str(week_start),
+        "code_version": f"{package_version()}+asset{MODEL_CODE_VERSION}",
+        "code_fingerprint": code_fingerprint(),
+        "model_kind": fitted.params.model_kind,
+        "offset": fitted.params.offset,
+        "prior_athletes": str(prior_athletes),
+        "not_enough_races": outcome.not_enough_races or "",
+        "delta_version.training_set": str(training_meta.get("delta_version", "unknown")),
+        "delta_version.race_results": str(training_meta.get("race_results_delta_version", "unknown")),
+        "delta_version.athlete_rolling_features": str(training_meta.get("rolling_features_delta_version", "unknown")),
+    }
+
+
+def _run_params(config: "TimeEstimatorConfig", params: EstimatorParams, threshold: float, rows: pd.DataFrame, cv: Any,
+                fitted: Any, prior: Optional[pd.DataFrame]) -> dict[str, Any]:
+    """The MLflow run's params: CV settings, estimator params, the gate, the data and the folds."""
+    return {
+        **{f"cv_{k}": v for k, v in {"n_folds": config.n_folds, "gap_days": config.gap_days,
+                                       "min_train_races": config.min_train_races}.items()},
+        **params.as_dict(),
+        "gate_max_10k_mae_s": threshold,
+        "train_rows": len(rows),
+        "train_athletes": int(rows["athlete_id"].nunique()),
+        "folds": json.dumps([
+            {"train_end": str(f.train_end), "test_start": str(f.test_start), "test_end": str(f.test_end),
+             "n_train": int(f.train.size), "n_test": int(f.test.size)} for f in cv.folds
+        ]),
+        "min_train_days": config.min_train_days,
+        "prior_rows": 0 if prior is None else len(prior),
+        "athlete_prior_races_fitted": (
+            round(fitted.corrections.prior_races, 3) if fitted.corrections is not None else "none"
+        ),
+    }
+
+
+def _estimator_record(week_start: dt.date, logged: Any, fitted: Any, rows: pd.DataFrame, cv: Any, latest: Any,
+                      outcome: Any, gate_mae: bool, gate_riegel: bool) -> dict[str, Any]:
+    """The week's row of ``model/time_estimator`` (``TIME_ESTIMATOR_SCHEMA``)."""
+    return {
+        "training_week": week_start,
+        "run_id": logged.run_id,
+        "model_uri": logged.model_uri,
+        "experiment_id": logged.experiment_id,
+        "model_kind": fitted.params.model_kind,
+        "train_rows": len(rows),
+        "data_window_start": min(rows["race_date"]) if len(rows) else None,
+        "data_window_end": week_start,
+        "latest_fold_test_start": latest.test_start if latest else None,
+        "latest_fold_test_end": latest.test_end if latest else None,
+        **{f"{m}_mae_{d}_s": cv.metric(m, d) for m in METHODS for d in (*DISTANCE_KEYS, "all")},
+        "latest_fold_model_mae_10k_s": cv.metric("model", "10k", latest_fold=True),
+        "latest_fold_model_mae_all_s": cv.metric("model", "all", latest_fold=True),
+        "coverage80_all": float(cv.coverage.loc[cv.coverage["distance"] == "all", "coverage"].iloc[0])
+        if (cv.coverage["distance"] == "all").any() else float("nan"),
+        "gate_mae_10k_passed": bool(gate_mae),
+        "gate_beats_riegel_passed": bool(gate_riegel),
+        "not_enough_races": outcome.not_enough_races,
+    }
+
+
 @asset(
     key=TIME_ESTIMATOR,
     group_name="model",
@@ -440,39 +508,9 @@ def time_estimator(
                          f"{fitted.params.offset} formula with intervals")
 
     training_meta = latest_materialization_metadata(context.instance, TRAINING_SET, partition_key)
-    tags = {
-        "dagster_run_id": context.run_id,
-        "dagster_partition_key": partition_key,
-        "dagster_asset": TIME_ESTIMATOR.to_user_string(),
-        "data_window_start": str(rows["race_date"].min()) if len(rows) else "",
-        "data_window_end": str(week_start),
-        "code_version": f"{package_version()}+asset{MODEL_CODE_VERSION}",
-        "code_fingerprint": code_fingerprint(),
-        "model_kind": fitted.params.model_kind,
-        "offset": fitted.params.offset,
-        "prior_athletes": str(0 if prior is None else config.prior_athletes),
-        "not_enough_races": outcome.not_enough_races or "",
-        "delta_version.training_set": str(training_meta.get("delta_version", "unknown")),
-        "delta_version.race_results": str(training_meta.get("race_results_delta_version", "unknown")),
-        "delta_version.athlete_rolling_features": str(training_meta.get("rolling_features_delta_version", "unknown")),
-    }
-    run_params = {
-        **{f"cv_{k}": v for k, v in {"n_folds": config.n_folds, "gap_days": config.gap_days,
-                                       "min_train_races": config.min_train_races}.items()},
-        **params.as_dict(),
-        "gate_max_10k_mae_s": threshold,
-        "train_rows": len(rows),
-        "train_athletes": int(rows["athlete_id"].nunique()),
-        "folds": json.dumps([
-            {"train_end": str(f.train_end), "test_start": str(f.test_start), "test_end": str(f.test_end),
-             "n_train": int(f.train.size), "n_test": int(f.test.size)} for f in cv.folds
-        ]),
-        "min_train_days": config.min_train_days,
-        "prior_rows": 0 if prior is None else len(prior),
-        "athlete_prior_races_fitted": (
-            round(fitted.corrections.prior_races, 3) if fitted.corrections is not None else "none"
-        ),
-    }
+    tags = _lineage_tags(context, rows, week_start, fitted, outcome, training_meta,
+                         prior_athletes=0 if prior is None else config.prior_athletes)
+    run_params = _run_params(config, params, threshold, rows, cv, fitted, prior)
 
     mlflow.configure_process()
     logged = tracking.log_training_run(
@@ -490,26 +528,7 @@ def time_estimator(
     )
     links = mlflow.links()
 
-    record: dict[str, Any] = {
-        "training_week": week_start,
-        "run_id": logged.run_id,
-        "model_uri": logged.model_uri,
-        "experiment_id": logged.experiment_id,
-        "model_kind": fitted.params.model_kind,
-        "train_rows": len(rows),
-        "data_window_start": min(rows["race_date"]) if len(rows) else None,
-        "data_window_end": week_start,
-        "latest_fold_test_start": latest.test_start if latest else None,
-        "latest_fold_test_end": latest.test_end if latest else None,
-        **{f"{m}_mae_{d}_s": cv.metric(m, d) for m in METHODS for d in (*DISTANCE_KEYS, "all")},
-        "latest_fold_model_mae_10k_s": cv.metric("model", "10k", latest_fold=True),
-        "latest_fold_model_mae_all_s": cv.metric("model", "all", latest_fold=True),
-        "coverage80_all": float(cv.coverage.loc[cv.coverage["distance"] == "all", "coverage"].iloc[0])
-        if (cv.coverage["distance"] == "all").any() else float("nan"),
-        "gate_mae_10k_passed": bool(gate_mae),
-        "gate_beats_riegel_passed": bool(gate_riegel),
-        "not_enough_races": outcome.not_enough_races,
-    }
+    record = _estimator_record(week_start, logged, fitted, rows, cv, latest, outcome, gate_mae, gate_riegel)
     frame = pd.DataFrame([record])
     yield Output(
         pa.Table.from_pandas(frame, schema=TIME_ESTIMATOR_SCHEMA, preserve_index=False),
