@@ -1,11 +1,17 @@
-"""``monitoring/feature_drift``: do the features served this week look like the features served while the
-serving model's training data was collected?
+"""``monitoring/feature_drift``: do the features served this week look like the features served over the
+year before?
 
 * **Reference** — what serving looked like: every athlete-day of ``features/athlete_rolling_features`` that
   daily scoring would have scored (:func:`athlete_platform.inference.assets.active_feature_rows`: the rolling
-  row of D−1 of each athlete active as of D) over the last ``reference_weeks`` Monday–Sunday weeks of the
-  serving version's training window (``[E − 7·weeks, E)`` for its ``data_window_end`` E, aligned to a
-  Monday). Warm-up rows (an athlete's first 42 days of history, CTL/ATL seeded at 0) are left out: they are an
+  row of D−1 of each athlete active as of D) over the ``reference_weeks`` Monday–Sunday weeks just before the
+  analysis weeks (``[F − 7·weeks, F)`` for the first analysis Monday F): the serving model's training window
+  when that model is recent (weekly training), and in any case the population the daily scoring sees. Not the
+  serving version's own training cut-off: a champion kept for months (no challenger beat it) would have its
+  reference end months before the analysis, and on the per-athlete scale below each runner's own progress
+  since then (fitness gained, the slow VDOT trend) reads as drift — on the stationary demo, v1 trained two
+  months before the analysis put the best-effort features 4 σ off. How the model copes with that evolution is
+  what ``realized_error`` and ``performance_estimate`` measure; this check looks for sudden changes in what is
+  served (a load spike, a unit bug, a pipeline error). Warm-up rows (an athlete's first 42 days of history, CTL/ATL seeded at 0) are left out: they are an
   artefact of where the table starts, not a state of the population. Not the race-eve training rows: those
   are a different population (athletes tapering), so comparing served days with them is red on data that did
   not drift.
@@ -62,25 +68,21 @@ from pydantic import Field
 
 from athlete_platform.asset_keys import DAILY_FEATURES, FEATURE_DRIFT, INFERENCE_LOG, ROLLING_FEATURES
 from athlete_platform.frames import PandasOrNone, as_dates, markdown_table, or_empty, to_table, window_days
-from athlete_platform.inference import lineage
 from athlete_platform.inference.assets import ACTIVE_WINDOW_DAYS, active_feature_rows, served_rows
 from athlete_platform.model import contract
 from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check
 from athlete_platform.partitions import daily_partitions, window_dates
-from athlete_platform.resources.mlflow_resource import MlflowResource
 
 METHOD = "jensen_shannon"
 TIMESTAMP = "prediction_date"
 INSUFFICIENT = "insufficient_data"
 #: Complete Monday–Sunday weeks of served rows analysed per monitoring date (the newest one is judged).
 ANALYSIS_WEEKS = 4
-#: Longest reference a run can ask for, and how much older than the monitoring date the serving version's
-#: training end may be before its reference falls outside the loaded rolling-feature window.
-MAX_REFERENCE_WEEKS = 52
-MAX_VERSION_AGE_DAYS = 91
-REFERENCE_LOOKBACK_DAYS = MAX_REFERENCE_WEEKS * 7 + MAX_VERSION_AGE_DAYS
 #: Served rows of D−(ANALYSIS_WEEKS·7 + 6) .. D cover the complete weeks of any D.
 ANALYSIS_LOOKBACK_DAYS = ANALYSIS_WEEKS * 7 + 6
+#: Longest reference a run can ask for; it ends where the analysis weeks begin.
+MAX_REFERENCE_WEEKS = 52
+REFERENCE_LOOKBACK_DAYS = MAX_REFERENCE_WEEKS * 7 + ANALYSIS_LOOKBACK_DAYS
 
 
 class FeatureDriftConfig(Config):
@@ -104,7 +106,7 @@ DRIFT_SCHEMA = pa.schema([
     ("analysis_rows", pa.int64()),
     ("reference_rows", pa.int64()),
     ("reference_start", pa.date32()),
-    ("reference_end", pa.date32()),  # exclusive: the serving version's data_window_end (Monday)
+    ("reference_end", pa.date32()),  # exclusive: the first analysis Monday
     ("reference_weeks", pa.int64()),
     ("js_distance", pa.float64()),
     ("reference_js_mean", pa.float64()),
@@ -130,11 +132,11 @@ def newest_complete_week(day: dt.date) -> dt.date:
 
 
 def serving_reference(
-    rolling: pd.DataFrame | None, daily: pd.DataFrame | None, data_window_end: dt.date, weeks: int
+    rolling: pd.DataFrame | None, daily: pd.DataFrame | None, before: dt.date, weeks: int
 ) -> pd.DataFrame:
     """The rows daily scoring would have scored on the prediction days of the ``weeks`` complete weeks before
-    ``data_window_end`` (its Monday), warm-up rows left out; ``prediction_date`` as datetime64."""
-    end = monday_on_or_before(data_window_end)
+    ``before`` (its Monday), warm-up rows left out; ``prediction_date`` as datetime64."""
+    end = monday_on_or_before(before)
     start = end - dt.timedelta(weeks=weeks)
     frame = or_empty(rolling)
     if not frame.empty and "is_warmup" in frame:
@@ -323,22 +325,22 @@ def week_grid(weekly: pd.DataFrame) -> str:
             "feature_drift", asset=FEATURE_DRIFT, blocking=False,
             description=(
                 "Per model feature, Jensen–Shannon distance (NannyML) of the newest complete week of served rows, "
-                "each athlete standardized against their own reference rows, against the serving version's "
-                "training window as served: WARN above the reference's weekly mean + 3.5 SD (NannyML's alert), "
+                "each athlete standardized against their own reference rows, against the year served before the "
+                "analysis weeks: WARN above the reference's weekly mean + 3.5 SD (NannyML's alert), "
                 "ERROR above mean + 4 SD (FeatureDriftConfig)."
             ),
         )
     ],
     kinds={"python", "nannyml", "delta"},
-    code_version="3",
+    code_version="4",
     description=(
         "Per monitoring date and model feature: NannyML univariate drift (Jensen–Shannon, weekly chunks) of the "
-        "served features, standardized per athlete, against every athlete-day served-alike in the serving "
-        "version's training window."
+        "served features, standardized per athlete, against every athlete-day served-alike in the year before "
+        "the analysis weeks."
     ),
 )
 def feature_drift(
-    context: AssetExecutionContext, config: FeatureDriftConfig, mlflow: MlflowResource,
+    context: AssetExecutionContext, config: FeatureDriftConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
     inference_log: Optional[pd.DataFrame], rolling: Optional[pd.DataFrame], daily: Optional[pd.DataFrame],
 ):
@@ -347,9 +349,8 @@ def feature_drift(
     if not log.empty:
         log = served_rows(log)
         log = log.assign(prediction_date=as_dates(log["prediction_date"]))
-    client = mlflow.client() if not log.empty else None
-    fitted: dict[str, FittedReference] = {}
-    weekly_cache: dict[tuple[str, dt.date], pd.DataFrame] = {}
+    fitted: dict[dt.date, FittedReference] = {}
+    weekly_cache: dict[dt.date, pd.DataFrame] = {}
     frames, grids = [], {}
     for day in window_days(start, end):
         judged = newest_complete_week(day)
@@ -358,23 +359,20 @@ def feature_drift(
             if not log.empty else log
         if analysis.empty:
             continue
-        # The version serving at the end of the judged week defines the reference.
         latest = analysis[analysis["prediction_date"] == analysis["prediction_date"].max()]
-        version = max(latest["model_version"].astype(str), key=int)
-        if version not in fitted:
-            ref = lineage.get_version(client, str(latest["model_name"].iloc[0]), version)
-            data_end = ref.data_window_end or judged
-            fitted[version] = fit_reference(serving_reference(rolling, daily, data_end, config.reference_weeks), config)
-            context.log.info(f"feature drift reference for v{version}: {fitted[version].rows} rows, "
-                             f"{fitted[version].weeks} weeks before {monday_on_or_before(data_end)}")
-        if (version, judged) not in weekly_cache:
-            weekly_cache[(version, judged)] = weekly_drift(fitted[version], analysis, config)
-        weekly = weekly_cache[(version, judged)]
+        version = max(latest["model_version"].astype(str), key=int)  # the version serving at the week's end
+        if first not in fitted:
+            fitted[first] = fit_reference(serving_reference(rolling, daily, first, config.reference_weeks), config)
+            context.log.info(f"feature drift reference: {fitted[first].rows} rows, {fitted[first].weeks} weeks "
+                             f"before {first}")
+        if judged not in weekly_cache:
+            weekly_cache[judged] = weekly_drift(fitted[first], analysis, config)
+        weekly = weekly_cache[judged]
         grids[judged] = weekly
         row = weekly[weekly["week_start"] == judged].copy()
         if row.empty:
             continue
-        reference = fitted[version]
+        reference = fitted[first]
         row.insert(0, "monitoring_date", day)
         row["model_version"], row["window_start"], row["method"] = version, first, METHOD
         row["reference_rows"], row["reference_weeks"] = reference.rows, reference.weeks
@@ -398,10 +396,10 @@ def feature_drift(
             "alerts": int(table["alert"].sum()) if not table.empty else 0,
             "weeks": MetadataValue.md(week_grid(newest)),
             "by_feature": MetadataValue.md(markdown_table(by_feature, limit=len(contract.FEATURE_COLUMNS))),
-            "reference": MetadataValue.json({
-                v: {"rows": f.rows, "weeks": f.weeks, "athletes": f.athletes, "start": str(f.start),
-                    "end_exclusive": str(f.end)}
-                for v, f in fitted.items()
+            "reference": MetadataValue.json({  # one reference per first analysis Monday
+                str(first): {"rows": f.rows, "weeks": f.weeks, "athletes": f.athletes, "start": str(f.start),
+                             "end_exclusive": str(f.end)}
+                for first, f in fitted.items()
             }),
         },
     )

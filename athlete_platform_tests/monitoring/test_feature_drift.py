@@ -1,5 +1,5 @@
-"""feature_drift: NannyML weekly Jensen–Shannon drift of served features against the serving version's training
-window as served — green on stationary simulated athletes, red on a planted shift.
+"""feature_drift: NannyML weekly Jensen–Shannon drift of served features against the year served before the
+analysis weeks — green on stationary simulated athletes, red on a planted shift.
 
 Real frames: simulated athletes through the platform's own silver → features chain (no Spark), written as real
 Delta tables, a real MLflow registry, the asset run by Dagster.
@@ -41,6 +41,7 @@ START, END = dt.date(2024, 6, 1), dt.date(2025, 12, 1)
 POPULATION = SimulatorParams(seed=42, n_athletes=30, history_start=START)
 DATA_END = dt.date(2025, 10, 27)  # the serving version's training data ends before this Monday
 DAY = dt.date(2025, 11, 30)  # a Sunday: its week (Nov 24–30) is complete
+ANALYSIS_START = dt.date(2025, 11, 3)  # its four analysis weeks begin here; the reference is the year before
 LOAD_WEEK = (dt.date(2025, 11, 17), dt.date(2025, 11, 23))
 CONFIG = FeatureDriftConfig()  # the defaults: 52 reference weeks, WARN 3.5 SD, ERROR 4 SD
 SPECS = [
@@ -70,7 +71,7 @@ def feature_tables(load_factor: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame
 
 def served(rolling: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
     """What daily scoring serves in the complete weeks of November: the active athletes' rows of D−1 for each D."""
-    rows = active_feature_rows(rolling, daily, window_days(dt.date(2025, 11, 3), DAY + dt.timedelta(days=1)))
+    rows = active_feature_rows(rolling, daily, window_days(ANALYSIS_START, DAY + dt.timedelta(days=1)))
     return rows.rename(columns={"feature_as_of_date": "as_of_date"})
 
 
@@ -97,7 +98,7 @@ def test_stationary_athletes_are_green(tmp_path, registry):
     check, table = run_drift(tmp_path, registry, 1.0)
     assert set(table.index) == set(contract.FEATURE_COLUMNS)
     assert (table["week_start"] == dt.date(2025, 11, 24)).all() and (table["model_version"] == str(registry[1].version)).all()
-    assert (table["reference_end"] == DATA_END).all() and (table["reference_weeks"] == 52).all()
+    assert (table["reference_end"] == ANALYSIS_START).all() and (table["reference_weeks"] == 52).all()
     # The reference is every served-alike athlete-day of the 52 weeks, not ~a race per athlete and month.
     assert (table["reference_rows"] > 20 * 52 * 7).all()
     assert check.passed, check.metadata["weeks"].value
@@ -116,7 +117,7 @@ def test_a_week_of_forty_percent_more_load_is_red(tmp_path, registry):
 
 def test_a_pace_unit_bug_in_one_athlete_group_is_red_on_pace_only():
     rolling, daily = feature_tables(1.0)
-    fitted = fit_reference(serving_reference(rolling, daily, DATA_END, CONFIG.reference_weeks), CONFIG)
+    fitted = fit_reference(serving_reference(rolling, daily, ANALYSIS_START, CONFIG.reference_weeks), CONFIG)
     analysis = served(rolling, daily)
     bug = (analysis["athlete_id"] % 3 == 0) & (analysis["prediction_date"] >= dt.date(2025, 11, 24))
     analysis.loc[bug, "best_pace_30d"] *= 1.609344  # s/mi served as s/km for a third of the athletes
