@@ -17,8 +17,9 @@ year before?
   not drift.
 * **Analysis** — the served rows of the inference log (:func:`~athlete_platform.inference.assets.served_rows`,
   shadow scores left out) of the last ``ANALYSIS_WEEKS`` *complete* Monday–Sunday weeks ending on or before the
-  monitoring date D. Complete weeks only, because the alert threshold is learned from whole reference weeks: a
-  two-day chunk has a higher noise floor and would alert on nothing. D is judged on its newest complete week
+  monitoring date D. Complete weeks only, served on all of their 7 days (else ``insufficient_data``), because
+  the alert threshold is learned from whole reference weeks: a two-day chunk has a higher noise floor and would
+  alert on nothing. D is judged on its newest complete week
   (a week's verdict is final on its Sunday and repeated Monday–Saturday); the earlier weeks are context.
 * **Per athlete** — each feature is standardized against the athlete's own reference rows, (value − median) /
   interquartile range, before drift is measured; athletes without reference rows are left out. Athletes differ
@@ -225,7 +226,8 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
                  features: Sequence[str] = contract.FEATURE_COLUMNS) -> pd.DataFrame:
     """One row per (complete analysis week, feature): JS distance, thresholds, level.
 
-    ``analysis``: served rows (feature columns and ``prediction_date``) of whole Monday–Sunday weeks.
+    ``analysis``: served rows (feature columns and ``prediction_date``) of whole Monday–Sunday weeks; a week
+    served on fewer than its 7 days is ``insufficient_data``.
     """
     columns = ["week_start", "feature", "analysis_rows", "js_distance", "reference_js_mean", "warn_threshold",
                "error_threshold", "analysis_mean", "reference_mean", "alert", "level"]
@@ -259,6 +261,9 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
                 }
     records = []
     for week, rows in frame.groupby("_week"):
+        # A week judged on fewer served days than the reference's whole weeks has a higher noise floor (the
+        # demo's first week, served from a Thursday: 3 days, 4.6 SD on stationary athletes): not judged.
+        whole_week = rows[TIMESTAMP].dt.date.nunique() == 7
         for feature in features:
             values = rows[feature].dropna()  # standardized: athletes without reference rows are left out
             served_values = raw.loc[rows.index, feature].dropna()
@@ -268,7 +273,7 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
                       "analysis_mean": float(served_values.mean()) if len(served_values) else np.nan,
                       "reference_mean": fitted.means.get(feature, np.nan), "alert": False, "level": INSUFFICIENT}
             stats = computed.get((week, feature))
-            if stats is not None and len(values) >= config.min_week_rows:
+            if stats is not None and whole_week and len(values) >= config.min_week_rows:
                 js = stats["js_distance"]
                 level = ERROR if js > stats["error_threshold"] else WARN if stats["alert"] else OK
                 record.update(stats, alert=level != OK, level=level)

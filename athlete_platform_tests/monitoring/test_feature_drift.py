@@ -146,3 +146,15 @@ def test_each_athlete_is_standardized_by_their_own_reference_median_and_iqr():
     assert out.loc[0, "ctl"] == 2.0  # (70 − 30) / 20: two of athlete 1's own IQRs, not the population's
     # A constant reference (IQR 0) and an athlete with no reference rows give no standardized value.
     assert out["ctl"].iloc[1:].isna().all()
+
+
+def test_a_week_served_on_fewer_than_seven_days_is_not_judged():
+    """A partial week (serving began on a Thursday) has a higher noise floor than the whole reference weeks."""
+    rolling, daily = feature_tables(1.0)
+    fitted = fit_reference(serving_reference(rolling, daily, ANALYSIS_START, CONFIG.reference_weeks), CONFIG)
+    analysis = served(rolling, daily)
+    judged = newest_complete_week(DAY)
+    partial = analysis[(analysis["prediction_date"] < judged) | (analysis["prediction_date"] >= judged + dt.timedelta(days=4))]
+    weeks = weekly_drift(fitted, partial, CONFIG)
+    assert (weeks.loc[weeks["week_start"] == judged, "level"] == "insufficient_data").all()
+    assert (weeks.loc[weeks["week_start"] < judged, "level"] == "ok").all()  # the whole weeks are still judged
