@@ -7,6 +7,7 @@ share over the previous 91 days. WARN when the share is above 10 % and more than
 above that baseline, ERROR above 25 % and 5 standard errors. A population where some athletes always run
 monotonous weeks (Foster's monotony > 2 is common in amateurs) has a high baseline and stays green; each
 flagged athlete is still in the table. With fewer than 28 baseline days the fixed shares alone decide.
+Days with fewer than 10 non-warm-up athletes are not judged (one runner's export: every flag is a 100 % share).
 ``flagged_rows_have_reasons``: every flagged athlete has a reason code.
 """
 
@@ -44,6 +45,9 @@ SPIKE_WARN_SE, SPIKE_ERROR_SE = 3.0, 5.0
 BASELINE_DAYS, MIN_BASELINE_DAYS = 91, 28
 #: A baseline share below this is taken as this for the standard error (a spike from 0 % is still judged).
 MIN_BASELINE_SHARE = 0.01
+#: A share of fewer athletes says nothing about the population (one runner's export: every flag is 100 %):
+#: such days are not judged; the flagged athletes are still in the table.
+MIN_SHARE_ATHLETES = 10
 #: The rows read: the day (or range) and the baseline days before it, only the columns the table and shares use.
 WITH_BASELINE = TimeWindowPartitionMapping(start_offset=-BASELINE_DAYS, end_offset=0)
 READ_COLUMNS = ("as_of_date", "athlete_id", "is_warmup", "is_overtraining_risk", "risk_reasons", "ctl", "atl", "tsb",
@@ -118,6 +122,9 @@ def share_levels(days: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     for day, athletes, share in zip(out["as_of_date"], out["athletes"], out["share"]):
         window = known[(known["as_of_date"] < day) & (known["as_of_date"] >= day - dt.timedelta(days=BASELINE_DAYS))]
         fixed = level_of(share, OVERTRAINING_WARN_SHARE, OVERTRAINING_ERROR_SHARE)
+        if athletes < MIN_SHARE_ATHLETES:
+            baselines.append(np.nan), baseline_days.append(len(window)), spikes.append(np.nan), levels.append(OK)
+            continue
         if len(window) < MIN_BASELINE_DAYS or window["athletes"].sum() == 0:
             baselines.append(np.nan), baseline_days.append(len(window)), spikes.append(np.nan), levels.append(fixed)
             continue
@@ -144,7 +151,8 @@ def share_levels(days: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
             description=(
                 f"A spike in the share of the day's non-warm-up athletes flagged, against the previous "
                 f"{BASELINE_DAYS} days: WARN > {OVERTRAINING_WARN_SHARE:.0%} and > {SPIKE_WARN_SE:g} standard errors "
-                f"above the baseline share, ERROR > {OVERTRAINING_ERROR_SHARE:.0%} and > {SPIKE_ERROR_SE:g}."
+                f"above the baseline share, ERROR > {OVERTRAINING_ERROR_SHARE:.0%} and > {SPIKE_ERROR_SE:g}; days with "
+                f"fewer than {MIN_SHARE_ATHLETES} athletes are not judged."
             ),
         ),
         AssetCheckSpec(
@@ -153,7 +161,7 @@ def share_levels(days: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
         ),
     ],
     kinds={"python", "delta"},
-    code_version="2",
+    code_version="3",
     description=(
         "Athletes whose rolling features of the day flag overtraining risk (ACWR > 1.5, monotony > 2, "
         "TSB < −30) with reasons, CTL/ATL/TSB, ACWR and its Gabbett zone."

@@ -97,3 +97,11 @@ def test_alert_share_judges_a_spike_against_the_populations_own_baseline(tmp_pat
     mf.write_table(tmp_path / "spike", ROLLING_FEATURES.path, history_with_share(60, 60, 0.20, 0.60))
     check = check_results(run(tmp_path / "spike"))["overtraining_alert_share"]
     assert not check.passed and check.severity.value == "ERROR"  # 60 %: 7.7 standard errors above 20 %
+
+
+def test_a_single_runners_flag_is_in_the_table_but_not_a_population_share(tmp_path):
+    """One runner's export: a flagged day is a 100 % share of one athlete, which says nothing about a load bug."""
+    mf.write_table(tmp_path, ROLLING_FEATURES.path, rolling_day({1: (compute.RISK_ACWR,)}, athletes=1))
+    result = run(tmp_path)
+    assert list(DeltaTable(str(tmp_path.joinpath(*OVERTRAINING_ALERTS.path))).to_pandas()["athlete_id"]) == [1]
+    assert check_results(result)["overtraining_alert_share"].passed
