@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -78,9 +78,14 @@ class Decision:
     action: str  # promote | demote | keep
     reason: str
     numbers: dict[str, Any] = field(default_factory=dict)
+    #: On a demotion: the champion's unseen races the formula was chosen on (its intervals are fitted on them).
+    demotion_races: pd.DataFrame | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+def unseen_by_both(champion: Candidate, challenger: Candidate) -> dt.date | None:
+    """The first day of races neither version trained on (None when either cut-off is unknown)."""
+    ends = (champion.data_window_end, challenger.data_window_end)
+    return None if None in ends else max(ends)
 
 
 # -- realized errors per version ----------------------------------------------------------------------
@@ -116,8 +121,7 @@ def paired_errors(races: pd.DataFrame, log: pd.DataFrame, champion: Candidate, c
     """One row per race neither version trained on, with both versions' predictions of the same inputs:
     ``activity_id, race_date, distance_bucket, official_time_s, prediction_date`` and per version
     (suffix ``_champion`` / ``_challenger``) ``predicted_s, abs_error_s, abs_pct_error``."""
-    ends = [champion.data_window_end, challenger.data_window_end]
-    unseen_from = None if None in ends else max(ends)
+    unseen_from = unseen_by_both(champion, challenger)
     shared = common_rows(log, [champion.version, challenger.version])
     columns = ["activity_id", "race_date", "distance_bucket", "official_time_s", "prediction_date",
                "predicted_s", "abs_error_s", "abs_pct_error"]
@@ -159,7 +163,7 @@ def paired_test(champion_errors, challenger_errors, test: str) -> dict[str, floa
 # -- the decision -------------------------------------------------------------------------------------
 
 
-def _mape(values) -> float:
+def _finite_mean(values) -> float:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     return float(values.mean()) if values.size else float("nan")
@@ -199,14 +203,13 @@ def decide(races: pd.DataFrame, log: pd.DataFrame, champion: Candidate, challeng
         numbers["challenger_version"] = challenger.version
         pairs = paired_errors(races, log, champion, challenger, params.max_days_before_race)
         n = len(pairs)
-        champion_mape, challenger_mape = _mape(pairs["abs_pct_error_champion"]), _mape(pairs["abs_pct_error_challenger"])
+        champion_mape, challenger_mape = _finite_mean(pairs["abs_pct_error_champion"]), _finite_mean(pairs["abs_pct_error_challenger"])
         result = paired_test(pairs["abs_pct_error_champion"], pairs["abs_pct_error_challenger"], params.test)
-        unseen_from = max(champion.data_window_end, challenger.data_window_end) \
-            if champion.data_window_end and challenger.data_window_end else None
+        unseen_from = unseen_by_both(champion, challenger)
         numbers.update({
             "paired_unseen_races": n, "unseen_from": str(unseen_from) if unseen_from else "unknown",
             "champion_mape_pct": champion_mape, "challenger_mape_pct": challenger_mape,
-            "champion_mae_s": _mape(pairs["abs_error_s_champion"]), "challenger_mae_s": _mape(pairs["abs_error_s_challenger"]),
+            "champion_mae_s": _finite_mean(pairs["abs_error_s_champion"]), "challenger_mae_s": _finite_mean(pairs["abs_error_s_challenger"]),
             **result,
         })
         head = (f"challenger v{challenger.version} MAPE {challenger_mape:.2f} % vs champion v{champion.version} "
@@ -227,7 +230,7 @@ def decide(races: pd.DataFrame, log: pd.DataFrame, champion: Candidate, challeng
     # Demotion: the champion on its own unseen races.
     unseen = version_errors(races, log, champion.version, unseen_from=champion.data_window_end,
                             max_days_before_race=params.max_days_before_race)
-    own_mape = _mape(unseen["abs_pct_error"])
+    own_mape = _finite_mean(unseen["abs_pct_error"])
     numbers.update({"champion_unseen_races": len(unseen), "champion_unseen_mape_pct": own_mape})
     if len(unseen) >= params.min_unseen_races and own_mape > params.demotion_mape_pct:
         over = (f"champion v{champion.version} realized MAPE {own_mape:.2f} % > ERROR threshold "
@@ -239,7 +242,7 @@ def decide(races: pd.DataFrame, log: pd.DataFrame, champion: Candidate, challeng
         numbers.update({"baseline_method": method, "baseline_mape_pct": baseline_mape})
         if math.isfinite(baseline_mape) and baseline_mape < own_mape:
             return Decision(DEMOTE, f"{over}; the {method} formula did {baseline_mape:.2f} % on them: champion "
-                                    f"demoted to it ({not_promoted})", numbers)
+                                    f"demoted to it ({not_promoted})", numbers, demotion_races=unseen)
         return Decision(KEEP, f"{over}, but the best formula ({method}) did no better ({baseline_mape:.2f} %): "
                               f"kept ({not_promoted})", numbers)
     return Decision(KEEP, f"champion v{champion.version} kept: {not_promoted}; its realized MAPE "
@@ -262,5 +265,5 @@ def errors_by_version(races: pd.DataFrame, log: pd.DataFrame, max_days_before_ra
         errors = version_errors(races, rows, version, unseen_from=dt.date.min, max_days_before_race=max_days_before_race)
         role = ",".join(sorted(rows["model_role"].dropna().astype(str).unique())) if "model_role" in rows else ""
         records.append({"model_version": version, "model_role": role, "races": len(errors),
-                        "mae_s": _mape(errors["abs_error_s"]), "mape_pct": _mape(errors["abs_pct_error"])})
+                        "mae_s": _finite_mean(errors["abs_error_s"]), "mape_pct": _finite_mean(errors["abs_pct_error"])})
     return pd.DataFrame.from_records(records, columns=columns)

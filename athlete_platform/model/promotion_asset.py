@@ -15,7 +15,6 @@ day; the table gets that one row (``decision_date`` = the last day).
 import datetime as dt
 import json
 import math
-import warnings
 from typing import Any, Optional
 
 import pandas as pd
@@ -104,15 +103,11 @@ def register_baseline(mlflow: MlflowResource, rows: pd.DataFrame, *, decision_da
     """Log the better formula on ``rows`` (the demoted champion's unseen races) as a pyfunc, register it, and
     return its version. Its training cut-off is the day after the decision: its intervals saw those races."""
     import mlflow as mlflow_lib
-    import sklearn
-    from mlflow.models import infer_signature
 
     from athlete_platform.model.promotion import baseline_model
-    from athlete_platform.model.pyfunc import TimeEstimatorModel
+    from athlete_platform.model.tracking import log_pyfunc_model
 
     fitted = baseline_model(rows)
-    python_model = TimeEstimatorModel(fitted)
-    example = contract.model_input(rows).head(5).reset_index(drop=True)
     mlflow.configure_process()
     tags = {
         lineage.DATA_WINDOW_END_TAG: (decision_date + dt.timedelta(days=1)).isoformat(),
@@ -120,18 +115,10 @@ def register_baseline(mlflow: MlflowResource, rows: pd.DataFrame, *, decision_da
         "dagster_asset": CHAMPION_DECISION.to_user_string(), "replaces_version": demoted,
     }
     with mlflow_lib.start_run(experiment_id=mlflow.experiment_id(), tags=tags,
-                              run_name=f"baseline {fitted.params.offset} replacing v{demoted} {decision_date}") as run:
+                              run_name=f"baseline {fitted.params.offset} replacing v{demoted} {decision_date}"):
         mlflow_lib.log_params({"offset": fitted.params.offset, "calibration_races": len(rows),
                                **{f"log_halfwidth_{d}": round(w, 5) for d, w in fitted.halfwidths.items()}})
-        with warnings.catch_warnings():
-            # MLflow's hint that integer columns cannot hold missing values: athlete_id never is missing.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
-            signature = infer_signature(example, python_model.predict(None, example))
-        info = mlflow_lib.pyfunc.log_model(
-            name="model", python_model=python_model, signature=signature, input_example=example,
-            pip_requirements=[f"mlflow=={mlflow_lib.__version__}", f"scikit-learn=={sklearn.__version__}",
-                              f"pandas=={pd.__version__}"],
-        )
+        info = log_pyfunc_model(fitted, rows)
     version = mlflow_lib.register_model(info.model_uri, mlflow.model_name)
     client = mlflow.client()
     for key, value in {"model_kind": "baseline", lineage.DATA_WINDOW_END_TAG: tags[lineage.DATA_WINDOW_END_TAG],
@@ -147,9 +134,10 @@ def with_decision(description: str | None, decision_text: str) -> str:
     return f"{kept}\n\n{DECISION_HEADING}{decision_text}" if kept else f"{DECISION_HEADING}{decision_text}"
 
 
-def record_on_versions(client: Any, name: str, versions: dict[str, str], decision: Decision, day: dt.date) -> None:
-    """Tags and description on each version the decision is about (``versions``: version → its role)."""
-    numbers = json.dumps({k: _plain(v) for k, v in decision.numbers.items()}, sort_keys=True)
+def record_on_versions(client: Any, name: str, versions: dict[str, str], decision: Decision, day: dt.date,
+                       numbers: str) -> None:
+    """Tags and description on each version the decision is about (``versions``: version → its role;
+    ``numbers``: the decision's numbers as JSON)."""
     for version, role in versions.items():
         for key, value in {DECISION_TAG: decision.action, DECISION_DATE_TAG: day.isoformat(),
                            DECISION_REASON_TAG: decision.reason[:5000], DECISION_NUMBERS_TAG: numbers[:5000]}.items():
@@ -192,7 +180,7 @@ def champion_decision(
     race_results: Optional[pd.DataFrame],
     inference_log: Optional[pd.DataFrame],
 ):
-    from athlete_platform.model.promotion import decide, version_errors
+    from athlete_platform.model.promotion import decide
 
     params = config.params()
     _, end = window_dates(context)
@@ -219,19 +207,19 @@ def champion_decision(
         champion_after = challenger.version
         client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, champion_after)
     elif decision.action == DEMOTE:
-        unseen = version_errors(races, log, champion.version, unseen_from=champion.data_window_end,
-                                max_days_before_race=params.max_days_before_race)
-        champion_after = register_baseline(mlflow, unseen, decision_date=day, demoted=champion.version,
+        champion_after = register_baseline(mlflow, decision.demotion_races, decision_date=day, demoted=champion.version,
                                            dagster_run_id=context.run.run_id)
         client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, champion_after)
         decision.numbers["baseline_version"] = champion_after
+    plain = {k: _plain(v) for k, v in decision.numbers.items()}
+    numbers_json = json.dumps(plain, sort_keys=True)
     if champion is not None:
         involved = {champion.version: "champion"}
         if challenger is not None and challenger.version != champion.version:
             involved[challenger.version] = "challenger"
         if champion_after not in involved:
             involved[champion_after] = "new champion"
-        record_on_versions(client, name, involved, decision, day)
+        record_on_versions(client, name, involved, decision, day, numbers_json)
     context.log.info(f"{name}: {decision.action}: {decision.reason}")
 
     numbers = decision.numbers
@@ -244,7 +232,7 @@ def champion_decision(
         "p_value": numbers.get("p_value"), "test": params.test, "alpha": params.alpha,
         "champion_unseen_races": int(numbers.get("champion_unseen_races", 0)),
         "champion_unseen_mape_pct": numbers.get("champion_unseen_mape_pct"),
-        "numbers": json.dumps({k: _plain(v) for k, v in numbers.items()}, sort_keys=True),
+        "numbers": numbers_json,
     }
     frame = pd.DataFrame([record])
     yield Output(
@@ -255,8 +243,8 @@ def champion_decision(
             "reason": decision.reason,
             "champion_before": record["champion_before"] or "none",
             "champion_after": champion_after or "none",
-            "numbers": MetadataValue.json({k: _plain(v) for k, v in numbers.items()}),
-            **{key: _plain(numbers[key]) for key in ("paired_unseen_races", "champion_mape_pct", "challenger_mape_pct",
+            "numbers": MetadataValue.json(plain),
+            **{key: plain[key] for key in ("paired_unseen_races", "champion_mape_pct", "challenger_mape_pct",
                                                      "p_value", "champion_unseen_mape_pct") if key in numbers},
         },
     )

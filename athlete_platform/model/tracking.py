@@ -288,6 +288,37 @@ class LoggedRun:
     dle_distances: tuple[str, ...]
 
 
+def log_pyfunc_model(fitted: "FittedTimeModel", rows: pd.DataFrame) -> Any:
+    """Log ``fitted`` as the platform's pyfunc (signature, input example from ``rows``, pinned requirements,
+    the contract's columns as metadata) in the active MLflow run; MLflow's ``ModelInfo``."""
+    import mlflow
+    import numpy as np
+    import sklearn
+    from mlflow.models import infer_signature
+
+    from athlete_platform.model.pyfunc import TimeEstimatorModel
+
+    example = input_example(rows)
+    python_model = TimeEstimatorModel(fitted)
+    with warnings.catch_warnings():
+        # MLflow's hint that integer columns cannot hold missing values: athlete_id never is missing.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
+        signature = infer_signature(example, python_model.predict(None, example))
+    return mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT_NAME,
+        python_model=python_model,
+        signature=signature,
+        input_example=example,
+        pip_requirements=[
+            f"mlflow=={mlflow.__version__}",
+            f"scikit-learn=={sklearn.__version__}",
+            f"pandas=={pd.__version__}",
+            f"numpy=={np.__version__}",
+        ],
+        metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
+    )
+
+
 def log_training_run(
     *,
     experiment_id: str,
@@ -305,13 +336,9 @@ def log_training_run(
     the per-distance table and out-of-fold predictions (CSV), the pyfunc model with signature and input example,
     the NannyML DLE artifact (``dle`` given), the gates as tags and ``description`` as the run's description."""
     import mlflow
-    import numpy as np
-    import sklearn
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     from athlete_platform.model.estimator import metrics_markdown
-    from athlete_platform.model.pyfunc import TimeEstimatorModel
 
     mark_experiment_for_runs(MlflowClient(), experiment_id)
     dle_distances: tuple[str, ...] = ()
@@ -322,25 +349,7 @@ def log_training_run(
         mlflow.log_text(metrics_markdown(cv), CV_TABLE_ARTIFACT)
         mlflow.log_text(per_distance_table(cv).to_csv(index=False), PER_DISTANCE_ARTIFACT)
         mlflow.log_text(cv.oof.drop(columns=list(contract.FEATURE_COLUMNS)).to_csv(index=False), OOF_ARTIFACT)
-        example = input_example(rows)
-        python_model = TimeEstimatorModel(fitted)
-        with warnings.catch_warnings():
-            # MLflow's hint that integer columns cannot hold missing values: athlete_id never is missing.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
-            signature = infer_signature(example, python_model.predict(None, example))
-        model_info = mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT_NAME,
-            python_model=python_model,
-            signature=signature,
-            input_example=example,
-            pip_requirements=[
-                f"mlflow=={mlflow.__version__}",
-                f"scikit-learn=={sklearn.__version__}",
-                f"pandas=={pd.__version__}",
-                f"numpy=={np.__version__}",
-            ],
-            metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
-        )
+        model_info = log_pyfunc_model(fitted, rows)
         if dle is not None:  # distances with too few reference races are listed as skipped in the artifact
             from athlete_platform.model.dle import fit_dle_per_distance
 
