@@ -202,10 +202,10 @@ def activity_features(
     hr_profiles,
 ):
     start, _ = window_dates(context)
-    feature_config = config.feature_params()
+    feature_params = config.feature_params()
 
     def score(activities_pdf: pd.DataFrame, profiles_pdf: pd.DataFrame) -> pd.DataFrame:
-        return activity_features_for_athletes(activities_pdf, profiles_pdf, start=start, config=feature_config)
+        return activity_features_for_athletes(activities_pdf, profiles_pdf, start=start, config=feature_params)
 
     spark = activities.sparkSession
     # Only the columns the pure function reads (the local IO manager already loads only these; elsewhere
@@ -422,13 +422,13 @@ def athlete_rolling_features(
     from pyspark.sql import functions as F
 
     start, end = window_dates(context)
-    feature_config = config.feature_params()
+    feature_params = config.feature_params()
     spark = daily.sparkSession
     if previous_day is None:
         previous_day = spark.createDataFrame([], spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
 
     def advance(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame) -> pd.DataFrame:
-        return rolling_for_athletes(daily_pdf, previous_pdf, start=start, config=feature_config)
+        return rolling_for_athletes(daily_pdf, previous_pdf, start=start, config=feature_params)
 
     rolling = (
         daily.groupBy(athlete_bucket(spark))
