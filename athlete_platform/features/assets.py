@@ -45,7 +45,7 @@ from athlete_platform.asset_keys import (
     WEEKLY_FEATURES,
 )
 from athlete_platform.features import compute
-from athlete_platform.frames import as_dates
+from athlete_platform.features.compute.buckets import activity_features_for_athletes, rolling_for_athletes
 from athlete_platform.partitions import PREVIOUS_DAY, daily_partitions, weekly_partitions, window_dates
 from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
 
@@ -102,14 +102,6 @@ def athlete_bucket(spark):
 
 
 # -- activity features -----------------------------------------------------------------------------
-
-
-def activity_features_for_athletes(activities: pd.DataFrame, hr_profiles: pd.DataFrame, *, start, config) -> pd.DataFrame:
-    """cogroup body: score the athletes' activities in the window, earlier ones serve as history."""
-    if activities.empty:
-        return compute.activity_features(activities, None, None, config)
-    in_window = as_dates(activities["activity_date"]) >= start
-    return compute.activity_features(activities[in_window], hr_profiles, activities[~in_window], config)
 
 
 ACTIVITY_CHECKS = [
@@ -344,32 +336,6 @@ def athlete_weekly_features(
 
 
 # -- rolling features ------------------------------------------------------------------------------
-
-
-def rolling_for_athletes(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame, *, start, config) -> pd.DataFrame:
-    """cogroup body: continue each athlete's recursion from its row of the day before the window.
-
-    Athletes with rolling rows but no daily rows in the group get no rows (nothing to advance)."""
-    columns = list(compute.ROLLING_FEATURE_COLUMNS)
-    if daily_pdf.empty:
-        return pd.DataFrame(columns=columns)
-    days = as_dates(daily_pdf["date"])
-    history, new = daily_pdf[days < start], daily_pdf[days >= start]
-    day_before = start - dt.timedelta(days=1)
-    previous = previous_pdf
-    if not previous.empty:
-        previous = previous[(as_dates(previous["as_of_date"]) == day_before).to_numpy()]
-        previous = previous[previous["athlete_id"].isin(daily_pdf["athlete_id"]).to_numpy()]
-    continuing = set(previous["athlete_id"].astype("int64")) if not previous.empty else set()
-    without_state = sorted(set(history["athlete_id"].astype("int64")) - continuing)
-    if without_state:
-        athlete_id = int(without_state[0])
-        raise ValueError(
-            f"athlete {athlete_id} has daily features before {start} but no rolling features for {day_before}: "
-            f"materialize athlete_rolling_features for {day_before} (or a range ending there) first"
-        )
-    states = compute.state_from_previous_rows(previous, history, config)
-    return compute.rolling_features(new, states, config)[columns]
 
 
 ROLLING_CHECKS = [

@@ -24,11 +24,9 @@ check. Checks run on the output before it is handed to the IO manager.
 """
 
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -48,86 +46,12 @@ from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVE
 from athlete_platform.partitions import daily_partitions, window_dates
 from athlete_platform.resources.delta_io import ALSO_REPLACES
 from athlete_platform.silver import checks
-from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS, Rejection, parse_record
+from athlete_platform.silver.batches import PARSED_DDL, QUARANTINE_COLUMNS, parse_bronze_batches
+from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS
 
 
-PARSED_DDL = (
-    "status string, reject_fields string, reason string, "
-    "athlete_id long, activity_id long, activity_date date, start_date_utc timestamp, "
-    "start_date_local timestamp_ntz, timezone string, name string, sport string, raw_sport_type string, "
-    "workout_type int, distance_m double, moving_time_s double, elapsed_time_s double, moving_min double, "
-    "elapsed_min double, elevation_gain_m double, average_speed_mps double, max_speed_mps double, "
-    "pace_s_per_km double, average_hr double, max_hr double, has_heartrate boolean, manual boolean, "
-    "trainer boolean, source string, content_hash string, ingested_at timestamp, record_seq long, "
-    "hr_source string, hr_bpm array<double>, seconds array<double>, payload string"
-)
-PARSED_COLUMNS = [column.split(" ")[0] for column in PARSED_DDL.split(", ")]
-QUARANTINE_COLUMNS = [
-    "source", "athlete_id", "activity_id", "activity_date", "record_seq", "reject_fields", "reason",
-    "payload", "content_hash", "ingested_at",
-]
 #: A version's order, newest last (module docstring): compared as a struct, field by field.
 VERSION_ORDER = ("ingested_at", "activity_date", "record_seq")
-
-
-def parse_bronze_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: every bronze row becomes one parsed row, accepted or rejected."""
-    for batch in batches:
-        out = []
-        for record in batch.itertuples(index=False):
-            base = {
-                **dict.fromkeys(PARSED_COLUMNS),  # absent values are None (not NaN) for Arrow
-                "source": record.source,
-                "athlete_id": None if pd.isna(record.athlete_id) else int(record.athlete_id),
-                "activity_id": None if pd.isna(record.activity_id) else int(record.activity_id),
-                "activity_date": record.activity_date,
-                "content_hash": record.content_hash,
-                "ingested_at": record.ingested_at,
-                "record_seq": record.record_seq,
-            }
-            flagged = record.quarantine_reason
-            if isinstance(flagged, str):  # ingest could not place it: quarantined as received
-                out.append(
-                    {
-                        **base,
-                        "status": "rejected",
-                        "reject_fields": record.quarantine_field,
-                        "reason": f"{record.quarantine_field}: {flagged}",
-                        "payload": record.payload,
-                    }
-                )
-                continue
-            try:
-                parsed = parse_record(
-                    source=record.source,
-                    athlete_id=int(record.athlete_id),
-                    activity_date=pd.Timestamp(record.activity_date).date(),
-                    payload=record.payload,
-                    streams=None if pd.isna(record.streams) else record.streams,
-                    content_hash=record.content_hash,
-                    ingested_at=record.ingested_at,
-                    record_seq=int(record.record_seq),
-                )
-            except Rejection as rejection:
-                out.append(
-                    {
-                        **base,
-                        "status": "rejected",
-                        "reject_fields": ",".join(rejection.problems),
-                        "reason": str(rejection),
-                        "payload": record.payload,
-                    }
-                )
-                continue
-            row = {**base, **parsed.row, "status": "accepted"}
-            if parsed.hr_profile is not None:
-                row.update(
-                    hr_source=parsed.hr_profile["hr_source"],
-                    hr_bpm=parsed.hr_profile["hr_bpm"],
-                    seconds=parsed.hr_profile["seconds"],
-                )
-            out.append(row)
-        yield pd.DataFrame(out, columns=PARSED_COLUMNS)
 
 
 class SilverConfig(Config):
@@ -202,21 +126,25 @@ def silver_activities(
     quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
     replaces = {ALSO_REPLACES: {"column": "activity_id", "values": versions.older_elsewhere_ids}}
 
-    counts = parsed.groupBy("status").count().collect()
-    by_status = {row["status"]: row["count"] for row in counts}
-    rejected = by_status.get("rejected", 0)
-    accepted_rows = activities.count()
+    # Few Spark jobs, each over cached rows: one per frame, not one per number (a job's fixed cost is most of a
+    # one-day run). Parsed rows by status and reject fields, with the accepted rows' distinct ids.
+    parsed_groups = parsed.groupBy("status", "reject_fields").agg(
+        F.count(F.lit(1)).alias("rows"), F.countDistinct("activity_id").alias("ids")
+    ).collect()
+    rejected = sum(r["rows"] for r in parsed_groups if r["status"] == "rejected")
+    accepted_versions = [r for r in parsed_groups if r["status"] == "accepted"]
+    # Versions beyond the first per id within the window (accepted rows always carry an id).
+    superseded_in_window = sum(r["rows"] - r["ids"] for r in accepted_versions)
+    by_field = dict(sorted(((r["reject_fields"], r["rows"]) for r in parsed_groups if r["status"] == "rejected"),
+                           key=lambda item: -item[1])[:50])
+    by_sport = activities.groupBy("sport").agg(
+        F.count(F.lit(1)).alias("rows"), F.collect_set("athlete_id").alias("athletes")
+    ).collect()
+    accepted_rows = sum(r["rows"] for r in by_sport)
     # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
     rows_in = raw_activities.count()
-    superseded_in_window = (
-        accepted.groupBy("activity_id").count().agg(F.sum(F.col("count") - 1).alias("superseded")).first()["superseded"]
-    ) or 0
     superseded = superseded_in_window + len(versions.newer_elsewhere_ids)
     accounting = checks.RowAccounting(rows_in=rows_in, silver=accepted_rows, quarantined=rejected, superseded=superseded)
-    by_field = {
-        r["reject_fields"]: r["count"]
-        for r in quarantine.groupBy("reject_fields").count().orderBy(F.desc("count")).limit(50).collect()
-    }
     yield Output(
         activities,
         output_name="activities",
@@ -230,10 +158,8 @@ def silver_activities(
             "unaccounted": accounting.unaccounted,
             "accounting": accounting.describe(),
             "quarantined_by_field": MetadataValue.json(by_field),
-            "athletes": activities.select("athlete_id").distinct().count(),
-            "sports": MetadataValue.json(
-                {r["sport"]: r["count"] for r in activities.groupBy("sport").count().collect()}
-            ),
+            "athletes": len({athlete for r in by_sport for athlete in r["athletes"]}),
+            "sports": MetadataValue.json({r["sport"]: r["rows"] for r in by_sport}),
             **replaces,
         },
     )

@@ -1,7 +1,9 @@
 """Asset checks of silver activities, evaluated on the output in the same step (no second read).
 
-Each check is a plain function of a Spark DataFrame so tests can break data on purpose and watch the
-check fail. In a range run (single-run backfill) a result covers the whole window; its metadata says which.
+The row-level checks (duration and distance, pace and HR, rows in their own partition) are counted together in
+one Spark aggregation (:func:`row_check_counts`) and judged by one small function each; the table-wide unique-id
+check groups by id. In a range run (single-run backfill) a result covers the whole window; its metadata says
+which.
 """
 
 from __future__ import annotations
@@ -113,55 +115,77 @@ def check_unique_activity_id(activities, rest_of_table=None) -> AssetCheckResult
     )
 
 
-def check_positive_duration_and_distance(activities) -> AssetCheckResult:
-    from pyspark.sql import functions as F
-
-    bad = activities.filter(
-        (F.col("moving_time_s") <= 0)
-        | (F.col("elapsed_time_s") <= 0)
-        | (F.col("distance_m") < 0)
-        | ((F.col("distance_m") == 0) & F.col("sport").isin(*DISTANCE_SPORTS))
-        | F.col("moving_time_s").isNull()
-        | F.col("distance_m").isNull()
-    )
-    examples = [row["activity_id"] for row in bad.select("activity_id").limit(5).collect()]
-    return AssetCheckResult(
-        check_name="positive_duration_and_distance",
-        asset_key=SILVER,
-        passed=not examples,
-        metadata={"bad_rows": bad.count() if examples else 0, "activity_ids_sample": str(examples)},
-    )
+#: Examples named in a failed check's metadata.
+SAMPLE_IDS = 5
 
 
-def check_plausible_pace_and_hr(activities) -> AssetCheckResult:
+def row_conditions(start: dt.date, end: dt.date) -> dict:
+    """The per-row failures of the row-level checks, as Spark column expressions (true = the row fails)."""
     from pyspark.sql import functions as F
 
     low_pace, high_pace = RUN_PACE_S_PER_KM
     low_hr, high_hr = HR_RANGE_BPM
-    implausible = activities.filter(
-        (F.col("sport").isin(*RUN_SPORTS) & ~F.col("pace_s_per_km").between(low_pace, high_pace))
-        | (F.col("average_hr").isNotNull() & ~F.col("average_hr").between(low_hr, high_hr))
-        | (F.col("max_hr").isNotNull() & ~F.col("max_hr").between(low_hr, high_hr))
+    return {
+        "positive_duration_and_distance": (
+            (F.col("moving_time_s") <= 0)
+            | (F.col("elapsed_time_s") <= 0)
+            | (F.col("distance_m") < 0)
+            | ((F.col("distance_m") == 0) & F.col("sport").isin(*DISTANCE_SPORTS))
+            | F.col("moving_time_s").isNull()
+            | F.col("distance_m").isNull()
+        ),
+        "plausible_pace_and_hr": (
+            (F.col("sport").isin(*RUN_SPORTS) & ~F.col("pace_s_per_km").between(low_pace, high_pace))
+            | (F.col("average_hr").isNotNull() & ~F.col("average_hr").between(low_hr, high_hr))
+            | (F.col("max_hr").isNotNull() & ~F.col("max_hr").between(low_hr, high_hr))
+        ),
+        "rows_in_own_partition": (F.col("activity_date") < F.lit(start)) | (F.col("activity_date") >= F.lit(end)),
+    }
+
+
+def row_check_counts(activities, start: dt.date, end: dt.date) -> dict[str, tuple[int, list[int]]]:
+    """Per row-level check: (failing rows, a few failing activity ids), all in one Spark job — each check a
+    job of its own cost more than the checking itself on a day's rows."""
+    from pyspark.sql import functions as F
+
+    conditions = row_conditions(start, end)
+    aggregates = []
+    for name, failing in conditions.items():
+        failing = F.coalesce(failing, F.lit(False))  # a comparison with a null is no verdict: not a failure
+        aggregates.append(F.sum(failing.cast("int")).alias(f"{name}__rows"))
+        aggregates.append(F.slice(F.collect_list(F.when(failing, F.col("activity_id"))), 1, SAMPLE_IDS)
+                          .alias(f"{name}__sample"))
+    row = activities.agg(*aggregates).first()
+    return {name: (int(row[f"{name}__rows"] or 0), list(row[f"{name}__sample"] or [])) for name in conditions}
+
+
+def check_positive_duration_and_distance(counts: dict[str, tuple[int, list[int]]]) -> AssetCheckResult:
+    bad_rows, examples = counts["positive_duration_and_distance"]
+    return AssetCheckResult(
+        check_name="positive_duration_and_distance",
+        asset_key=SILVER,
+        passed=bad_rows == 0,
+        metadata={"bad_rows": bad_rows, "activity_ids_sample": str(examples)},
     )
-    examples = [row["activity_id"] for row in implausible.select("activity_id").limit(5).collect()]
+
+
+def check_plausible_pace_and_hr(counts: dict[str, tuple[int, list[int]]]) -> AssetCheckResult:
+    implausible, examples = counts["plausible_pace_and_hr"]
     return AssetCheckResult(
         check_name="plausible_pace_and_hr",
         asset_key=SILVER,
-        passed=not examples,
-        metadata={"implausible_rows": implausible.count() if examples else 0, "activity_ids_sample": str(examples)},
+        passed=implausible == 0,
+        metadata={"implausible_rows": implausible, "activity_ids_sample": str(examples)},
     )
 
 
-def check_rows_in_own_partition(activities, start: dt.date, end: dt.date) -> AssetCheckResult:
-    from pyspark.sql import functions as F
-
-    outside = activities.filter((F.col("activity_date") < F.lit(start)) | (F.col("activity_date") >= F.lit(end)))
-    outside_count = outside.count()
+def check_rows_in_own_partition(counts: dict[str, tuple[int, list[int]]], start: dt.date, end: dt.date) -> AssetCheckResult:
+    outside, _ = counts["rows_in_own_partition"]
     return AssetCheckResult(
         check_name="rows_in_own_partition",
         asset_key=SILVER,
-        passed=outside_count == 0,
-        metadata={"window": f"[{start}, {end})", "rows_outside": outside_count},
+        passed=outside == 0,
+        metadata={"window": f"[{start}, {end})", "rows_outside": outside},
     )
 
 
@@ -181,8 +205,9 @@ def evaluate_silver_checks(
     rest_of_table=None,
 ) -> Iterator[AssetCheckResult]:
     yield check_unique_activity_id(activities, rest_of_table)
-    yield check_positive_duration_and_distance(activities)
-    yield check_plausible_pace_and_hr(activities)
-    yield check_rows_in_own_partition(activities, start, end)
+    counts = row_check_counts(activities, start, end)
+    yield check_positive_duration_and_distance(counts)
+    yield check_plausible_pace_and_hr(counts)
+    yield check_rows_in_own_partition(counts, start, end)
     yield check_every_record_accounted_for(accounting)
     yield check_quarantine_rate(accounting.rows_in, accounting.quarantined, quarantine_warn_rate)
