@@ -40,8 +40,10 @@ run_monitoring:
 
 
 #: The console shows INFO and above: Dagster's DEBUG line per event (one per partition and asset in a
-#: range run) costs time and hides the progress; every event is still stored in the instance.
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+#: range run) costs time and hides the progress; every event is still stored in the instance. The progress
+#: shows as one line per finished step instead (``progress.step_progress_logger``, key ``progress.STEP_PROGRESS``,
+#: spelled out here so importing the runner does not import Dagster).
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}, "step_progress": {}}}
 
 
 def monday_on_or_before(day: dt.date) -> dt.date:
@@ -88,8 +90,18 @@ class JobOutcome:
 def run_job(defs: Any, instance: Any, name: str, *, first: str, last: str | None = None,
             run_config: dict[str, Any] | None = None, asset_selection: Any = None, quiet: bool = False) -> JobOutcome:
     """One in-process run of job ``name`` (or of the ``asset_selection`` subset of its assets) for partition
-    ``first`` or the range ``first..last`` (inclusive)."""
+    ``first`` or the range ``first..last`` (inclusive). Prints a header, a line per finished step and a summary,
+    unless ``quiet``."""
+    from athlete_platform.progress import STEP_PROGRESS, step_progress_logger
+
     job = defs.resolve_job_def(name)
+    console = dict(CONSOLE_INFO["loggers"])
+    if quiet:
+        console.pop(STEP_PROGRESS)
+    elif STEP_PROGRESS not in job.loggers:
+        # Definitions built without ``definitions.LOGGERS`` (``athlete.definitions_for``, tests' own): the
+        # runner's progress lines must not depend on who assembled the job.
+        job = job.with_logger_defs({**job.loggers, STEP_PROGRESS: step_progress_logger})
     last = last or first
     tags = {RANGE_START_TAG: first, RANGE_END_TAG: last} if last != first else None
     if not quiet:
@@ -98,7 +110,7 @@ def run_job(defs: Any, instance: Any, name: str, *, first: str, last: str | None
     started = time.monotonic()
     result = job.execute_in_process(
         instance=instance, partition_key=None if tags else first, tags=tags,
-        run_config={**CONSOLE_INFO, **(run_config or {})}, asset_selection=asset_selection, raise_on_error=False,
+        run_config={"loggers": console, **(run_config or {})}, asset_selection=asset_selection, raise_on_error=False,
     )
     elapsed = time.monotonic() - started
     failures = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
@@ -120,12 +132,12 @@ def run_job(defs: Any, instance: Any, name: str, *, first: str, last: str | None
 
 
 def _failure_message(event: Any) -> str:
-    """The first lines of a failed step's error (the exception's message, not its traceback)."""
+    """The first lines of a failed step's error (the user's exception message, not its traceback)."""
+    from athlete_platform.progress import user_error_message
+
     data = getattr(event, "event_specific_data", None)
     error = getattr(data, "error", None)
-    while error is not None and getattr(error, "cause", None) is not None and "Error occurred while" in error.message:
-        error = error.cause  # Dagster wraps user errors: show the user's message
-    message = (error.message if error is not None else str(event.message or "")).strip()
+    message = user_error_message(error) if error is not None else str(event.message or "").strip()
     lines = [line.strip() for line in message.splitlines() if line.strip()][:2]  # a failed check names it on line 2
     return f"{event.step_key}: {' '.join(lines) or 'failed'}"
 
