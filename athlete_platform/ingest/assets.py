@@ -161,10 +161,10 @@ def bronze_table(result: FetchResult, ingested_at: dt.datetime, *, start: dt.dat
 
     def add_record(record: SourceRecord, day: dt.date, **problem: str) -> None:
         raw_id = record.activity.get("id")
+        payload, streams, content_hash = record.serialized()
         add(source=record.source, athlete_id=record.athlete_id,
             activity_id=raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None,
-            day=day, payload=record.payload_json(), streams=record.streams_json(),
-            content_hash=record.content_hash(), **problem)
+            day=day, payload=payload, streams=streams, content_hash=content_hash, **problem)
 
     for record in result.records:
         if not start <= record.activity_date < end:
