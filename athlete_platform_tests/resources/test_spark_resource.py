@@ -1,0 +1,24 @@
+"""The local SparkSession's JVM runs with the options the resource sets (not just a conf entry nobody applied)."""
+
+from athlete_platform.resources.spark import HEAP_RETURN_OPTIONS
+
+
+def jvm_arguments(session) -> list[str]:
+    bean = session._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    return list(bean.getInputArguments())
+
+
+def test_driver_jvm_gives_unused_heap_back_and_has_the_configured_cap(spark_resource):
+    session = spark_resource.get_session()
+    arguments = jvm_arguments(session)
+    for option in HEAP_RETURN_OPTIONS.split():
+        assert option in arguments
+    assert "-Xmx2g" in arguments  # spark.driver.memory of the session (conftest: 2g)
+    max_heap = session._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert max_heap <= 2 * 2**30
+
+
+def test_console_progress_is_off_and_driver_binds_to_loopback(spark_resource):
+    conf = spark_resource.get_session().sparkContext.getConf()
+    assert conf.get("spark.ui.showConsoleProgress") == "false"
+    assert conf.get("spark.driver.host") == "127.0.0.1"
