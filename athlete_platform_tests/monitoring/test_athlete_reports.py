@@ -33,7 +33,11 @@ def write_inputs(root) -> None:
     mf.write_table(root, ROLLING_FEATURES.path, rolling)
     predictions = [prediction(a, d, mf.athlete_ability(a)) for a in (1, 2) for d in days[-60:]]
     mf.write_table(root, PREDICTIONS.path, pd.DataFrame(predictions)[PREDICTIONS_SCHEMA.names])
-    mf.write_table(root, RACE_RESULTS.path, pd.DataFrame([race(2, 9, "10k", 2300.0, DAY - dt.timedelta(days=20))]))
+    # Race counts differ per athlete (2: one, 1: two, 3: three), so a chart given another athlete's rows shows.
+    races = [race(2, 9, "10k", 2300.0, DAY - dt.timedelta(days=20))]
+    races += [race(1, 10 + i, "5k", 1200.0, DAY - dt.timedelta(days=30 * (i + 1))) for i in range(2)]
+    races += [race(3, 20 + i, "21k", 5400.0, DAY - dt.timedelta(days=40 * (i + 1))) for i in range(3)]
+    mf.write_table(root, RACE_RESULTS.path, pd.DataFrame(races))
 
 
 def test_reports_render_top_athletes_with_a_preview(tmp_path):
@@ -54,6 +58,7 @@ def test_reports_render_top_athletes_with_a_preview(tmp_path):
     assert all(f.read_bytes().startswith(PNG_MAGIC) for f in files)
     assert list(table["png_path"]) == [str(reports_dir / DAY.isoformat() / f"athlete_{a}.png") for a in table["athlete_id"]]
     assert table.iloc[0]["races_in_window"] == 1 and table.iloc[0]["prediction_date"] == DAY
+    assert list(table["races_in_window"]) == [{2: 1, 1: 2, 3: 3}[a] for a in table["athlete_id"]]
 
     metadata = mf.materialization_metadata(result, ATHLETE_REPORTS)
     preview = metadata["preview"].value
