@@ -257,9 +257,33 @@ class Child:
         return {"seconds": timings, "peak_rss": self.rss.phase_peak_bytes, "rows": len(activity), "daily_rows": len(daily)}
 
 
+def prepared_history_present(home: Path, day: dt.date) -> bool:
+    """Whether ``home`` holds what a daily run reads, where this code reads it: rolling features of the day before
+    ``day`` (a preparation by code with other table paths would leave the run without history)."""
+    from deltalake import DeltaTable
+
+    from athlete_platform.asset_keys import ROLLING_FEATURES
+
+    path = home / "delta" / Path(*ROLLING_FEATURES.path)  # settings.delta_root of that ATHLETE_PLATFORM_HOME
+    if not DeltaTable.is_deltatable(str(path)):
+        return False
+    import pyarrow.dataset as ds
+
+    previous = ds.field("as_of_date") == (day - dt.timedelta(days=1))
+    return DeltaTable(str(path)).to_pyarrow_dataset().count_rows(filter=previous) > 0
+
+
 def child_main(args: argparse.Namespace) -> int:
     if args.mode == "daily":
         home = Path(args.workdir) / f"daily_{args.athletes}_{args.history_days}d"
+        if (home / "prepared.json").exists() and not prepared_history_present(home, args.day):
+            if args.fresh_run:
+                raise SystemExit(f"{home}: its preparation is gone")
+            import shutil
+
+            print(f"{home}: prepared by other code (no rolling features for the day before {args.day} where this "
+                  "code keeps them): preparing again", flush=True)
+            shutil.rmtree(home)
     else:
         home = Path(args.workdir) / f"backfill_{args.athletes}_{args.start}_{args.end}"
         if home.exists() and not args.keep:
@@ -445,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     sys.path.insert(0, str(BENCH_DIR))
+    sys.path.insert(0, str(REPO_ROOT))  # this checkout's package, also before a child sets its PYTHONPATH
     if args.child:
         args.athletes = args.size
         return child_main(args)
