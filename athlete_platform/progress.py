@@ -6,10 +6,10 @@ event (per partition and asset in a range run): too many to read, and slow. ``st
 what a user wants to know about each step, once, on stdout and flushed::
 
     ok     features/activity_features [2025-03-03...2025-03-09]: 1,000 rows, 6.0 s, 3 checks
-    ok     silver/activities, silver/activity_hr_profiles, silver/quarantine [2025-03-03]: 42 rows, 4.2 s, 6 checks
+    ok     silver/activities, silver/activity_hr_profiles, silver/quarantine [2025-03-03]: 42 / 30 / 1 rows, 4.2 s, 6 checks
     FAILED broken [2024-01-02] after 0.1 s: ValueError: sensor offline after 4 readings
 
-A multi-asset lists its assets (the first three, then "+N") and sums their rows; a step that materialized nothing
+A multi-asset lists its assets (the first three, then "+N") and their rows in the same order; a step that materialized nothing
 (a failed one, usually) is named by its step key; a step skipped for a missing optional input prints "skip".
 
 It is a Dagster ``@logger``: every log record of a run carries its ``DagsterEvent`` in
@@ -146,7 +146,10 @@ class StepProgressHandler(logging.Handler):
         where = f"{_named(tally, step_key)}{f' [{window}]' if window else ''}"
         if kind == "STEP_SUCCESS":
             seconds = event.step_success_data.duration_ms / 1000
-            rows = f"{sum(tally.rows.values()):,} rows, " if tally.rows else ""
+            # A multi-asset's tables hold different things (silver: activities, HR profiles, quarantine): one
+            # count each, in the order of the names, not a sum that matches none of them.
+            counts = [tally.rows[key] for key in tally.asset_keys if key in tally.rows]
+            rows = f"{' / '.join(f'{n:,}' for n in counts)} rows, " if counts else ""
             return f"    ok     {where}: {rows}{seconds:.1f} s{_checks(tally)}"
         if kind == "STEP_SKIPPED":
             return f"    skip   {where}: an optional input was not produced"
