@@ -48,6 +48,7 @@ from athlete_platform.features import compute
 from athlete_platform.features.compute.buckets import activity_features_for_athletes, rolling_for_athletes
 from athlete_platform.partitions import PREVIOUS_DAY, daily_partitions, weekly_partitions, window_dates
 from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
+from athlete_platform.resources.spark import cached
 
 #: Days of earlier activities read to score an activity (threshold pace: 90 d; HRmax: this window).
 HISTORY_DAYS = 365
@@ -204,15 +205,15 @@ def activity_features(
     # Spark prunes the scan): a year of history is most of a single day's data, and silver's other columns
     # (names, hashes, timezones: strings) would be shuffled and turned into pandas objects.
     activities = activities.select(*compute.ACTIVITY_INPUT_COLUMNS)
-    features = (
+    scored = (
         activities.groupBy(athlete_bucket(spark))
         .cogroup(hr_profiles.groupBy(athlete_bucket(spark)))
         .applyInPandas(score, schema=spark_ddl(compute.ACTIVITY_FEATURE_COLUMNS))
-        .cache()
     )
-    stats = activity_check_stats(features)
-    yield Output(features, metadata={"rows": stats["rows"]})
-    yield from evaluate_activity_checks(features, stats)
+    with cached(scored) as features:
+        stats = activity_check_stats(features)
+        yield Output(features, metadata={"rows": stats["rows"]})
+        yield from evaluate_activity_checks(features, stats)
 
 
 # -- daily features --------------------------------------------------------------------------------
@@ -267,39 +268,39 @@ def athlete_daily_features(
     def calendar(features_pdf: pd.DataFrame, firsts_pdf: pd.DataFrame) -> pd.DataFrame:
         return compute.daily_features(features_pdf, firsts_pdf, start, end)
 
-    daily = (
+    calendar_rows = (
         activity_features.groupBy(athlete_bucket(spark))
         .cogroup(continuing.groupBy(athlete_bucket(spark)))
         .applyInPandas(calendar, schema=spark_ddl(compute.DAILY_FEATURE_COLUMNS))
-        .cache()
     )
-    stats = daily.agg(
-        F.count("*").alias("rows"),
-        F.countDistinct("athlete_id", "date").alias("keys"),
-        F.countDistinct("athlete_id").alias("athletes"),
-        F.sum("daily_load").alias("load"),
-    ).collect()[0]
-    spans = daily.groupBy("athlete_id").agg(
-        F.min("date").alias("first"), F.max("date").alias("last"), F.count("*").alias("n")
-    )
-    span_stats = spans.agg(
-        F.sum((F.datediff("last", "first") + 1 != F.col("n")).cast("int")).alias("gaps"),
-        F.sum((F.col("last") != F.lit(end - dt.timedelta(days=1))).cast("int")).alias("not_to_end"),
-    ).collect()[0]
-    gaps, not_to_end = int(span_stats["gaps"] or 0), int(span_stats["not_to_end"] or 0)
-    yield Output(daily, metadata={"rows": stats["rows"], "athletes": stats["athletes"], "total_load": float(stats["load"] or 0.0)})
-    yield AssetCheckResult(
-        check_name="one_row_per_athlete_day",
-        asset_key=DAILY_FEATURES,
-        passed=stats["rows"] == stats["keys"],
-        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
-    )
-    yield AssetCheckResult(
-        check_name="no_missing_calendar_days",
-        asset_key=DAILY_FEATURES,
-        passed=gaps == 0 and not_to_end == 0,
-        metadata={"athletes_with_gaps": gaps, "athletes_not_reaching_window_end": not_to_end},
-    )
+    with cached(calendar_rows) as daily:
+        stats = daily.agg(
+            F.count("*").alias("rows"),
+            F.countDistinct("athlete_id", "date").alias("keys"),
+            F.countDistinct("athlete_id").alias("athletes"),
+            F.sum("daily_load").alias("load"),
+        ).collect()[0]
+        spans = daily.groupBy("athlete_id").agg(
+            F.min("date").alias("first"), F.max("date").alias("last"), F.count("*").alias("n")
+        )
+        span_stats = spans.agg(
+            F.sum((F.datediff("last", "first") + 1 != F.col("n")).cast("int")).alias("gaps"),
+            F.sum((F.col("last") != F.lit(end - dt.timedelta(days=1))).cast("int")).alias("not_to_end"),
+        ).collect()[0]
+        gaps, not_to_end = int(span_stats["gaps"] or 0), int(span_stats["not_to_end"] or 0)
+        yield Output(daily, metadata={"rows": stats["rows"], "athletes": stats["athletes"], "total_load": float(stats["load"] or 0.0)})
+        yield AssetCheckResult(
+            check_name="one_row_per_athlete_day",
+            asset_key=DAILY_FEATURES,
+            passed=stats["rows"] == stats["keys"],
+            metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+        )
+        yield AssetCheckResult(
+            check_name="no_missing_calendar_days",
+            asset_key=DAILY_FEATURES,
+            passed=gaps == 0 and not_to_end == 0,
+            metadata={"athletes_with_gaps": gaps, "athletes_not_reaching_window_end": not_to_end},
+        )
 
 
 # -- weekly features -------------------------------------------------------------------------------
@@ -322,17 +323,18 @@ def athlete_weekly_features(
 ):
     from pyspark.sql import functions as F
 
-    weekly = daily.groupBy(athlete_bucket(daily.sparkSession)).applyInPandas(
+    weeks = daily.groupBy(athlete_bucket(daily.sparkSession)).applyInPandas(
         compute.weekly_features, schema=spark_ddl(compute.WEEKLY_FEATURE_COLUMNS)
-    ).cache()
-    stats = weekly.agg(F.count("*").alias("rows"), F.countDistinct("athlete_id", "week_start").alias("keys")).collect()[0]
-    yield Output(weekly, metadata={"rows": stats["rows"]})
-    yield AssetCheckResult(
-        check_name="one_row_per_athlete_week",
-        asset_key=WEEKLY_FEATURES,
-        passed=stats["rows"] == stats["keys"],
-        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
     )
+    with cached(weeks) as weekly:
+        stats = weekly.agg(F.count("*").alias("rows"), F.countDistinct("athlete_id", "week_start").alias("keys")).collect()[0]
+        yield Output(weekly, metadata={"rows": stats["rows"]})
+        yield AssetCheckResult(
+            check_name="one_row_per_athlete_week",
+            asset_key=WEEKLY_FEATURES,
+            passed=stats["rows"] == stats["keys"],
+            metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+        )
 
 
 # -- rolling features ------------------------------------------------------------------------------
@@ -396,59 +398,59 @@ def athlete_rolling_features(
     def advance(daily_pdf: pd.DataFrame, previous_pdf: pd.DataFrame) -> pd.DataFrame:
         return rolling_for_athletes(daily_pdf, previous_pdf, start=start, config=feature_params)
 
-    rolling = (
+    advanced = (
         daily.groupBy(athlete_bucket(spark))
         .cogroup(previous_day.groupBy(athlete_bucket(spark)))
         .applyInPandas(advance, schema=spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
-        .cache()
     )
-    last_day = end - dt.timedelta(days=1)
-    on_last = F.col("as_of_date") == F.lit(last_day)
-    stats = rolling.agg(
-        F.count("*").alias("rows"),
-        F.countDistinct("athlete_id", "as_of_date").alias("keys"),
-        F.sum((F.col("ctl").isNull() | F.col("atl").isNull() | F.col("tsb").isNull()).cast("int")).alias("null_pmc"),
-        F.sum((F.col("acwr_ewma_7_28").isNull() & (F.col("ewma_chronic") > 0)).cast("int")).alias("null_acwr"),
-        F.sum(F.col("is_overtraining_risk").cast("int")).alias("risk_rows"),
-        # means over the last day's rows (avg skips the other rows' nulls)
-        *(F.avg(F.when(on_last, F.col(name))).alias(f"last_{name}") for name in ("ctl", "atl", "tsb")),
-    ).collect()[0]
-    recently_active = (
-        daily.filter((F.col("date") > F.lit(last_day - dt.timedelta(days=42))) & (F.col("activity_count") > 0))
-        .select("athlete_id")
-        .distinct()
-    )
-    on_last_day = rolling.filter(on_last).select("athlete_id")
-    missing_athletes = [r["athlete_id"] for r in recently_active.subtract(on_last_day).limit(10).collect()]
-    yield Output(
-        rolling,
-        metadata={
-            "rows": stats["rows"],
-            "overtraining_risk_rows": int(stats["risk_rows"] or 0),
-            "mean_ctl_last_day": float(stats["last_ctl"] or 0.0),
-            "mean_atl_last_day": float(stats["last_atl"] or 0.0),
-            "mean_tsb_last_day": float(stats["last_tsb"] or 0.0),
-            "conventions": MetadataValue.md(
-                "CTL/ATL: TrainingPeaks 1/N (42/7 d). `tsb` = yesterday's CTL − ATL; `tsb_same_day` = today's. "
-                "ACWR: `acwr_rolling_7_28` coupled rolling means, `acwr_ewma_7_28` EWMA λ=2/(N+1)."
-            ),
-        },
-    )
-    yield AssetCheckResult(
-        check_name="one_row_per_athlete_day",
-        asset_key=ROLLING_FEATURES,
-        passed=stats["rows"] == stats["keys"],
-        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
-    )
-    yield AssetCheckResult(
-        check_name="pmc_and_acwr_non_null",
-        asset_key=ROLLING_FEATURES,
-        passed=(stats["null_pmc"] or 0) + (stats["null_acwr"] or 0) == 0,
-        metadata={"rows_null_pmc": stats["null_pmc"] or 0, "rows_null_acwr_with_load": stats["null_acwr"] or 0},
-    )
-    yield AssetCheckResult(
-        check_name="row_for_every_recently_active_athlete",
-        asset_key=ROLLING_FEATURES,
-        passed=not missing_athletes,
-        metadata={"missing_athletes_sample": str(missing_athletes), "last_day": str(last_day)},
-    )
+    with cached(advanced) as rolling:
+        last_day = end - dt.timedelta(days=1)
+        on_last = F.col("as_of_date") == F.lit(last_day)
+        stats = rolling.agg(
+            F.count("*").alias("rows"),
+            F.countDistinct("athlete_id", "as_of_date").alias("keys"),
+            F.sum((F.col("ctl").isNull() | F.col("atl").isNull() | F.col("tsb").isNull()).cast("int")).alias("null_pmc"),
+            F.sum((F.col("acwr_ewma_7_28").isNull() & (F.col("ewma_chronic") > 0)).cast("int")).alias("null_acwr"),
+            F.sum(F.col("is_overtraining_risk").cast("int")).alias("risk_rows"),
+            # means over the last day's rows (avg skips the other rows' nulls)
+            *(F.avg(F.when(on_last, F.col(name))).alias(f"last_{name}") for name in ("ctl", "atl", "tsb")),
+        ).collect()[0]
+        recently_active = (
+            daily.filter((F.col("date") > F.lit(last_day - dt.timedelta(days=42))) & (F.col("activity_count") > 0))
+            .select("athlete_id")
+            .distinct()
+        )
+        on_last_day = rolling.filter(on_last).select("athlete_id")
+        missing_athletes = [r["athlete_id"] for r in recently_active.subtract(on_last_day).limit(10).collect()]
+        yield Output(
+            rolling,
+            metadata={
+                "rows": stats["rows"],
+                "overtraining_risk_rows": int(stats["risk_rows"] or 0),
+                "mean_ctl_last_day": float(stats["last_ctl"] or 0.0),
+                "mean_atl_last_day": float(stats["last_atl"] or 0.0),
+                "mean_tsb_last_day": float(stats["last_tsb"] or 0.0),
+                "conventions": MetadataValue.md(
+                    "CTL/ATL: TrainingPeaks 1/N (42/7 d). `tsb` = yesterday's CTL − ATL; `tsb_same_day` = today's. "
+                    "ACWR: `acwr_rolling_7_28` coupled rolling means, `acwr_ewma_7_28` EWMA λ=2/(N+1)."
+                ),
+            },
+        )
+        yield AssetCheckResult(
+            check_name="one_row_per_athlete_day",
+            asset_key=ROLLING_FEATURES,
+            passed=stats["rows"] == stats["keys"],
+            metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+        )
+        yield AssetCheckResult(
+            check_name="pmc_and_acwr_non_null",
+            asset_key=ROLLING_FEATURES,
+            passed=(stats["null_pmc"] or 0) + (stats["null_acwr"] or 0) == 0,
+            metadata={"rows_null_pmc": stats["null_pmc"] or 0, "rows_null_acwr_with_load": stats["null_acwr"] or 0},
+        )
+        yield AssetCheckResult(
+            check_name="row_for_every_recently_active_athlete",
+            asset_key=ROLLING_FEATURES,
+            passed=not missing_athletes,
+            metadata={"missing_athletes_sample": str(missing_athletes), "last_day": str(last_day)},
+        )

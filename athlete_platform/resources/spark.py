@@ -11,13 +11,15 @@ import hashlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 
 #: Log4j2 configuration of local sessions: Spark's defaults (``org/apache/spark/log4j2-defaults.properties``)
@@ -113,3 +115,16 @@ class SparkResource(ConfigurableResource):
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("WARN")
         return session
+
+
+@contextmanager
+def cached(frame: "DataFrame") -> Iterator["DataFrame"]:
+    """``frame`` cached while the block runs (a step's checks and its write read its output again), then dropped
+    from Spark's memory: a long-lived process (``dagster dev``'s in-process runs, a runner's successive range
+    runs) otherwise kept every step's output in the driver's heap until evicted, and a rerun of the same plan
+    drew Spark's "Asked to cache already cached data" warning."""
+    frame = frame.cache()
+    try:
+        yield frame
+    finally:
+        frame.unpersist()

@@ -45,6 +45,7 @@ from dagster import (
 from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE
 from athlete_platform.partitions import daily_partitions, window_dates
 from athlete_platform.resources.delta_io import ALSO_REPLACES
+from athlete_platform.resources.spark import cached
 from athlete_platform.silver import checks
 from athlete_platform.silver.batches import PARSED_DDL, QUARANTINE_COLUMNS, parse_bronze_batches
 from athlete_platform.silver.parsing import PROFILE_COLUMNS, SILVER_COLUMNS
@@ -95,9 +96,6 @@ def silver_activities(
     io_manager: ResourceParam[Any],  # reads the table's rows of other partitions (delta_io.read_rows)
     raw_activities,
 ):
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     start, end = window_dates(context)
     if pyspark_step_launcher is None:  # in-process, the run's own instance (a remote step's has no history)
         missing = missing_upstream_days(context.instance, RAW_ACTIVITIES, start, end)
@@ -110,7 +108,15 @@ def silver_activities(
                 ),
                 metadata={"missing_days": len(missing)},
             )
-    parsed = raw_activities.mapInPandas(parse_bronze_batches, schema=PARSED_DDL).cache()
+    with cached(raw_activities.mapInPandas(parse_bronze_batches, schema=PARSED_DDL)) as parsed:
+        yield from _outputs_and_checks(parsed, raw_activities, io_manager, config, start, end)
+
+
+def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverConfig, start, end):
+    """The three outputs and the checks from the parsed bronze rows (cached by the caller)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
     accepted = parsed.filter(F.col("status") == "accepted")
     newest_first = Window.partitionBy("activity_id").orderBy(*[F.desc(c) for c in VERSION_ORDER])
     newest_in_window = (
@@ -120,64 +126,65 @@ def silver_activities(
     )
     elsewhere = _rows_of_other_partitions(io_manager, newest_in_window, start, end)
     versions = _compare_with_other_partitions(newest_in_window, elsewhere)
-    latest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti").cache()
-    activities = latest.select(*SILVER_COLUMNS)
-    profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
-    quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
-    replaces = {ALSO_REPLACES: {"column": "activity_id", "values": versions.older_elsewhere_ids}}
+    newest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti")
+    with cached(newest) as latest:
+        activities = latest.select(*SILVER_COLUMNS)
+        profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
+        quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
+        replaces = {ALSO_REPLACES: {"column": "activity_id", "values": versions.older_elsewhere_ids}}
 
-    # Few Spark jobs, each over cached rows: one per frame, not one per number (a job's fixed cost is most of a
-    # one-day run). Parsed rows by status and reject fields, with the accepted rows' distinct ids.
-    parsed_groups = parsed.groupBy("status", "reject_fields").agg(
-        F.count(F.lit(1)).alias("rows"), F.countDistinct("activity_id").alias("ids")
-    ).collect()
-    rejected = sum(r["rows"] for r in parsed_groups if r["status"] == "rejected")
-    accepted_versions = [r for r in parsed_groups if r["status"] == "accepted"]
-    # Versions beyond the first per id within the window (accepted rows always carry an id).
-    superseded_in_window = sum(r["rows"] - r["ids"] for r in accepted_versions)
-    by_field = dict(sorted(((r["reject_fields"], r["rows"]) for r in parsed_groups if r["status"] == "rejected"),
-                           key=lambda item: -item[1])[:50])
-    by_sport = activities.groupBy("sport").agg(
-        F.count(F.lit(1)).alias("rows"), F.collect_set("athlete_id").alias("athletes")
-    ).collect()
-    accepted_rows = sum(r["rows"] for r in by_sport)
-    # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
-    rows_in = raw_activities.count()
-    superseded = superseded_in_window + len(versions.newer_elsewhere_ids)
-    accounting = checks.RowAccounting(rows_in=rows_in, silver=accepted_rows, quarantined=rejected, superseded=superseded)
-    yield Output(
-        activities,
-        output_name="activities",
-        metadata={
-            "rows_in": rows_in,
-            "accepted": accepted_rows,
-            "rejected": rejected,
-            "duplicates_superseded": superseded,
-            "superseded_by_other_partitions": len(versions.newer_elsewhere_ids),
-            "replaced_in_other_partitions": len(versions.older_elsewhere_ids),
-            "unaccounted": accounting.unaccounted,
-            "accounting": accounting.describe(),
-            "quarantined_by_field": MetadataValue.json(by_field),
-            "athletes": len({athlete for r in by_sport for athlete in r["athletes"]}),
-            "sports": MetadataValue.json({r["sport"]: r["rows"] for r in by_sport}),
-            **replaces,
-        },
-    )
-    yield Output(profiles, output_name="activity_hr_profiles", metadata=replaces)
-    yield Output(
-        quarantine,
-        output_name="quarantine",
-        metadata={
-            "rejected": rejected,
-            "reasons_by_field": MetadataValue.md(
-                "\n".join(f"- `{field}`: {count}" for field, count in list(by_field.items())[:15]) or "none"
-            ),
-        },
-    )
-    yield from checks.evaluate_silver_checks(
-        activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
-        rest_of_table=versions.rest_of_table,
-    )
+        # Few Spark jobs, each over cached rows: one per frame, not one per number (a job's fixed cost is most of a
+        # one-day run). Parsed rows by status and reject fields, with the accepted rows' distinct ids.
+        parsed_groups = parsed.groupBy("status", "reject_fields").agg(
+            F.count(F.lit(1)).alias("rows"), F.countDistinct("activity_id").alias("ids")
+        ).collect()
+        rejected = sum(r["rows"] for r in parsed_groups if r["status"] == "rejected")
+        accepted_versions = [r for r in parsed_groups if r["status"] == "accepted"]
+        # Versions beyond the first per id within the window (accepted rows always carry an id).
+        superseded_in_window = sum(r["rows"] - r["ids"] for r in accepted_versions)
+        by_field = dict(sorted(((r["reject_fields"], r["rows"]) for r in parsed_groups if r["status"] == "rejected"),
+                               key=lambda item: -item[1])[:50])
+        by_sport = activities.groupBy("sport").agg(
+            F.count(F.lit(1)).alias("rows"), F.collect_set("athlete_id").alias("athletes")
+        ).collect()
+        accepted_rows = sum(r["rows"] for r in by_sport)
+        # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
+        rows_in = raw_activities.count()
+        superseded = superseded_in_window + len(versions.newer_elsewhere_ids)
+        accounting = checks.RowAccounting(rows_in=rows_in, silver=accepted_rows, quarantined=rejected, superseded=superseded)
+        yield Output(
+            activities,
+            output_name="activities",
+            metadata={
+                "rows_in": rows_in,
+                "accepted": accepted_rows,
+                "rejected": rejected,
+                "duplicates_superseded": superseded,
+                "superseded_by_other_partitions": len(versions.newer_elsewhere_ids),
+                "replaced_in_other_partitions": len(versions.older_elsewhere_ids),
+                "unaccounted": accounting.unaccounted,
+                "accounting": accounting.describe(),
+                "quarantined_by_field": MetadataValue.json(by_field),
+                "athletes": len({athlete for r in by_sport for athlete in r["athletes"]}),
+                "sports": MetadataValue.json({r["sport"]: r["rows"] for r in by_sport}),
+                **replaces,
+            },
+        )
+        yield Output(profiles, output_name="activity_hr_profiles", metadata=replaces)
+        yield Output(
+            quarantine,
+            output_name="quarantine",
+            metadata={
+                "rejected": rejected,
+                "reasons_by_field": MetadataValue.md(
+                    "\n".join(f"- `{field}`: {count}" for field, count in list(by_field.items())[:15]) or "none"
+                ),
+            },
+        )
+        yield from checks.evaluate_silver_checks(
+            activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
+            rest_of_table=versions.rest_of_table,
+        )
 
 
 def missing_upstream_days(instance: Any, upstream: AssetKey, start, end) -> list[str]:

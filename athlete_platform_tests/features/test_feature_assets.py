@@ -121,6 +121,13 @@ def test_feature_checks_pass_and_are_reported(range_and_incremental):
         assert checks[name].passed, name
 
 
+def test_steps_leave_nothing_cached_in_spark(range_and_incremental, spark_resource):
+    # silver and the feature steps cache their output while they check and write it, then drop it: a long-lived
+    # process would otherwise keep every step's rows in the driver's heap.
+    persistent = spark_resource.get_session().sparkContext._jsc.getPersistentRDDs()
+    assert persistent.size() == 0
+
+
 def test_weekly_features_from_daily_partitions(range_and_incremental, spark_resource):
     _, range_root, _, _ = range_and_incremental
     resources = local_test_resources(range_root, spark_resource, activity_source=StaticSource(records=[]))
