@@ -7,7 +7,7 @@ export ATHLETE_PLATFORM_HOME ?= $(CURDIR)/.athlete_platform
 export DAGSTER_HOME ?= $(ATHLETE_PLATFORM_HOME)/dagster_home
 export NML_DISABLE_USAGE_LOGGING := 1
 
-.PHONY: demo athlete test install check-java validate benchmark clean
+.PHONY: demo athlete test install check-java validate benchmark benchmark-scale benchmark-backfill clean
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "ERROR: Java 17 is required for Spark (install OpenJDK 17, e.g. 'apt-get install openjdk-17-jre-headless', and make sure 'java' is on PATH)."; exit 1; }
@@ -38,6 +38,14 @@ validate: install
 
 benchmark: check-java install
 	$(PY) benchmarks/features_benchmark.py $(BENCH_ARGS)
+
+# The whole daily graph at 1,000 / 3,000 / 10,000 simulated athletes (issue #13; ~1 h, prepared once per size)
+benchmark-scale: check-java install
+	$(PY) benchmarks/scale_benchmark.py daily --athletes 1000 3000 10000 --history-days 92 $(BENCH_ARGS)
+
+# Three years of 1,000 simulated athletes from one command, then the pandas reference of the feature stage (~25 min)
+benchmark-backfill: check-java install
+	$(PY) benchmarks/scale_benchmark.py backfill --athletes 1000 --start 2023-01-01 --end 2025-12-31 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(ATHLETE_PLATFORM_HOME)
