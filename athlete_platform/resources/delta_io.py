@@ -104,6 +104,13 @@ def to_arrow(obj: Any) -> pa.Table:
     raise TypeError(f"cannot store a {type(obj).__name__}: return a Spark or pandas DataFrame or an Arrow table")
 
 
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator kept from freed buffers back to the OS. Its pool (mimalloc) keeps freed
+    pages for reuse: after a range run a long-lived process (``dagster dev``'s in-process runs, the runners)
+    stayed at the size of its largest table, e.g. 9 GiB after a 92-day range of 10,000 athletes."""
+    pa.default_memory_pool().release_unused()
+
+
 def _as_date(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
@@ -205,6 +212,8 @@ class DeltaTableIOManager(ConfigurableIOManager):
             write_deltalake(str(path), table, mode="overwrite", schema_mode="overwrite" if exists else None)
         metadata["delta_version"] = DeltaTable(str(path)).version()
         context.add_output_metadata(metadata)
+        del table, obj
+        release_arrow_memory()
 
     @staticmethod
     def _check_rows_in_window(context: OutputContext, table: pa.Table, column: str, start: dt.date, end: dt.date) -> None:
@@ -310,7 +319,10 @@ class DeltaTableIOManager(ConfigurableIOManager):
             frame = self._spark_scan(delta, dataset.schema, columns, window)
             if frame is not None:
                 return frame
-        return self._convert(context, table)
+        converted = self._convert(context, table)
+        del table
+        release_arrow_memory()
+        return converted
 
     def _spark_scan(self, delta: Any, schema: pa.Schema, columns: list[str] | None, window: tuple | None) -> Any:
         """The table (window, columns) as a Spark scan of the current snapshot's Parquet files, typed as
