@@ -332,7 +332,7 @@ def daily_table(results: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {r['athletes']:,} | {r['history_days']} d {cell(fresh)} {cell(runs)} "
             f"({min(x['baseline_rss'] for x in runs) / 2**30:.2f}) | {bookkeeping:.1f} s "
-            f"| {'' if target is None else f'≤ {target:.0f} s'}, ≤ 4 GiB | {met} / {rss_met} |")
+            f"| {'' if target is None else f'≤ {target:.0f} s, '}≤ 4 GiB | {met} / {rss_met} |")
     lines += ["", "Per step, median seconds in new processes / in the preparing process "
               "(the latter split read / compute / write from the step's events):", ""]
     steps = sorted({s for r in results for x in [*r["runs"], *(r.get("fresh_runs") or [])] for s in x["steps"]})
