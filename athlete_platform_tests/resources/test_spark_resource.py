@@ -2,7 +2,7 @@
 
 import pytest
 
-from athlete_platform.resources.spark import HEAP_RETURN_OPTIONS, cached
+from athlete_platform.resources.spark import HEAP_RETURN_OPTIONS, JIT_OPTIONS, cached
 
 
 def jvm_arguments(session) -> list[str]:
@@ -10,10 +10,10 @@ def jvm_arguments(session) -> list[str]:
     return list(bean.getInputArguments())
 
 
-def test_driver_jvm_gives_unused_heap_back_and_has_the_configured_cap(spark_resource):
+def test_driver_jvm_gives_unused_heap_back_uses_the_quick_jit_and_has_the_configured_cap(spark_resource):
     session = spark_resource.get_session()
     arguments = jvm_arguments(session)
-    for option in HEAP_RETURN_OPTIONS.split():
+    for option in [*HEAP_RETURN_OPTIONS.split(), *JIT_OPTIONS.split()]:
         assert option in arguments
     assert "-Xmx2g" in arguments  # spark.driver.memory of the session (conftest: 2g)
     max_heap = session._jvm.java.lang.Runtime.getRuntime().maxMemory()
