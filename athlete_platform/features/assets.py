@@ -18,7 +18,7 @@ History, not row windows:
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
 from dagster import (
@@ -26,6 +26,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     BackfillPolicy,
     Config,
     MetadataValue,
@@ -100,6 +101,16 @@ def athlete_bucket(spark):
     except (TypeError, ValueError):
         buckets = DEFAULT_BUCKETS
     return F.pmod(F.hash(F.col("athlete_id")), F.lit(max(1, buckets)))
+
+
+def one_row_per_key(check_name: str, asset_key: AssetKey, stats: Any) -> AssetCheckResult:
+    """A table's key check from its aggregation: ``stats["rows"]`` rows, ``stats["keys"]`` distinct keys."""
+    return AssetCheckResult(
+        check_name=check_name,
+        asset_key=asset_key,
+        passed=stats["rows"] == stats["keys"],
+        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
+    )
 
 
 # -- activity features -----------------------------------------------------------------------------
@@ -289,12 +300,7 @@ def athlete_daily_features(
         ).collect()[0]
         gaps, not_to_end = int(span_stats["gaps"] or 0), int(span_stats["not_to_end"] or 0)
         yield Output(daily, metadata={"rows": stats["rows"], "athletes": stats["athletes"], "total_load": float(stats["load"] or 0.0)})
-        yield AssetCheckResult(
-            check_name="one_row_per_athlete_day",
-            asset_key=DAILY_FEATURES,
-            passed=stats["rows"] == stats["keys"],
-            metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
-        )
+        yield one_row_per_key("one_row_per_athlete_day", DAILY_FEATURES, stats)
         yield AssetCheckResult(
             check_name="no_missing_calendar_days",
             asset_key=DAILY_FEATURES,
@@ -329,12 +335,7 @@ def athlete_weekly_features(
     with cached(weeks) as weekly:
         stats = weekly.agg(F.count("*").alias("rows"), F.countDistinct("athlete_id", "week_start").alias("keys")).collect()[0]
         yield Output(weekly, metadata={"rows": stats["rows"]})
-        yield AssetCheckResult(
-            check_name="one_row_per_athlete_week",
-            asset_key=WEEKLY_FEATURES,
-            passed=stats["rows"] == stats["keys"],
-            metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
-        )
+        yield one_row_per_key("one_row_per_athlete_week", WEEKLY_FEATURES, stats)
 
 
 # -- rolling features ------------------------------------------------------------------------------
@@ -436,12 +437,7 @@ def athlete_rolling_features(
                 ),
             },
         )
-        yield AssetCheckResult(
-            check_name="one_row_per_athlete_day",
-            asset_key=ROLLING_FEATURES,
-            passed=stats["rows"] == stats["keys"],
-            metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
-        )
+        yield one_row_per_key("one_row_per_athlete_day", ROLLING_FEATURES, stats)
         yield AssetCheckResult(
             check_name="pmc_and_acwr_non_null",
             asset_key=ROLLING_FEATURES,
