@@ -177,7 +177,53 @@ class Child:
         prepared = self.prepare_daily()
         measured = [self.run("daily_job", self.args.day) for _ in range(self.args.repeats)]
         return {"mode": "daily", "athletes": self.args.athletes, "history_days": self.args.history_days,
-                "day": str(self.args.day), "warm_s": warm_s, "prepare_s": prepared["seconds"], "runs": measured}
+                "day": str(self.args.day), "warm_s": warm_s, "prepare_s": prepared["seconds"], "runs": measured,
+                "reference": self.daily_reference()}
+
+    def daily_reference(self) -> dict[str, Any]:
+        """The day's three feature tables by the same pure functions as the Spark steps, on the inputs those steps
+        read (a year of silver history, the day's HR profiles, yesterday's daily and rolling rows, the rolling
+        state window of daily rows), in this one pandas process: the daily run's reference."""
+        import pyarrow.dataset as ds
+        from deltalake import DeltaTable
+
+        from athlete_platform.asset_keys import DAILY_FEATURES, ROLLING_FEATURES, SILVER_ACTIVITIES, SILVER_HR_PROFILES
+        from athlete_platform.features import compute
+        from athlete_platform.features.assets import HISTORY_DAYS
+        from athlete_platform.features.compute.buckets import activity_features_for_athletes, rolling_for_athletes
+
+        day, params = self.args.day, compute.FeatureParams()
+        yesterday = day - dt.timedelta(days=1)
+
+        def rows(key: Any, column: str, first: dt.date, last: dt.date, columns: list[str] | None = None):
+            dataset = DeltaTable(str(self.settings.delta_root / Path(*key.path))).to_pyarrow_dataset()
+            window = (ds.field(column) >= first) & (ds.field(column) <= last)
+            return dataset.to_table(columns=columns, filter=window).to_pandas()
+
+        timings: dict[str, float] = {}
+        began = time.perf_counter()
+        silver = rows(SILVER_ACTIVITIES, "activity_date", day - dt.timedelta(days=HISTORY_DAYS), day,
+                      list(compute.ACTIVITY_INPUT_COLUMNS))
+        profiles = rows(SILVER_HR_PROFILES, "activity_date", day, day)
+        previous_daily = rows(DAILY_FEATURES, "date", yesterday, yesterday)
+        state_days = rows(DAILY_FEATURES, "date", day - dt.timedelta(days=params.state_window_days), yesterday)
+        previous_rolling = rows(ROLLING_FEATURES, "as_of_date", yesterday, yesterday)
+        timings["read"] = time.perf_counter() - began
+
+        t = time.perf_counter()
+        activity = activity_features_for_athletes(silver, profiles, start=day, config=params)
+        timings["activity_features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        continuing = previous_daily[["athlete_id", "date"]].rename(columns={"date": "first_activity_date"})
+        daily = compute.daily_features(activity, continuing, day, day + dt.timedelta(days=1))
+        timings["athlete_daily_features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rolling_for_athletes(pd_concat(state_days, daily), previous_rolling, start=day, config=params)
+        timings["athlete_rolling_features"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - began
+        print(f"  -> pandas reference of the day's feature steps: {timings['total']:.2f} s "
+              f"({', '.join(f'{k} {v:.2f}' for k, v in timings.items() if k != 'total')})", flush=True)
+        return {"seconds": timings, "activities": len(activity), "daily_rows": len(daily)}
 
     # -- backfill ------------------------------------------------------------------------------------
     def backfill(self) -> dict[str, Any]:
@@ -257,6 +303,14 @@ class Child:
         return {"seconds": timings, "peak_rss": self.rss.phase_peak_bytes, "rows": len(activity), "daily_rows": len(daily)}
 
 
+def pd_concat(*frames: Any) -> Any:
+    """Row-wise concatenation of frames with the same columns (empty ones left out)."""
+    import pandas as pd
+
+    kept = [frame for frame in frames if len(frame)]
+    return pd.concat(kept, ignore_index=True) if kept else frames[0]
+
+
 def prepared_history_present(home: Path, day: dt.date) -> bool:
     """Whether ``home`` holds what a daily run reads, where this code reads it: rolling features of the day before
     ``day`` (a preparation by code with other table paths would leave the run without history)."""
@@ -333,6 +387,14 @@ def daily_table(results: list[dict[str, Any]]) -> list[str]:
             f"| {r['athletes']:,} | {r['history_days']} d {cell(fresh)} {cell(runs)} "
             f"({min(x['baseline_rss'] for x in runs) / 2**30:.2f}) | {bookkeeping:.1f} s "
             f"| {'' if target is None else f'≤ {target:.0f} s, '}≤ 4 GiB | {met} / {rss_met} |")
+    for r in results:
+        if r.get("reference"):
+            spark = statistics.median(sum(x["steps"].get(k, 0.0) for k in x["steps"] if step_name(k) in FEATURE_STEPS)
+                                      for x in r["runs"])
+            pandas_s = r["reference"]["seconds"]["total"]
+            lines.append(f"\n{r['athletes']:,} athletes, the day's three feature steps: Spark {spark:.1f} s (median, same "
+                         f"process) vs the same pure functions in pandas {pandas_s:.2f} s (reading included): "
+                         f"ratio {spark / max(pandas_s, 1e-9):.1f}.")
     lines += ["", "Per step, median seconds in new processes / in the preparing process "
               "(the latter split read / compute / write from the step's events):", ""]
     steps = sorted({s for r in results for x in [*r["runs"], *(r.get("fresh_runs") or [])] for s in x["steps"]})
