@@ -122,19 +122,24 @@ def state_from_previous_rows(
     keep = config.state_window_days
     history_days = as_days(daily_history["date"]) if len(daily_history) else np.empty(0, dtype="datetime64[D]")
     history = daily_history.assign(_day=history_days).sort_values(["athlete_id", "_day"], kind="stable")
-    by_athlete = {int(a): g for a, g in history.groupby("athlete_id", sort=False)}
+    # The window columns as arrays once, each athlete a slice of them: per-athlete frames and column conversions
+    # were most of a daily run at 10,000 athletes (18 s of the step's 28 s under the profiler).
+    days = history["_day"].to_numpy().astype("datetime64[D]")
+    columns = {name: float_column(history, name) for name in STATE_WINDOW_COLUMNS}
+    for name in _ZERO_WHEN_MISSING:
+        columns[name] = np.nan_to_num(columns[name], nan=0.0)
+    ids, firsts, counts = np.unique(history["athlete_id"].to_numpy(dtype="int64"), return_index=True, return_counts=True)
+    rows_of = {int(a): (int(first), int(first + count)) for a, first, count in zip(ids, firsts, counts)}
     states: dict[int, RollingState] = {}
     for row in previous_rows.to_dict("records"):
         athlete_id = int(row["athlete_id"])
         last_day = np.datetime64(pd.Timestamp(row["as_of_date"]).date(), "D")
-        daily = by_athlete.get(athlete_id)
-        daily = daily[daily["_day"] <= last_day] if daily is not None else history.iloc[0:0]
-        if daily.empty or daily["_day"].iloc[-1] != last_day:
+        first, end = rows_of.get(athlete_id, (0, 0))
+        end = first + int(np.searchsorted(days[first:end], last_day, side="right"))  # rows up to last_day
+        if end == first or days[end - 1] != last_day:
             raise ValueError(f"athlete {athlete_id}: no daily features row for {last_day} to rebuild the rolling state")
-        tail = daily.iloc[-keep:]
-        window = {name: float_column(tail, name) for name in STATE_WINDOW_COLUMNS}
-        for name in _ZERO_WHEN_MISSING:
-            window[name] = np.nan_to_num(window[name], nan=0.0)
+        tail = slice(max(first, end - keep), end)
+        window = {name: values[tail].copy() for name, values in columns.items()}
         states[athlete_id] = RollingState(
             last_date=pd.Timestamp(row["as_of_date"]).date(),
             days_seen=int(row["days_seen"]),
