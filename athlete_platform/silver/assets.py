@@ -1,9 +1,9 @@
 """Silver: typed, deduplicated activities, their HR profiles, and a quarantine of rejected records.
 
-One Spark pass parses every bronze row with the pure parser (``mapInPandas``), then splits accepted rows
-from rejected ones. A bronze row that ingest already flagged (``quarantine_field``/``quarantine_reason``:
-dated before the first partition, no usable date or id, another athlete) is rejected with that reason
-without parsing.
+One Spark pass parses every bronze row with the pure parser (``mapInPandas`` over
+``batches.parse_bronze_batches``), then splits accepted rows from rejected ones. A bronze row that ingest already
+flagged (``quarantine_field``/``quarantine_reason``: dated before the first partition, no usable date or id,
+another athlete) is rejected with that reason without parsing.
 
 One activity id, one silver row, table-wide. Versions are ordered by their own version time: the first arrival
 of that content in bronze (``ingested_at``, kept across reruns), then the later local date, then the later
