@@ -106,8 +106,8 @@ def to_arrow(obj: Any) -> pa.Table:
 
 def release_arrow_memory() -> None:
     """Hand the memory Arrow's allocator kept from freed buffers back to the OS. Its pool (mimalloc) keeps freed
-    pages for reuse: after a range run a long-lived process (``dagster dev``'s in-process runs, the runners)
-    stayed at the size of its largest table, e.g. 9 GiB after a 92-day range of 10,000 athletes."""
+    pages for reuse, so a long-lived process (``dagster dev``'s in-process runs, the runners) kept the memory of its
+    largest tables after a range run: 0.93 GiB kept after freeing a 1.7 GiB sort, 0.11 GiB after this."""
     pa.default_memory_pool().release_unused()
 
 
