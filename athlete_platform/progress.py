@@ -9,8 +9,9 @@ what a user wants to know about each step, once, on stdout and flushed::
     ok     silver/activities, silver/activity_hr_profiles, silver/quarantine [2025-03-03]: 42 / 30 / 1 rows, 4.2 s, 6 checks
     FAILED broken [2024-01-02] after 0.1 s: ValueError: sensor offline after 4 readings
 
-A multi-asset lists its assets (the first three, then "+N") and their rows in the same order; a step that materialized nothing
-(a failed one, usually) is named by its step key; a step skipped for a missing optional input prints "skip".
+A multi-asset lists its assets (the first three, then "+N") and their rows in the same order; a step that
+materialized nothing (a failed one, usually) is named by its step key; a step skipped for a missing optional input
+prints "skip".
 
 It is a Dagster ``@logger``: every log record of a run carries its ``DagsterEvent`` in
 ``record.dagster_meta["dagster_event"]`` (``dagster/_core/log_manager.py``), events of every level reach
@@ -30,6 +31,8 @@ from typing import Any
 
 from dagster import logger
 
+from athlete_platform.runner import RANGE_END_TAG, RANGE_START_TAG
+
 #: The key under which ``definitions.py`` registers the logger, and runner.py's run config enables it.
 STEP_PROGRESS = "step_progress"
 #: Where a log record keeps the Dagster event and its context (``LOG_RECORD_METADATA_ATTR``).
@@ -39,8 +42,6 @@ ROW_COUNT_KEYS = ("dagster/row_count", "rows")
 #: A multi-asset step lists this many asset keys, then "+N".
 MAX_KEYS_SHOWN = 3
 PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass
