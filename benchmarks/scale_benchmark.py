@@ -147,13 +147,9 @@ class Child:
         a = self.args
         began = time.perf_counter()
         first, last = self.first_day, a.day - dt.timedelta(days=1)
-        chunk = dt.timedelta(days=a.chunk_days)
-        window = first
-        while window <= last:
-            window_end = min(window + chunk - dt.timedelta(days=1), last)
+        for window, window_end in self.windows(first, last, a.chunk_days):
             if not self.run("ingest_job", window, window_end)["success"]:
                 raise SystemExit("preparation failed (ingest_job)")
-            window = window_end + dt.timedelta(days=1)
         weeks = self.athlete.Plan(start=first, end=last).weeks
         if weeks is not None:
             self.run("weekly_features_job", *weeks)
@@ -261,11 +257,13 @@ class Child:
             result["reference"] = self.pandas_reference()
         return result
 
-    def windows(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
-        """``first..last`` in consecutive windows of ``--window-days`` (one Dagster range run each; 0: one run)."""
-        if self.args.window_days <= 0:
+    def windows(self, first: dt.date, last: dt.date, days: int | None = None) -> list[tuple[dt.date, dt.date]]:
+        """``first..last`` in consecutive windows of ``days`` (default ``--window-days``; one Dagster range run
+        each; 0: one run)."""
+        days = self.args.window_days if days is None else days
+        if days <= 0:
             return [(first, last)]
-        step = dt.timedelta(days=self.args.window_days)
+        step = dt.timedelta(days=days)
         bounds = []
         while first <= last:
             bounds.append((first, min(first + step - dt.timedelta(days=1), last)))

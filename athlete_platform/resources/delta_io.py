@@ -212,7 +212,7 @@ class DeltaTableIOManager(ConfigurableIOManager):
             write_deltalake(str(path), table, mode="overwrite", schema_mode="overwrite" if exists else None)
         metadata["delta_version"] = DeltaTable(str(path)).version()
         context.add_output_metadata(metadata)
-        del table, obj
+        del table  # the caller still holds obj; the Arrow copy made here is what can go
         release_arrow_memory()
 
     @staticmethod
