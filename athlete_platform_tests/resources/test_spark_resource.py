@@ -1,8 +1,16 @@
-"""The local SparkSession's JVM runs with the options the resource sets (not just a conf entry nobody applied)."""
+"""The local SparkSession's JVM runs with the options the resource sets (not just a conf entry nobody applied), and
+starts from the class-data archive an earlier JVM wrote."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
-from athlete_platform.resources.spark import HEAP_RETURN_OPTIONS, JIT_OPTIONS, cached
+from athlete_platform.resources.spark import HEAP_RETURN_OPTIONS, JIT_OPTIONS, ClassDataArchive, cached
 
 
 def jvm_arguments(session) -> list[str]:
@@ -36,3 +44,86 @@ def test_cached_holds_a_frame_for_the_block_only_even_when_it_fails(spark_resour
         held.count()
         raise RuntimeError("a check failed")
     assert not frame.storageLevel.useMemory
+
+
+# -- the class-data archive ------------------------------------------------------------------------------------
+
+
+def exited_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_the_first_jvm_writes_the_archive_to_a_file_of_its_own_and_others_wait_for_it(tmp_path):
+    archive = ClassDataArchive(tmp_path, "spark-key")
+    option, pid_file = archive.java_option()
+    assert option.startswith(f"-XX:ArchiveClassesAtExit={tmp_path / 'spark-key.'}") and option.endswith(".jsa")
+    assert pid_file is not None and pid_file.with_suffix(".jsa").name == Path(option.split("=", 1)[1]).name
+    ClassDataArchive.record_writer(pid_file, os.getpid())  # a JVM still running (this process stands in for it)
+    Path(option.split("=", 1)[1]).write_bytes(b"half an archive")
+    assert archive.java_option() == ("", None)  # neither maps the half-written file nor writes a second one
+    assert not archive.archive.exists()
+
+
+def test_an_archive_is_promoted_once_its_jvm_has_exited_and_then_shared(tmp_path):
+    archive = ClassDataArchive(tmp_path, "spark-key")
+    option, pid_file = archive.java_option()
+    Path(option.split("=", 1)[1]).write_bytes(b"archive")
+    ClassDataArchive.record_writer(pid_file, exited_pid())
+    assert archive.java_option() == (f"-XX:SharedArchiveFile={archive.archive}", None)
+    assert archive.archive.read_bytes() == b"archive"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spark-key.jsa"]
+    other = ClassDataArchive(tmp_path, "spark-other-jdk")  # another JDK or Spark: its own archive
+    assert other.java_option()[0].startswith("-XX:ArchiveClassesAtExit=")
+
+
+def test_a_jvm_that_exited_without_writing_lets_the_next_one_write(tmp_path):
+    archive = ClassDataArchive(tmp_path, "spark-key")
+    _, pid_file = archive.java_option()
+    ClassDataArchive.record_writer(pid_file, exited_pid())  # killed: no archive file
+    option, next_pid_file = archive.java_option()
+    assert option.startswith("-XX:ArchiveClassesAtExit=") and next_pid_file != pid_file
+    assert not pid_file.exists()
+
+
+def test_an_archive_without_its_pid_file_is_removed_only_when_old(tmp_path):
+    archive = ClassDataArchive(tmp_path, "spark-key")
+    orphan = tmp_path / "spark-key.0123456789ab.jsa"
+    orphan.write_bytes(b"?")
+    archive.java_option()
+    assert orphan.exists()  # could still be written by a JVM whose pid file is on its way
+    old = time.time() - ClassDataArchive.ORPHAN_AGE_S - 60
+    os.utime(orphan, (old, old))
+    archive.java_option()
+    assert not orphan.exists()
+
+
+SESSION_ARGUMENTS = textwrap.dedent("""
+    from athlete_platform.resources.spark import SparkResource
+    session = SparkResource(master="local[1]", shuffle_partitions=1).get_session()
+    bean = session._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    print([a for a in bean.getInputArguments() if "Archive" in a], bean.getPid())
+""")
+
+
+@pytest.mark.spark
+def test_a_new_process_starts_spark_from_the_archive_the_previous_jvm_wrote_when_it_exited(tmp_path):
+    """Two real processes: the first JVM writes the archive after its Python process is gone; the next maps it."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the archive directory of this test only
+    archive = ClassDataArchive.for_this_installation(tmp_path / "athlete-platform-spark-cds")
+    first = subprocess.run([sys.executable, "-c", SESSION_ARGUMENTS], env=env, capture_output=True, text=True,
+                           check=True)
+    options, jvm_pid = first.stdout.strip().rsplit(" ", 1)
+    assert f"ArchiveClassesAtExit={archive.directory / archive.key}." in options
+    assert (archive.directory / f"{Path(options.split('=', 1)[1]).stem}.pid").read_text() == jvm_pid
+    deadline = time.monotonic() + 180
+    while (archive.directory / f"{Path(options.split('=', 1)[1]).stem}.pid").exists() and \
+            time.monotonic() < deadline:  # the JVM writes the archive as it exits, after Python has
+        archive.java_option()
+        time.sleep(1)
+    assert archive.archive.stat().st_size > 10 * 2**20  # Spark's classes, promoted under the shared name
+    second = subprocess.run([sys.executable, "-c", SESSION_ARGUMENTS], env=env, capture_output=True, text=True,
+                            check=True)
+    assert f"-XX:SharedArchiveFile={archive.archive}" in second.stdout
+    assert "cds" not in second.stderr.lower()  # its CDS messages are off
