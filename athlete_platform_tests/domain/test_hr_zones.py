@@ -176,3 +176,18 @@ def test_resolve_hrmax_chain() -> None:
     assert hz.resolve_hrmax(None, 188.0, 40) == 188.0
     assert hz.resolve_hrmax(None, float("nan"), 40) == 180.0
     assert hz.resolve_hrmax(None, None, None) is None
+
+
+def test_small_histograms_summed_in_python_equal_numpys_exactly():
+    """The per-split fast path gives the same values and the same float sums, bit for bit, as the array path."""
+    from athlete_platform.domain.hr_zones import _histogram_in_python, _histogram_with_numpy
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(0, 40))
+        hr = rng.choice([np.nan, -5.0, 0.0, 120.0, 135.5, 150.0, 171.0, 188.25], size=n)  # repeats on purpose
+        seconds = rng.choice([np.nan, 0.0, -1.0, 0.1, 1.0 / 3.0, 59.7, 600.0, 1e-9], size=n)
+        fast, reference = _histogram_in_python(hr, seconds), _histogram_with_numpy(hr, seconds)
+        assert fast.hr_bpm.dtype == fast.seconds.dtype == np.float64  # (numpy's empty bincount is int64)
+        np.testing.assert_array_equal(fast.hr_bpm, reference.hr_bpm)
+        np.testing.assert_array_equal(fast.seconds, reference.seconds)
