@@ -42,8 +42,12 @@ def _usable(value: float) -> bool:
 def riegel_baseline(features: pd.DataFrame, distance: str, reference: str = DEFAULT_REFERENCE) -> np.ndarray:
     """Riegel time (s) at ``distance`` (a key of DISTANCES_M) per row; NaN without a recent effort."""
     t_ref = _reference_times(features, reference)
-    d_ref, d = DISTANCES_M[reference], DISTANCES_M[distance]
-    return np.array([riegel_time(t, d_ref, d) if _usable(t) else np.nan for t in t_ref.tolist()], dtype=float)
+    usable = np.isfinite(t_ref) & (t_ref > 0)
+    out = np.full(t_ref.shape, np.nan)
+    # The whole column in one call: one scale factor times each time, the same floats as row by row (a Python loop
+    # over the rows was ~75 % of predicting a 92-day range of 1,000 athletes).
+    out[usable] = riegel_time(t_ref[usable], DISTANCES_M[reference], DISTANCES_M[distance])
+    return out
 
 
 def vdot_of_best_effort(features: pd.DataFrame, reference: str = DEFAULT_REFERENCE) -> np.ndarray:

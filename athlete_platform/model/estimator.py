@@ -176,24 +176,10 @@ def default_fallback_times() -> dict[str, float]:
     return {d: vdot_race_time(NO_RACE_VDOT, DISTANCES_M[d]) for d in DISTANCE_KEYS}
 
 
-def riegel_offsets(features: pd.DataFrame, distance: str, reference: str) -> np.ndarray:
-    """``baselines.riegel_baseline`` on the whole column at once: the same ``riegel_time`` product per row
-    (bit for bit: one scale factor times each reference time), NaN where the reference is not a positive
-    finite time. ``riegel_baseline`` calls ``riegel_time`` once per row, which was ~75 % of predicting a
-    92-day window (368,000 calls)."""
-    t_ref = pd.to_numeric(features[f"best_effort_{reference}_s"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    usable = np.isfinite(t_ref) & (t_ref > 0)
-    values = np.full(t_ref.shape, np.nan)
-    values[usable] = riegel_time(t_ref[usable], DISTANCES_M[reference], DISTANCES_M[distance])
-    return values
-
-
 def offset_times(features: pd.DataFrame, distance: str, params: EstimatorParams, fallback: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """(offset seconds, used_fallback) per row for one distance."""
-    if params.offset == "riegel":
-        values = riegel_offsets(features, distance, params.reference)
-    else:
-        values = baselines.vdot_baseline(features, distance, params.reference)
+    compute = baselines.riegel_baseline if params.offset == "riegel" else baselines.vdot_baseline
+    values = compute(features, distance, params.reference)
     missing = ~np.isfinite(values)
     return np.where(missing, fallback[distance], values), missing
 

@@ -96,3 +96,26 @@ def test_riegel_baseline_equals_the_rolling_best_effort_columns():
         np.testing.assert_allclose(
             baselines.riegel_baseline(rolling, distance), rolling[f"best_effort_{distance}_s"], rtol=1e-12
         )
+
+
+# Positive efforts of many magnitudes (the last bits differ between them), plus every kind of "no effort":
+# NaN, None, zero, negative, infinite and a non-numeric value.
+REFERENCE_TIMES = [1_234.5678, 2_400.0, 2_401.000001, 3_599.999, 17.3, 1e-3, 9_876.54321, np.pi * 1_000,
+                   np.nan, None, 0.0, -5.0, np.inf, -np.inf, "n/a"]
+
+
+@pytest.mark.parametrize("reference", ["5k", "10k", "21k", "42k"])
+@pytest.mark.parametrize("distance", ["5k", "10k", "21k", "42k"])
+def test_riegel_baseline_of_a_column_equals_riegel_time_row_by_row_exactly(reference, distance):
+    """The column is projected in one call; each row must be the scalar formula's float, NaN without an effort
+    (predictions and the training set's baselines must not move by a bit)."""
+    from athlete_platform.domain.running import riegel_time
+    from athlete_platform.model.contract import DISTANCES_M
+
+    rows = pd.DataFrame({name: np.nan for name in FEATURE_COLUMNS}, index=range(len(REFERENCE_TIMES)))
+    rows[f"best_effort_{reference}_s"] = pd.Series(REFERENCE_TIMES, dtype=object)
+    expected = [riegel_time(t, DISTANCES_M[reference], DISTANCES_M[distance]) for t in REFERENCE_TIMES[:8]]
+    got = baselines.riegel_baseline(rows, distance, reference)
+    np.testing.assert_array_equal(got[:8], expected)
+    assert np.isnan(got[8:]).all()
+    assert baselines.riegel_baseline(rows.iloc[:0], distance, reference).shape == (0,)
