@@ -57,10 +57,9 @@ from dagster import (
 from athlete_platform.asset_keys import RACE_RESULTS
 from athlete_platform.jobs import ingest_job, weekly_training_job
 from athlete_platform.partitions import FIRST_DAY, PARTITIONS_START, daily_partitions, weekly_partitions
+from athlete_platform.runner import RANGE_END_TAG, RANGE_START_TAG
 from athlete_platform.settings import PlatformSettings, load_settings
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 EXPORT_FILE_TAG = "athlete_platform/export_file"
 ALERTS_FILE = "alerts.jsonl"
 EXPORT_SUFFIXES = (".zip", ".csv")

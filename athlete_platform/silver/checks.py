@@ -144,19 +144,22 @@ def row_conditions(start: dt.date, end: dt.date) -> dict:
 
 
 def row_check_counts(activities, start: dt.date, end: dt.date) -> dict[str, tuple[int, list[int]]]:
-    """Per row-level check: (failing rows, a few failing activity ids), all in one Spark job — each check a
-    job of its own cost more than the checking itself on a day's rows."""
+    """Per row-level check: (failing rows, a few failing activity ids). The counts in one Spark job — each check
+    a job of its own cost more than the checking itself on a day's rows; the ids of a failing check in one more
+    job, bounded by :data:`SAMPLE_IDS` (collected in the aggregation, a window where every row fails would bring
+    every id to the driver)."""
     from pyspark.sql import functions as F
 
-    conditions = row_conditions(start, end)
-    aggregates = []
+    # A comparison with a null is no verdict: not a failure.
+    conditions = {name: F.coalesce(failing, F.lit(False)) for name, failing in row_conditions(start, end).items()}
+    row = activities.agg(*[F.sum(failing.cast("int")).alias(name) for name, failing in conditions.items()]).first()
+    counts = {}
     for name, failing in conditions.items():
-        failing = F.coalesce(failing, F.lit(False))  # a comparison with a null is no verdict: not a failure
-        aggregates.append(F.sum(failing.cast("int")).alias(f"{name}__rows"))
-        aggregates.append(F.slice(F.collect_list(F.when(failing, F.col("activity_id"))), 1, SAMPLE_IDS)
-                          .alias(f"{name}__sample"))
-    row = activities.agg(*aggregates).first()
-    return {name: (int(row[f"{name}__rows"] or 0), list(row[f"{name}__sample"] or [])) for name in conditions}
+        rows = int(row[name] or 0)
+        sample = [r["activity_id"] for r in activities.filter(failing).select("activity_id").limit(SAMPLE_IDS)
+                  .collect()] if rows else []
+        counts[name] = (rows, sample)
+    return counts
 
 
 def check_positive_duration_and_distance(counts: dict[str, tuple[int, list[int]]]) -> AssetCheckResult:
