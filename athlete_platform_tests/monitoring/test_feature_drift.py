@@ -8,6 +8,7 @@ Delta tables, a real MLflow registry, the asset run by Dagster.
 import datetime as dt
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetSpec, ResourceDefinition, materialize
@@ -158,3 +159,27 @@ def test_a_week_served_on_fewer_than_seven_days_is_not_judged():
     weeks = weekly_drift(fitted, partial, CONFIG)
     assert (weeks.loc[weeks["week_start"] == judged, "level"] == "insufficient_data").all()
     assert (weeks.loc[weeks["week_start"] < judged, "level"] == "ok").all()  # the whole weeks are still judged
+
+
+def test_the_sliced_week_chunker_gives_nannyml_period_chunkers_weeks():
+    """The reference is split by feature_drift's own week chunker: the same chunks as NannyML's
+    ``chunk_period="W"``, on unsorted rows and with a week missing."""
+    from nannyml.chunk import PeriodBasedChunker
+
+    from athlete_platform.monitoring.feature_drift import week_chunker
+    from athlete_platform.monitoring.nannyml_support import import_nannyml
+
+    rng = np.random.default_rng(7)
+    days = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 70, 600), unit="D")
+    frame = pd.DataFrame({"ctl": rng.normal(size=600), TIMESTAMP: days})
+    frame = frame[(frame[TIMESTAMP] < "2025-01-20") | (frame[TIMESTAMP] >= "2025-01-27")]  # a week without rows
+    ours = week_chunker(import_nannyml()).split(frame)
+    stock = PeriodBasedChunker(timestamp_column_name=TIMESTAMP, offset="W").split(frame)
+    assert len(ours) == len(stock) == 10  # 11 Monday–Sunday weeks touched, one without rows
+
+    def described(chunk):
+        return (chunk.key, chunk.start_datetime, chunk.end_datetime, chunk.start_index, chunk.end_index,
+                chunk.chunk_index, sorted(chunk.data["ctl"]))
+
+    assert [described(c) for c in ours] == [described(c) for c in stock]
+    assert ours[0].key == "2024-12-30/2025-01-05"  # Monday–Sunday weeks
