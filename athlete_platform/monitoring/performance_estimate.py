@@ -11,6 +11,7 @@ few athletes race gives a wide band (NannyML's ±3 sampling-error SDs; on the de
 NannyML is imported inside the asset (see :mod:`athlete_platform.monitoring.nannyml_support`).
 """
 
+import copy
 import warnings
 from typing import Any, Optional
 
@@ -65,8 +66,20 @@ def dle_reference_mae(estimator: Any) -> float:
     return float(np.average(realized[ok], weights=sizes[ok])) if ok.any() else float("nan")
 
 
+def mae_only(estimator: Any) -> Any:
+    """``estimator`` estimating the MAE only and keeping no earlier result: a shallow copy, the fitted
+    estimator is untouched. The same MAE rows as the full estimator's, for a fraction of the work: each metric
+    (RMSE too) is its own LightGBM model and chunk loop, and ``estimate`` with a stored result deep-copies it
+    twice — the metrics' LightGBM models with it — to prepend the reference rows, which are dropped here."""
+    view = copy.copy(estimator)
+    view.metrics = [metric for metric in estimator.metrics if metric.column_name == "mae"]
+    view.result = None
+    return view
+
+
 def estimate_mae(estimator: Any, rows: pd.DataFrame, distance: str) -> dict[str, float]:
-    """DLE estimate of the MAE of ``rows`` (inference-log rows) at ``distance``: row-weighted over chunks."""
+    """DLE estimate of the MAE of ``rows`` (inference-log rows) at ``distance``: row-weighted over chunks.
+    ``estimator``: a DLE with an MAE metric, best a :func:`mae_only` view of it."""
     point = contract.prediction_columns(distance)[0]
     analysis = rows.loc[:, list(estimator.feature_column_names)].astype("float64").copy()
     analysis[estimator.y_pred] = rows[point].to_numpy(dtype="float64")
@@ -75,7 +88,9 @@ def estimate_mae(estimator: Any, rows: pd.DataFrame, distance: str) -> dict[str,
     with warnings.catch_warnings():
         # One day of predictions is a deliberately small analysis set: one or a few chunks is expected.
         warnings.filterwarnings("ignore", message="The resulting number of chunks is too low", category=UserWarning)
-        result = estimator.estimate(analysis.reset_index(drop=True)).filter(period="analysis").to_df()
+        estimated = estimator.estimate(analysis.reset_index(drop=True)).to_df()
+    # The analysis chunks, as ``filter(period="analysis")`` gives them without its deep copy of the result.
+    result = estimated[estimated[("chunk", "period")] == "analysis"].reset_index(drop=True)
     sizes = (result[("chunk", "end_index")] - result[("chunk", "start_index")] + 1).to_numpy(dtype=float)
 
     def weighted(column: str) -> float:
@@ -138,8 +153,9 @@ def performance_estimate(
                     reference, source = logged_mae[distance], "mlflow_metric"
                 else:
                     reference, source = dle_reference_mae(estimator), "dle_reference"
+                mae_estimator = mae_only(estimator)
                 for day, rows in by_version.groupby("prediction_date"):
-                    estimate = estimate_mae(estimator, rows, distance)
+                    estimate = estimate_mae(mae_estimator, rows, distance)
                     usable = bool(reference) and np.isfinite(reference)
                     ratio = estimate["estimated_mae_s"] / reference if usable else float("nan")
                     lower = estimate["estimated_mae_lower_s"]

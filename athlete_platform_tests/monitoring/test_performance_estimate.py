@@ -93,3 +93,25 @@ def test_an_excess_inside_the_estimates_confidence_band_is_not_an_alert(served):
     np.testing.assert_allclose(table["ratio_to_reference"], 1.3, rtol=1e-9)
     assert (table["estimated_mae_lower_s"] / table["reference_mae_s"] < 1.25).all()
     assert check.passed is True
+
+
+def test_the_mae_only_view_estimates_the_full_estimators_mae():
+    """The asset estimates with :func:`mae_only` (no RMSE, no stored result): the same MAE rows, to the bit,
+    and the fitted estimator untouched."""
+    import copy
+    import warnings
+
+    from athlete_platform.monitoring.performance_estimate import estimate_mae, mae_only
+
+    model = mf.fit_model(mf.training_frame(seed=3))
+    estimator = mf.fit_dle_artifact(model, mf.training_frame(seed=4))["estimators"]["10k"]
+    served_rows = mf.training_frame(seed=5, n_athletes=90)  # 90 rows: several 20-row chunks
+    served_rows["pred_10k_s"] = model.predict(None, contract.model_input(served_rows))["pred_10k_s"].to_numpy()
+    served_rows["prediction_date"] = DAY
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full = estimate_mae(copy.deepcopy(estimator), served_rows, "10k")
+    view = mae_only(estimator)
+    assert [m.column_name for m in view.metrics] == ["mae"] and view.result is None
+    assert estimate_mae(view, served_rows, "10k") == full
+    assert [m.column_name for m in estimator.metrics] == ["mae", "rmse"] and estimator.result is not None
