@@ -60,17 +60,30 @@ class AthleteCorrections:
         self._rate = 0.0 if not self.halflife_days else math.log(2.0) / self.halflife_days
         residuals = frame["log_residual"].to_numpy(dtype=float)
         self._population_ms = float(np.mean(residuals**2)) if residuals.size else float("nan")
-        self._by_athlete: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] = {}
-        for athlete, part in frame.groupby("athlete_id", sort=False):
-            days = pd.to_datetime(part["race_date"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
-            base = int(days[0])
-            # Σ w_i x_i with w_i = exp(-rate (D - d_i)) = exp(-rate (D - base)) · exp(rate (d_i - base)):
-            # cumulative sums of the second factor serve every query day D.
-            growth = np.exp(self._rate * (days - base))
-            residual = part["log_residual"].to_numpy(dtype=float)
-            self._by_athlete[int(athlete)] = (
-                days, np.cumsum(growth * residual), np.cumsum(growth * residual**2), np.cumsum(growth), base,
-            )
+        ids = frame["athlete_id"].to_numpy(dtype=np.int64)
+        days = pd.to_datetime(frame["race_date"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
+        # Flat arrays, one block of rows per athlete (athlete ids ascending, days ascending within a block):
+        # each athlete's block starts at _starts[j] and ends before _starts[j + 1].
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if ids.size else np.empty(0, dtype=np.int64)
+        self._ids, self._starts = ids[starts], np.r_[starts, ids.size]
+        self._days = days
+        self._base = days[starts]  # each athlete's first race day
+        # Σ w_i x_i with w_i = exp(-rate (D - d_i)) = exp(-rate (D - base)) · exp(rate (d_i - base)):
+        # cumulative sums of the second factor serve every query day D.
+        growth = np.exp(self._rate * (days - np.repeat(self._base, np.diff(self._starts))))
+        self._weighted, self._squared, self._weights = (np.empty(ids.size) for _ in range(3))
+        # Per athlete, as np.cumsum adds (in order, no compensation); one cumsum per block, not per row.
+        for begin, stop in zip(self._starts[:-1].tolist(), self._starts[1:].tolist()):
+            block = slice(begin, stop)
+            np.cumsum(growth[block] * residuals[block], out=self._weighted[block])
+            np.cumsum(growth[block] * residuals[block] ** 2, out=self._squared[block])
+            np.cumsum(growth[block], out=self._weights[block])
+        # Query keys: an athlete's block index times a stride longer than the days spanned, plus the day, so one
+        # searchsorted over all rows finds each (athlete, day) query's position within its athlete's block.
+        self._first_day = int(days.min()) if days.size else 0
+        self._stride = (int(days.max()) - self._first_day + 2) if days.size else 2
+        self._keys = np.repeat(np.arange(self._ids.size, dtype=np.int64), np.diff(self._starts)) * self._stride \
+            + (days - self._first_day)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"history": self.history, "prior_races": self.prior_races, "halflife_days": self.halflife_days,
@@ -83,33 +96,41 @@ class AthleteCorrections:
         self.__post_init__()
 
     def athletes(self) -> set[int]:
-        return set(self._by_athlete)
+        return set(self._ids.tolist())
 
     def for_rows(self, athlete_ids, as_of_dates=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(correction in log seconds, interval scale, races they rest on) per row, from the athlete's races
         with ``race_date <= as_of_date`` (all of them, weighted as of the last one, when no date is given)."""
         ids = np.asarray(athlete_ids, dtype=np.int64)
-        days = None
-        if as_of_dates is not None:
-            days = pd.to_datetime(pd.Series(as_of_dates)).to_numpy(dtype="datetime64[D]").astype(np.int64)
         correction, scale = np.zeros(ids.size), np.ones(ids.size)
         counts = np.zeros(ids.size, dtype=np.int64)
+        block = np.searchsorted(self._ids, ids)
+        known = block < self._ids.size
+        known[known] = self._ids[block[known]] == ids[known]
+        rows, block = np.flatnonzero(known), block[known]
+        begin = self._starts[block]
+        if as_of_dates is None:
+            end = self._starts[block + 1]  # every race of the athlete
+        else:
+            days = pd.to_datetime(pd.Series(as_of_dates)).to_numpy(dtype="datetime64[D]").astype(np.int64)[rows]
+            # Clipped into the athlete's key range before subtracting (NaT is int64 min): a day before every race
+            # counts none, a day after all of them counts all.
+            day_keys = np.clip(days, self._first_day - 1, self._first_day + self._stride - 2) - self._first_day
+            end = np.searchsorted(self._keys, block * self._stride + day_keys, side="right")
+        n = end - begin
+        raced = n > 0
+        rows, block, last = rows[raced], block[raced], end[raced] - 1
+        query = self._days[last] if as_of_dates is None else days[raced]
         k, population = self.prior_races, self._population_ms
         k_scale = k if self.interval_prior_races is None else self.interval_prior_races
-        for i, athlete in enumerate(ids.tolist()):
-            known = self._by_athlete.get(athlete)
-            if known is None:
-                continue
-            race_days, weighted, squared, weights, base = known
-            n = race_days.size if days is None else int(np.searchsorted(race_days, days[i], side="right"))
-            if n:
-                query = race_days[n - 1] if days is None else days[i]
-                decay = math.exp(-self._rate * (int(query) - base))
-                total = weights[n - 1] * decay
-                correction[i] = weighted[n - 1] * decay / (total + k)
-                if population > 0:
-                    scale[i] = math.sqrt((squared[n - 1] * decay + k_scale * population) / (total + k_scale) / population)
-                counts[i] = n
+        # math.exp per row, as before: numpy's exp may differ in the last bit, and served corrections must not move.
+        exponent = -self._rate * (query - self._base[block])
+        decay = np.fromiter(map(math.exp, exponent.tolist()), dtype=float, count=exponent.size)
+        total = self._weights[last] * decay
+        correction[rows] = self._weighted[last] * decay / (total + k)
+        if population > 0:
+            scale[rows] = np.sqrt((self._squared[last] * decay + k_scale * population) / (total + k_scale) / population)
+        counts[rows] = n[raced]
         return correction, scale, counts
 
 
