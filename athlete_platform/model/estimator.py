@@ -32,7 +32,7 @@ D adds ``c = Σ w r / (Σ w + k)`` over that athlete's races on or before D (old
 ``athlete_correction_halflife_days``): zero for a new athlete, the athlete's own offset once they have
 raced more than ``k`` times. ``k`` is estimated (empirical Bayes: within- over between-athlete variance)
 from the athletes outside the simulated population prior, or ``default_athlete_prior_races`` when there
-are too few of them. The population model is then refitted on targets without those offsets, so that it
+are too few of them. The served population model is then fitted on targets without those offsets, so that it
 does not learn them as well. The same history scales the athlete's interval (see AthleteCorrections).
 
 Measured (``benchmarks/model_learning_curve.py``, simulator seed 42, time-ordered CV) and on a real runner
@@ -381,10 +381,8 @@ def fit_time_model(rows: pd.DataFrame, params: EstimatorParams, halfwidths: dict
     if params.model_kind in ("baseline", "constant"):
         return model
     x, y, d, positions = _training_arrays(rows, params, fallback)
-    with _threads(params):
-        model.regressors = _fit_regressors(x, y, d, params)
-        if not params.athlete_correction or "athlete_id" not in rows:
-            return model
+    target = y
+    if params.athlete_correction and "athlete_id" in rows:
         athletes = rows["athlete_id"].to_numpy(dtype=np.int64)[positions]
         groups = athlete_group(athletes, params.athlete_groups)
         residual = np.full(len(x), np.nan)
@@ -392,36 +390,40 @@ def fit_time_model(rows: pd.DataFrame, params: EstimatorParams, halfwidths: dict
         # With a population prior only the groups holding real athletes need a held-out model: the prior's
         # simulated athletes are never corrected (their residuals in those groups still give the scale).
         needed = np.unique(groups[~np.isin(athletes, prior_ids)]) if prior_ids.size else np.unique(groups)
-        for group in needed:
-            held_out = groups == group
-            if (~held_out).sum() < params.min_samples_leaf * 2:  # too little left to fit a population model
-                continue
-            regressors = _fit_regressors(x[~held_out], y[~held_out], d[~held_out], params)
-            residual[held_out] = y[held_out] - _predict_block(regressors, x[held_out], d[held_out], params)
-    known = np.isfinite(residual)
-    if known.any():
-        history = pd.DataFrame(
-            {
-                "athlete_id": athletes[known],
-                "race_date": pd.to_datetime(rows["race_date"].to_numpy()[positions][known]),
-                "log_residual": residual[known],
-            }
-        )
-        prior = params.athlete_prior_races
-        if prior is None:
-            # The prior's simulated athletes say how much simulated athletes differ, not how much people do.
-            own = ~np.isin(history["athlete_id"].to_numpy(), prior_ids)
-            prior = estimate_prior_races(history[own], params.max_athlete_prior_races,
-                                         params.default_athlete_prior_races)
-        model.corrections = AthleteCorrections(history, float(prior), params.athlete_correction_halflife_days,
-                                               params.interval_prior_races)
-        # Refit the population model on targets without each athlete's offset (one backfitting step of a
-        # mixed model): otherwise it learns part of a runner's offset from their own races and the
-        # correction, added on top at serving time, counts it twice.
-        stats = history.groupby("athlete_id")["log_residual"].agg(["sum", "count"])
-        offset = (stats["sum"] / (stats["count"] + float(prior))).reindex(athletes).fillna(0.0).to_numpy()
         with _threads(params):
-            model.regressors = _fit_regressors(x, y - offset, d, params)
+            for group in needed:
+                held_out = groups == group
+                if (~held_out).sum() < params.min_samples_leaf * 2:  # too little left to fit a population model
+                    continue
+                regressors = _fit_regressors(x[~held_out], y[~held_out], d[~held_out], params)
+                residual[held_out] = y[held_out] - _predict_block(regressors, x[held_out], d[held_out], params)
+        known = np.isfinite(residual)
+        if known.any():
+            history = pd.DataFrame(
+                {
+                    "athlete_id": athletes[known],
+                    "race_date": pd.to_datetime(rows["race_date"].to_numpy()[positions][known]),
+                    "log_residual": residual[known],
+                }
+            )
+            prior = params.athlete_prior_races
+            if prior is None:
+                # The prior's simulated athletes say how much simulated athletes differ, not how much people do.
+                own = ~np.isin(history["athlete_id"].to_numpy(), prior_ids)
+                prior = estimate_prior_races(history[own], params.max_athlete_prior_races,
+                                             params.default_athlete_prior_races)
+            model.corrections = AthleteCorrections(history, float(prior), params.athlete_correction_halflife_days,
+                                                   params.interval_prior_races)
+            # The population model learns targets without each athlete's offset (one backfitting step of a
+            # mixed model): otherwise it learns part of a runner's offset from their own races and the
+            # correction, added on top at serving time, counts it twice.
+            stats = history.groupby("athlete_id")["log_residual"].agg(["sum", "count"])
+            offset = (stats["sum"] / (stats["count"] + float(prior))).reindex(athletes).fillna(0.0).to_numpy()
+            target = y - offset
+    # One fit of the served population model, after the corrections it must leave out (a fit on the raw
+    # targets first would be thrown away; each fit seeds its own random state, so the order changes nothing).
+    with _threads(params):
+        model.regressors = _fit_regressors(x, target, d, params)
     return model
 
 

@@ -59,6 +59,49 @@ def test_a_runner_who_scatters_more_gets_wider_intervals():
     assert scale[1] > 1.0 > scale[0]
 
 
+def test_every_row_gets_its_own_athletes_races_up_to_its_day():
+    """Athletes' histories interleaved and unsorted, queries in any order: each row's correction, scale and race
+    count are the formula over its own athlete's races on or before its day (NaT or before the first race: none;
+    no date: all, weighted as of the last race)."""
+    rng = np.random.default_rng(11)
+    def races(n):
+        return list(pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.choice(400, n, replace=False)), "D"))
+
+    frame = pd.concat([history(a, races(n), rng.normal(0.0, 0.05, n).tolist()) for a, n in ((907, 6), (3, 1), (10**9, 9))])
+    frame = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    halflife, k, k_scale = 90.0, 2.0, 1.0
+    corrections = AthleteCorrections(frame, prior_races=k, halflife_days=halflife, interval_prior_races=k_scale)
+    ids = [10**9, 3, 907, 5, 907, 3, 10**9, 907]
+    days = pd.to_datetime(["2024-06-01", "2023-12-31", "2025-03-01", "2024-06-01", None, "2024-12-31", "2024-01-01",
+                           "2024-03-15"])
+    correction, scale, counts = corrections.for_rows(ids, days)
+    population = float(np.mean(frame["log_residual"] ** 2))
+
+    def expected(athlete, day):
+        own = frame[frame["athlete_id"] == athlete]
+        if pd.isna(day) or own.empty:
+            return 0.0, 1.0, 0
+        own = own[own["race_date"] <= day]
+        if own.empty:
+            return 0.0, 1.0, 0
+        w = np.exp(-np.log(2.0) / halflife * (day - own["race_date"]).dt.days.to_numpy())
+        r = own["log_residual"].to_numpy()
+        return ((w * r).sum() / (w.sum() + k),
+                np.sqrt(((w * r**2).sum() + k_scale * population) / (w.sum() + k_scale) / population), len(own))
+
+    for i, (athlete, day) in enumerate(zip(ids, days)):
+        want = expected(athlete, day)
+        assert (correction[i], scale[i], counts[i]) == pytest.approx(want, rel=1e-12, abs=1e-15), (athlete, day)
+    totals = frame["athlete_id"].value_counts()
+    partial = [0 < c < totals[a] for a, c in zip(ids, counts) if a in totals]
+    assert any(partial) and 0 in counts.tolist()  # the queries reach into a history, not only past or before it
+    every, _, all_counts = corrections.for_rows([907, 3, 10**9, 5])
+    last_days = frame.groupby("athlete_id")["race_date"].max()
+    assert all_counts.tolist() == [6, 1, 9, 0]
+    assert every.tolist() == pytest.approx([expected(a, last_days[a])[0] for a in (907, 3, 10**9)] + [0.0], rel=1e-12)
+    assert corrections.athletes() == {907, 3, 10**9}
+
+
 def test_shrinkage_estimate_follows_the_between_athlete_variance():
     rng = np.random.default_rng(3)
     days = pd.date_range("2024-01-01", periods=10, freq="14D")
@@ -108,6 +151,17 @@ def test_a_systematically_slower_runner_is_corrected_from_their_own_earlier_race
     table = walk_forward_metrics(predictions).set_index(["method", "distance"])
     assert table.loc[("model", "all"), "mae_s"] < table.loc[("riegel", "all"), "mae_s"]
     assert 0.0 <= table.loc[("model", "all"), "coverage80"] <= 1.0
+
+
+def test_without_cross_fitted_residuals_the_served_model_is_the_uncorrected_one(prior):
+    """One runner's races: no athlete group leaves enough races to fit a held-out model, so there are no
+    residuals and no corrections, and the population model served is the one fitted on the raw targets."""
+    rows, _ = runner_rows(prior, 1.05)
+    model = fit_time_model(rows, EstimatorParams(**FAST))
+    plain = fit_time_model(rows, EstimatorParams(**FAST, athlete_correction=False))
+    assert model.corrections is None and set(model.regressors) == {"pooled"}
+    features = contract.model_input(rows)
+    pd.testing.assert_frame_equal(model.predict(features), plain.predict(features), check_exact=True)
 
 
 def test_a_prediction_never_sees_the_race_it_predicts(prior):
