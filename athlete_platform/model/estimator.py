@@ -294,12 +294,9 @@ class FittedTimeModel:
                                          self.corrections.interval_prior_races)
         return replace(self, corrections=corrections)
 
-    def point_predictions(self, features: pd.DataFrame) -> np.ndarray:
-        """(n, 4) predicted seconds in DISTANCE_KEYS order, before the monotone fix."""
-        correction, _, _ = self.athlete_correction(features)
-        return self._point_predictions(features, correction)
-
-    def _point_predictions(self, features: pd.DataFrame, correction: np.ndarray) -> np.ndarray:
+    def point_predictions(self, features: pd.DataFrame, correction: np.ndarray) -> np.ndarray:
+        """(n, 4) predicted seconds in DISTANCE_KEYS order, before the monotone fix; ``correction``: the rows'
+        athlete corrections (log seconds, :meth:`athlete_correction`)."""
         columns = []
         for distance in DISTANCE_KEYS:
             if self.params.model_kind == "constant":
@@ -313,7 +310,7 @@ class FittedTimeModel:
         """contract.PREDICTION_COLUMNS: pred/lo80/hi80 per distance, monotone in distance, lo ≤ pred ≤ hi."""
         # One per-row correction lookup serves both the points and the intervals.
         correction, scale, _ = self.athlete_correction(features)
-        pred = np.maximum.accumulate(self._point_predictions(features, correction), axis=1)
+        pred = np.maximum.accumulate(self.point_predictions(features, correction), axis=1)
         q = np.array([self.halfwidths[d] for d in DISTANCE_KEYS], dtype=float)[None, :] * scale[:, None]
         lo = np.maximum.accumulate(pred * np.exp(-q), axis=1)
         hi = np.maximum.accumulate(pred * np.exp(q), axis=1)
