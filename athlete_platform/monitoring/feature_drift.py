@@ -73,6 +73,7 @@ from athlete_platform.frames import PandasOrNone, as_dates, markdown_table, or_e
 from athlete_platform.inference.assets import ACTIVE_WINDOW_DAYS, active_feature_rows, served_rows
 from athlete_platform.model import contract
 from athlete_platform.monitoring.levels import ERROR, OK, WARN, level_check
+from athlete_platform.monitoring.nannyml_support import period_rows
 from athlete_platform.partitions import daily_partitions, window_dates
 
 METHOD = "jensen_shannon"
@@ -133,10 +134,11 @@ def newest_complete_week(day: dt.date) -> dt.date:
     return monday_on_or_before(day + dt.timedelta(days=1)) - dt.timedelta(weeks=1)
 
 
-def monday_of(timestamps: pd.Series) -> pd.Series:
-    """:func:`monday_on_or_before` of each datetime64 value, vectorized (midnight of the Monday)."""
-    days = timestamps.dt.normalize()
-    return days - pd.to_timedelta(days.dt.weekday, unit="D")
+def week_mondays(stamps: Any) -> np.ndarray:
+    """:func:`monday_on_or_before` of each datetime64 value, vectorized: the Mondays as ``datetime64[D]`` (NaT
+    stays NaT). Day 0 of datetime64, 1970-01-01, was a Thursday."""
+    days = np.asarray(stamps, dtype="datetime64[ns]").astype("datetime64[D]")
+    return days - ((days.astype("int64") + 3) % 7).astype("timedelta64[D]")
 
 
 def served_alike_rows(rolling: pd.DataFrame | None, daily: pd.DataFrame | None, start: dt.date,
@@ -242,13 +244,12 @@ def week_chunker(nml: Any) -> Any:
                     data, stamps = data.take(order), stamps[order]
                 if not data.index.equals(pd.RangeIndex(len(data))):
                     data = data.reset_index(drop=True)
-                days = stamps.astype("datetime64[D]").astype("int64")
-                mondays = days - (days + 3) % 7  # 1970-01-01 was a Thursday (weekday 3)
-                bounds = np.flatnonzero(np.diff(mondays)) + 1
+                mondays = week_mondays(stamps)
+                bounds = np.flatnonzero(mondays[1:] != mondays[:-1]) + 1
                 starts, ends = np.r_[0, bounds], np.r_[bounds, len(data)]
                 chunks = []
                 for index, (first, stop) in enumerate(zip(starts, ends)):
-                    week = pd.Period(pd.Timestamp(mondays[first], unit="D"), freq=self.offset)
+                    week = pd.Period(pd.Timestamp(mondays[first]), freq=self.offset)
                     rows = data.iloc[first:stop]
                     chunk = Chunk(key=str(week), data=rows if columns is None else rows[columns],
                                   start_datetime=week.start_time, end_datetime=week.end_time,
@@ -273,7 +274,7 @@ def fit_reference(reference: pd.DataFrame, config: FeatureDriftConfig,
     frame = standardize(reference, centre, scale, features) if not reference.empty else \
         reference.loc[:, [*features, TIMESTAMP]].reset_index(drop=True)
     stamps = pd.to_datetime(frame[TIMESTAMP])
-    weeks = int(monday_of(stamps).nunique()) if len(stamps) else 0
+    weeks = int(pd.Series(week_mondays(stamps)).nunique()) if len(stamps) else 0
     usable = [f for f in features if frame[f].notna().sum() >= config.min_week_rows * config.min_reference_weeks]
     calculator = None
     if usable and weeks >= config.min_reference_weeks:
@@ -312,7 +313,7 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
     raw = analysis.reset_index(drop=True)
     frame = standardize(raw, fitted.centre, fitted.scale, features)
     frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP])
-    frame["_week"] = monday_of(frame[TIMESTAMP]).dt.date
+    frame["_week"] = week_mondays(frame[TIMESTAMP]).astype(object)  # datetime.date, as the judged weeks
     computed: dict[tuple[dt.date, str], dict[str, float]] = {}
     if fitted.calculator is not None:
         with warnings.catch_warnings():
@@ -320,12 +321,8 @@ def weekly_drift(fitted: FittedReference, analysis: pd.DataFrame, config: Featur
             # week is judged on its own against the reference's weekly spread), so a user cannot act on it.
             warnings.filterwarnings("ignore", message="The resulting number of chunks is too low", category=UserWarning)
             result = fitted.calculator.calculate(frame[[*fitted.features, TIMESTAMP]])
-        # The result's rows by period, as ``result.filter(period=...)`` gives them without its deep copy of the
-        # result (which holds the reference data and the analysis data).
         results = result.to_df()
-        period = results[("chunk", "chunk", "period")]
-        chunks = results[period == "analysis"].reset_index(drop=True)
-        reference_chunks = results[period == "reference"].reset_index(drop=True)
+        chunks, reference_chunks = period_rows(results, "analysis"), period_rows(results, "reference")
         for feature in fitted.features:
             values = reference_chunks[(feature, METHOD, "value")].to_numpy(dtype=float)
             mean = float(np.nanmean(values))

@@ -1,5 +1,5 @@
 """Importing NannyML safely: the one way the platform imports it (training's DLE in ``model/dle.py``, the
-monitoring assets).
+monitoring assets); and reading a period's rows of its results (:func:`period_rows`).
 
 ``import nannyml`` pulls in flaml → ``pyspark.pandas``, which starts a Spark JVM (and, with a session
 active, turns ``spark.sql.ansi.enabled`` off); it also sends usage telemetry unless
@@ -16,6 +16,8 @@ import os
 import sys
 from types import ModuleType
 
+import pandas as pd
+
 _BLOCKED = "pyspark.pandas"
 
 
@@ -28,3 +30,11 @@ def import_nannyml() -> ModuleType:
     import nannyml
 
     return nannyml
+
+
+def period_rows(results: pd.DataFrame, period: str) -> pd.DataFrame:
+    """The rows of one period (``"reference"`` or ``"analysis"``) of a NannyML result's ``to_df()``, numbered
+    from 0: what ``result.filter(period=...).to_df()`` gives, without ``filter``'s deep copy of the whole result
+    (it holds the reference and analysis data and, for a DLE, the metrics' LightGBM models)."""
+    column = next(c for c in results.columns if c[0] == "chunk" and c[-1] == "period")
+    return results[results[column] == period].reset_index(drop=True)

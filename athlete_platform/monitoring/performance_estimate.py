@@ -34,6 +34,7 @@ from athlete_platform.frames import PandasOrNone, as_dates, or_empty, to_table
 from athlete_platform.inference import lineage
 from athlete_platform.model import contract
 from athlete_platform.monitoring.levels import level_check, level_of, md_table
+from athlete_platform.monitoring.nannyml_support import period_rows
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
@@ -59,7 +60,7 @@ PERFORMANCE_SCHEMA = pa.schema([
 
 def dle_reference_mae(estimator: Any) -> float:
     """Row-weighted realized MAE of the DLE's own reference chunks (computed at fit time)."""
-    frame = estimator.result.filter(period="reference").to_df()
+    frame = period_rows(estimator.result.to_df(), "reference")
     sizes = (frame[("chunk", "end_index")] - frame[("chunk", "start_index")] + 1).to_numpy(dtype=float)
     realized = frame[("mae", "realized")].to_numpy(dtype=float)
     ok = np.isfinite(realized)
@@ -88,9 +89,7 @@ def estimate_mae(estimator: Any, rows: pd.DataFrame, distance: str) -> dict[str,
     with warnings.catch_warnings():
         # One day of predictions is a deliberately small analysis set: one or a few chunks is expected.
         warnings.filterwarnings("ignore", message="The resulting number of chunks is too low", category=UserWarning)
-        estimated = estimator.estimate(analysis.reset_index(drop=True)).to_df()
-    # The analysis chunks, as ``filter(period="analysis")`` gives them without its deep copy of the result.
-    result = estimated[estimated[("chunk", "period")] == "analysis"].reset_index(drop=True)
+        result = period_rows(estimator.estimate(analysis.reset_index(drop=True)).to_df(), "analysis")
     sizes = (result[("chunk", "end_index")] - result[("chunk", "start_index")] + 1).to_numpy(dtype=float)
 
     def weighted(column: str) -> float:
