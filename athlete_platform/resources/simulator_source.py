@@ -1,7 +1,8 @@
 """The simulator as an activity source: the demo's default, needing no Strava account.
 
 Records come from :mod:`athlete_platform.simulation`; this resource only maps its config to a
-:class:`~athlete_platform.simulation.config.SimulatorParams` and wraps records in ``SourceRecord``.
+:class:`~athlete_platform.simulation.config.SimulatorParams` and wraps records in ``RenderedSourceRecord``
+(the simulator renders each activity's payload JSON itself; the dict is parsed only when asked for).
 The simulated population is cached per process (keyed by the config, horizon rounded up to the next
 quarter), so a daily run does not resimulate the whole history every day.
 """
@@ -13,9 +14,9 @@ from typing import Any
 
 from pydantic import Field
 
-from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
+from athlete_platform.resources.sources import ActivitySource, FetchResult, RenderedSourceRecord
 from athlete_platform.simulation.config import SimulatorParams
-from athlete_platform.simulation.records import simulate_activities
+from athlete_platform.simulation.records import simulate_payloads
 
 
 class SimulatorSource(ActivitySource):
@@ -57,9 +58,8 @@ class SimulatorSource(ActivitySource):
         config = self.simulator_params()
         first = min(start, config.history_start) if include_earlier else start
         result = FetchResult()
-        for athlete_id, local_date, activity in simulate_activities(config, first, end):
-            record = SourceRecord(source=self.source_name, athlete_id=athlete_id, activity_date=local_date,
-                                  activity=activity)
+        for athlete_id, local_date, activity_id, payload in simulate_payloads(config, first, end):
+            record = RenderedSourceRecord(self.source_name, athlete_id, local_date, activity_id, payload)
             (result.earlier if local_date < start else result.records).append(record)
         if log is not None:
             log.info(f"simulator: {len(result.records)} records for [{start}, {end}) "

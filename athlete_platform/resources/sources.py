@@ -22,6 +22,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from dagster import ConfigurableResource
@@ -53,6 +54,36 @@ class SourceRecord:
 
     def content_hash(self) -> str:
         return self.serialized()[2]
+
+    @property
+    def activity_id(self) -> int | None:
+        """The activity's ``id`` when it is an integer (what bronze files it under), else None."""
+        raw_id = self.activity.get("id")
+        return raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+
+
+class RenderedSourceRecord(SourceRecord):
+    """A record whose source delivers the activity as its payload JSON already, byte for byte what
+    :meth:`SourceRecord.payload_json` writes for the activity (the simulator renders it from its columns, much
+    cheaper than building the dict and serializing it): bronze stores that string as is, and ``activity`` is
+    parsed from it only when asked for. Without streams."""
+
+    def __init__(self, source: str, athlete_id: int, activity_date: dt.date, activity_id: int, payload: str) -> None:
+        # Frozen like SourceRecord: the fields are set here once (the dataclass __init__ would want the dict).
+        for name, value in (("source", source), ("athlete_id", athlete_id), ("activity_date", activity_date),
+                            ("_activity_id", activity_id), ("_payload", payload)):
+            object.__setattr__(self, name, value)
+
+    @cached_property
+    def activity(self) -> dict[str, Any]:  # type: ignore[override]
+        return json.loads(self._payload)
+
+    @property
+    def activity_id(self) -> int | None:
+        return self._activity_id
+
+    def payload_json(self) -> str:
+        return self._payload
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ Data-quality defects (on purpose, so the pipeline's checks have work)
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -175,3 +177,143 @@ def athlete_records(athlete: SimulatedAthlete, start: dt.date, end: dt.date,
         if table.duplicated[row]:
             output.append((athlete_id, local_date, activity_record(athlete, row)))
     return output
+
+
+# Payload JSON rendered straight from the columns: byte for byte ``json.dumps(activity_record(...), sort_keys=True,
+# default=str)`` (what ``SourceRecord.payload_json`` stores in bronze, hence the content hash), without building the
+# dicts nor running the generic encoder, the bulk of a simulated bronze window's cost. The templates spell out the
+# keys in sorted order, floats go through ``%r`` (``float.__repr__``, as json writes finite floats; rows with a
+# non-finite value fall back to json) and strings through json's own ASCII escaping.
+# test_simulator pins the identity on whole windows (runs and non-runs, with and without HR, every broken kind).
+_SPLIT_WITH_HR = ('{"average_heartrate": %r, "average_speed": %r, "distance": %r, "elapsed_time": %d, '
+                  '"elevation_difference": %r, "moving_time": %d, "pace_zone": %d, "split": %d}')
+_SPLIT_WITHOUT_HR = ('{"average_speed": %r, "distance": %r, "elapsed_time": %d, "elevation_difference": %r, '
+                     '"moving_time": %d, "pace_zone": %d, "split": %d}')
+
+
+@lru_cache(maxsize=65536)
+def _json_string(text: str) -> str:
+    return encode_basestring_ascii(text)
+
+
+_UNIX_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _timestamps(unix_seconds: np.ndarray) -> list[str]:
+    """:func:`_format_timestamp` of many moments at once ("2025-07-10T06:30:00Z")."""
+    return [text + "Z" for text in np.datetime_as_string(unix_seconds.astype("datetime64[s]"), unit="s").tolist()]
+
+
+def athlete_payloads(athlete: SimulatedAthlete, start: dt.date, end: dt.date,
+                     history_start: dt.date) -> list[tuple[int, dt.date, int, str]]:
+    """(athlete id, local date, activity id, payload JSON) of the records :func:`athlete_records` gives for the
+    same window, in the same order, the payload being exactly what ``json.dumps(activity, sort_keys=True,
+    default=str)`` writes for its activity dict (the values computed as :func:`activity_record` does)."""
+    first_day = max(start, history_start).toordinal()
+    table, profile = athlete.activities, athlete.profile
+    low = int(np.searchsorted(table.day, first_day, side="left"))
+    high = int(np.searchsorted(table.day, end.toordinal(), side="left"))
+    if high <= low:
+        return []
+    rows = slice(low, high)
+    # Splits of the window's rows are contiguous (appended row after row): one conversion for all of them,
+    # computed exactly as _splits_metric computes them row by row (elementwise numpy, same operations).
+    split_low, split_high = int(table.split_start[low]), int(table.split_end[high - 1])
+    split_rows = slice(split_low, split_high)
+    split_distance = table.split_distance_dm[split_rows] / 10.0
+    split_moving = table.split_moving_time_s[split_rows]
+    split_speed = np.round(split_distance / split_moving, 2)
+    finite_splits = np.isfinite(split_speed)
+    split_columns = ((table.split_heartrate_tenths[split_rows] / 10.0).tolist(), split_speed.tolist(),
+                     split_distance.tolist(), table.split_elapsed_time_s[split_rows].tolist(),
+                     (table.split_elevation_dm[split_rows] / 10.0).tolist(), split_moving.tolist(),
+                     table.split_pace_zone[split_rows].tolist())
+
+    days = table.day[rows].astype(np.int64)
+    start_seconds = table.start_local_s[rows].astype(np.int64)
+    utc_offsets = np.array([_utc_offset_seconds(profile.timezone, day, seconds // 3600)
+                            for day, seconds in zip(days.tolist(), start_seconds.tolist())], dtype=np.int64)
+    local_unix = (days - _UNIX_EPOCH_ORDINAL) * 86400 + start_seconds
+    has_hr = table.has_heartrate[rows]
+    finite = (np.isfinite(table.distance_m[rows]) & np.isfinite(table.elevation_gain_m[rows])
+              & np.isfinite(table.max_speed[rows]) & (~has_hr | np.isfinite(table.average_heartrate[rows])))
+    split_first, split_end = table.split_start[rows] - split_low, table.split_end[rows] - split_low
+    non_finite_before = np.concatenate([[0], np.cumsum(~finite_splits)])  # non-finite splits before each split
+    finite = (finite & (non_finite_before[split_end] == non_finite_before[split_first])).tolist()
+    split_first, split_end = split_first.tolist(), split_end.tolist()
+
+    athlete_id = profile.athlete_id
+    athlete_json = '{"athlete": {"id": %d, "resource_state": 1}, ' % athlete_id
+    timezone_json = _json_string(strava_timezone_label(profile.timezone))
+    sport_json = [_json_string(name) for name in SPORT_NAMES]
+    dates = [dt.date.fromordinal(day) for day in days.tolist()]
+    names = [_json_string(name) for name in table.names[low:high]]
+    output: list[tuple[int, dt.date, int, str]] = []
+    for (offset, activity_id, local_date, sport, distance, moving_time, elapsed_time, elevation_gain, max_speed, hr,
+         average_heartrate, max_heartrate, broken, workout_type, name, start_date, start_date_local, utc_offset,
+         first, end, duplicated) in zip(
+            range(high - low), table.activity_id[rows].tolist(), dates, table.sport[rows].tolist(),
+            table.distance_m[rows].tolist(), table.moving_time_s[rows].tolist(), table.elapsed_time_s[rows].tolist(),
+            table.elevation_gain_m[rows].tolist(), table.max_speed[rows].tolist(), has_hr.tolist(),
+            table.average_heartrate[rows].tolist(), table.max_heartrate[rows].tolist(),
+            table.broken_kind[rows].tolist(),
+            table.workout_type[rows].tolist(), names, _timestamps(local_unix - utc_offsets), _timestamps(local_unix),
+            utc_offsets.tolist(), split_first, split_end, table.duplicated[rows].tolist()):
+        if not finite[offset]:  # json writes NaN/Infinity where %r writes nan/inf: let json write the row
+            payload = json.dumps(activity_record(athlete, low + offset), sort_keys=True, default=str)
+            output.append((athlete_id, local_date, activity_id, payload))
+            if duplicated:
+                output.append((athlete_id, local_date, activity_id, payload))
+            continue
+        distance = round(distance, 1)
+        average_speed = round(distance / moving_time, 3) if moving_time else 0.0
+        average_heartrate = round(average_heartrate, 1) if hr else None
+        max_heartrate = float(max_heartrate) if hr else None
+        with_moving_time = True
+        if broken == BROKEN_NEGATIVE_DISTANCE:
+            distance = -distance
+        elif broken == BROKEN_ZERO_DISTANCE:
+            distance = 0.0
+            average_speed = 0.0
+        elif broken == BROKEN_MISSING_MOVING_TIME:
+            with_moving_time = False
+        elif broken == BROKEN_HEARTRATE_300:
+            average_heartrate = max_heartrate = 300.0
+        is_run = sport == SPORT_RUN
+        # Keys in sorted order, as json.dumps(sort_keys=True) writes them.
+        parts = [athlete_json]
+        if average_heartrate is not None:
+            parts.append('"average_heartrate": %r, ' % average_heartrate)
+        parts.append('"average_speed": %r, "commute": false, "distance": %r, "elapsed_time": %d, '
+                     '"has_heartrate": %s, "id": %d, "manual": false, '
+                     % (average_speed, distance, elapsed_time, "true" if hr else "false", activity_id))
+        if max_heartrate is not None:
+            parts.append('"max_heartrate": %r, ' % max_heartrate)
+        parts.append('"max_speed": %r, ' % round(max_speed, 2))
+        if with_moving_time:
+            parts.append('"moving_time": %d, ' % moving_time)
+        parts.append('"name": %s, "resource_state": 2, ' % name)
+        if is_run:
+            parts.append('"splits_metric": [%s], ' % _splits_json(split_columns, first, end, hr))
+        parts.append('"sport_type": %s, "start_date": "%s", "start_date_local": "%s", "timezone": %s, '
+                     '"total_elevation_gain": %r, "trainer": false, "type": %s, "utc_offset": %r'
+                     % (sport_json[sport], start_date, start_date_local, timezone_json, round(elevation_gain, 1),
+                        sport_json[sport], float(utc_offset)))
+        if is_run:
+            parts.append(', "workout_type": %d' % workout_type)
+        parts.append("}")
+        payload = "".join(parts)
+        output.append((athlete_id, local_date, activity_id, payload))
+        if duplicated:
+            output.append((athlete_id, local_date, activity_id, payload))
+    return output
+
+
+def _splits_json(split_columns: tuple[list, ...], first: int, end: int, has_hr: bool) -> str:
+    """The split objects of one run (between the brackets), as _splits_metric's dicts serialize with sorted keys."""
+    heartrates, speeds, distances, elapsed, elevations, moving, zones = split_columns
+    if has_hr:
+        return ", ".join([_SPLIT_WITH_HR % (heartrates[i], speeds[i], distances[i], elapsed[i], elevations[i],
+                                            moving[i], zones[i], i - first + 1) for i in range(first, end)])
+    return ", ".join([_SPLIT_WITHOUT_HR % (speeds[i], distances[i], elapsed[i], elevations[i], moving[i], zones[i],
+                                           i - first + 1) for i in range(first, end)])

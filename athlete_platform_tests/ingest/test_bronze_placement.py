@@ -3,9 +3,16 @@
 import datetime as dt
 import json
 
+import pyarrow as pa
 import pytest
 
-from athlete_platform.ingest.assets import BRONZE_SCHEMA, bronze_table, history_windows, partition_dates
+from athlete_platform.ingest.assets import (
+    BRONZE_SCHEMA,
+    bronze_table,
+    first_arrivals,
+    history_windows,
+    partition_dates,
+)
 from athlete_platform.resources.sources import FetchResult, SourceRecord, UnplaceableRecord
 from athlete_platform_tests.support.static_source import run_activity
 
@@ -78,3 +85,19 @@ def test_history_windows_run_the_first_partition_alone_when_the_history_starts_l
     assert history_windows(later, FIRST) == [(dt.date(2022, 9, 30), dt.date(2025, 1, 8))]
     assert history_windows([FIRST, dt.date(2009, 1, 2), dt.date(2010, 1, 1)], FIRST) == [(FIRST, dt.date(2010, 1, 1))]
     assert history_windows([FIRST, FIRST], FIRST) == [(FIRST, FIRST)] and history_windows([], FIRST) == []
+
+
+def test_first_arrivals_keep_the_earliest_time_of_each_content_and_bronze_reuses_it():
+    earlier, later = NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1)
+    previous = pa.table({
+        "content_hash": ["a", "a", "b", "b", None, "c", "d"],
+        "ingested_at": [later, earlier, None, later, earlier, None, later],
+    }, schema=pa.schema([("content_hash", pa.string()), ("ingested_at", pa.timestamp("us", tz="UTC"))]))
+    first = first_arrivals(previous)
+    assert first == {"a": earlier, "b": later, "d": later}  # rows without a hash or a time say nothing
+    assert first_arrivals(None) == {} and first_arrivals(previous.slice(0, 0)) == {}
+    again = record(3, "2009-01-01")
+    batch = bronze_table(FetchResult(records=[again, record(4, "2009-01-01")]), NOW, start=FIRST,
+                         end=dt.date(2009, 1, 2), first_day=FIRST, first_seen={again.content_hash(): earlier})
+    assert batch.table.column("ingested_at").to_pylist() == [earlier, NOW]
+    assert batch.table.column("record_seq").to_pylist() == [0, 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from dagster import ConfigurableResource, asset, materialize
@@ -11,6 +12,7 @@ from athlete_platform.resources.simulator_source import SimulatorSource
 from athlete_platform.resources.sources import ActivitySource, FetchResult, SourceRecord
 from athlete_platform.simulation.config import SimulatorParams
 from athlete_platform.simulation.population import clear_simulation_cache
+from athlete_platform.simulation.records import simulate_activities
 
 SMALL = dict(n_athletes=4, seed=11, history_start="2024-01-01")
 
@@ -58,6 +60,20 @@ def test_records_are_placed_on_their_local_date(month: FetchResult) -> None:
         assert dt.date(2024, 3, 1) <= record.activity_date < dt.date(2024, 4, 1)
         athletes.add(record.athlete_id)
     assert len(athletes) == 4
+
+
+def test_records_are_the_simulated_activities_serialized_as_any_source_record(month: FetchResult) -> None:
+    """The simulator hands bronze its own rendering of each payload: the same bytes (so the same content hash)
+    as a plain SourceRecord of the simulated dict, and the same dict when a consumer asks for it."""
+    simulated = simulate_activities(SimulatorSource(**SMALL).simulator_params(), dt.date(2024, 3, 1),
+                                    dt.date(2024, 4, 1))
+    assert len(simulated) == len(month.records)
+    for record, (athlete_id, day, activity) in zip(month.records, simulated):
+        plain = SourceRecord("simulator", athlete_id, day, activity)
+        assert record.serialized() == plain.serialized()
+        assert record.payload_json() == json.dumps(activity, sort_keys=True, default=str)
+        assert record.activity_id == plain.activity_id == activity["id"]
+        assert record.activity == activity and (record.athlete_id, record.activity_date) == (athlete_id, day)
 
 
 def test_fetching_day_by_day_gives_the_same_records(month: FetchResult) -> None:

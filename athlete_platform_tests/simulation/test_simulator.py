@@ -5,6 +5,7 @@ Small populations keep this fast (a few seconds): 8 athletes over 18 months shar
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -19,8 +20,8 @@ from athlete_platform.domain.running import STANDARD_DISTANCES_M
 from athlete_platform.simulation.athletes import athlete_profile
 from athlete_platform.simulation.config import BREAK_INJURY, BROKEN_KINDS, FitnessModel, SimulatorParams
 from athlete_platform.simulation.population import clear_simulation_cache, simulate_athlete, simulate_population
-from athlete_platform.simulation.records import simulate_activities
-from athlete_platform.simulation.strava_json import athlete_records, strava_timezone_label
+from athlete_platform.simulation.records import simulate_activities, simulate_payloads
+from athlete_platform.simulation.strava_json import athlete_payloads, athlete_records, strava_timezone_label
 from athlete_platform.simulation.truth import SimulatedAthlete
 
 HISTORY_START = dt.date(2023, 1, 1)
@@ -292,6 +293,49 @@ def test_broken_records_break_exactly_the_documented_field(population: tuple[Sim
             else:
                 assert activity["average_heartrate"] == 300.0 and activity["max_heartrate"] == 300.0
     assert set(seen) == set(BROKEN_KINDS)
+
+
+def test_rendered_payloads_are_the_sorted_json_of_the_records_byte_for_byte(records: list[Record]) -> None:
+    """Bronze stores the rendered payloads (content hashes, hence ingestion times and version order, depend on
+    every byte): they must be exactly what json.dumps(sort_keys=True) writes for the dicts, on a whole history
+    with every kind of record."""
+    payloads = simulate_payloads(CONFIG, HISTORY_START, WINDOW_END)
+    expected = [(athlete_id, day, activity["id"], json.dumps(activity, sort_keys=True, default=str))
+                for athlete_id, day, activity in records]
+    assert payloads == expected
+    runs = runs_of(records)
+    assert {activity["type"] for _, _, activity in records} >= {"Run", "Ride", "WeightTraining"}
+    assert {activity["has_heartrate"] for _, _, activity in runs} == {True, False}
+    assert any(not is_intact(activity) for _, _, activity in runs)  # broken kinds: every one, in the test below
+    assert any("\\u" in payload for *_, payload in payloads)  # non-ASCII names, escaped as json escapes them
+
+
+def test_rendered_payloads_of_broken_and_non_finite_rows(population: tuple[SimulatedAthlete, ...]) -> None:
+    """Every broken kind renders as its dict serializes; a row with a non-finite value (json writes NaN, not
+    nan) falls back to json and still matches."""
+    def emitted_broken_rows(athlete: SimulatedAthlete) -> np.ndarray:
+        table = athlete.activities
+        return np.flatnonzero((table.broken_kind > 0) & (table.day >= HISTORY_START.toordinal()))
+
+    kinds_seen = {BROKEN_KINDS[int(athlete.activities.broken_kind[row]) - 1] for athlete in population
+                  for row in emitted_broken_rows(athlete)}
+    assert kinds_seen == set(BROKEN_KINDS)  # the first test renders all of them
+    athlete = next(athlete for athlete in population if len(emitted_broken_rows(athlete)) >= 2)
+    table, broken_rows = athlete.activities, emitted_broken_rows(athlete)
+    max_speed = table.max_speed.copy()
+    max_speed[broken_rows[0]] = np.nan
+    split_moving = table.split_moving_time_s.copy()
+    split_moving[table.split_start[broken_rows[1]]] = 0  # a split speed of inf
+    odd = dataclasses.replace(athlete, activities=dataclasses.replace(table, max_speed=max_speed,
+                                                                      split_moving_time_s=split_moving))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for subject in (athlete, odd):
+            rendered = athlete_payloads(subject, HISTORY_START, WINDOW_END, HISTORY_START)
+            expected = [(athlete_id, day, activity["id"], json.dumps(activity, sort_keys=True, default=str))
+                        for athlete_id, day, activity in athlete_records(subject, HISTORY_START, WINDOW_END,
+                                                                         HISTORY_START)]
+            assert rendered == expected
+    assert sum("NaN" in payload or "Infinity" in payload for *_, payload in rendered) == 2
 
 
 # --------------------------------------------------------------------------------------------------
