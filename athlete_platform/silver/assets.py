@@ -119,15 +119,18 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
 
     accepted = parsed.filter(F.col("status") == "accepted")
     newest_first = Window.partitionBy("activity_id").orderBy(*[F.desc(c) for c in VERSION_ORDER])
-    newest_in_window = (
+    window_versions = (
         accepted.withColumn("_version_rank", F.row_number().over(newest_first))
         .filter(F.col("_version_rank") == 1)
         .drop("_version_rank")
     )
-    elsewhere = _rows_of_other_partitions(io_manager, newest_in_window, start, end)
-    versions = _compare_with_other_partitions(newest_in_window, elsewhere)
-    newest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti")
-    with cached(newest) as latest:
+    # Cached, not the output after the comparison: the window's ids, the comparison with other partitions, the
+    # outputs, the checks and the writes all read these rows, and the row_number window (a shuffle and a sort
+    # over every accepted row) then runs once. The output is these rows minus the few superseded elsewhere.
+    with cached(window_versions) as newest_in_window:
+        elsewhere = _rows_of_other_partitions(io_manager, newest_in_window, start, end)
+        versions = _compare_with_other_partitions(newest_in_window, elsewhere)
+        latest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti")
         activities = latest.select(*SILVER_COLUMNS)
         profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
         quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
@@ -144,10 +147,13 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
         superseded_in_window = sum(r["rows"] - r["ids"] for r in accepted_versions)
         by_field = dict(sorted(((r["reject_fields"], r["rows"]) for r in parsed_groups if r["status"] == "rejected"),
                                key=lambda item: -item[1])[:50])
+        # The output's rows by sport and the row-level checks' failing rows, in the same job.
+        row_failures = checks.row_failure_sums(start, end)
         by_sport = activities.groupBy("sport").agg(
-            F.count(F.lit(1)).alias("rows"), F.collect_set("athlete_id").alias("athletes")
+            F.count(F.lit(1)).alias("rows"), F.collect_set("athlete_id").alias("athletes"), *row_failures
         ).collect()
         accepted_rows = sum(r["rows"] for r in by_sport)
+        failing_rows = {name: sum(int(r[name] or 0) for r in by_sport) for name in checks.row_conditions(start, end)}
         # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
         rows_in = raw_activities.count()
         superseded = superseded_in_window + len(versions.newer_elsewhere_ids)
@@ -183,7 +189,7 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
         )
         yield from checks.evaluate_silver_checks(
             activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
-            rest_of_table=versions.rest_of_table,
+            rest_of_table=versions.rest_of_table, failing_rows=failing_rows,
         )
 
 

@@ -1,8 +1,8 @@
 """Asset checks of silver activities, evaluated on the output in the same step (no second read).
 
 The row-level checks (duration and distance, pace and HR, rows in their own partition) are counted together in
-one Spark aggregation (:func:`row_check_counts`) and judged by one small function each; the table-wide unique-id
-check groups by id. In a range run (single-run backfill) a result covers the whole window; its metadata says
+one Spark aggregation (:func:`row_check_counts`, or the asset's own aggregation carrying :func:`row_failure_sums`)
+and judged by one small function each; the table-wide unique-id check groups by id. In a range run (single-run backfill) a result covers the whole window; its metadata says
 which.
 """
 
@@ -103,10 +103,15 @@ def check_unique_activity_id(activities, rest_of_table=None) -> AssetCheckResult
     rows = activities.select("activity_id", "activity_date")
     if rest_of_table is not None:
         rows = rows.unionByName(rest_of_table.select("activity_id", "activity_date"))
-    duplicated = rows.groupBy("activity_id").agg(F.count(F.lit(1)).alias("count"),
-                                                 F.sort_array(F.collect_list("activity_date")).alias("dates"))
-    duplicated = duplicated.filter(F.col("count") > 1)
-    examples = [f"{row['activity_id']} on {', '.join(map(str, row['dates']))}" for row in duplicated.limit(5).collect()]
+    # Counted per id alone (a hash aggregation); the dates only of the sampled ids: collecting every id's dates
+    # made Spark sort the whole window by id (collect_list falls back to a sort-based aggregation past 128 keys).
+    duplicated = rows.groupBy("activity_id").agg(F.count(F.lit(1)).alias("count")).filter(F.col("count") > 1)
+    sample = [row["activity_id"] for row in duplicated.select("activity_id").limit(SAMPLE_IDS).collect()]
+    examples = []
+    if sample:
+        dates = dict(rows.filter(F.col("activity_id").isin(sample)).groupBy("activity_id")
+                     .agg(F.sort_array(F.collect_list("activity_date")).alias("dates")).collect())
+        examples = [f"{activity_id} on {', '.join(map(str, dates[activity_id]))}" for activity_id in sample]
     return AssetCheckResult(
         check_name="unique_activity_id",
         asset_key=SILVER,
@@ -143,21 +148,32 @@ def row_conditions(start: dt.date, end: dt.date) -> dict:
     }
 
 
-def row_check_counts(activities, start: dt.date, end: dt.date) -> dict[str, tuple[int, list[int]]]:
-    """Per row-level check: (failing rows, a few failing activity ids). The counts in one Spark job — each check
-    a job of its own cost more than the checking itself on a day's rows; the ids of a failing check in one more
-    job, bounded by :data:`SAMPLE_IDS` (collected in the aggregation, a window where every row fails would bring
-    every id to the driver)."""
+def row_failure_sums(start: dt.date, end: dt.date) -> list:
+    """Per row-level check, its failing rows as a Spark aggregate column named after the check (a comparison with
+    a null is no verdict: not a failure); an aggregation of the caller's may carry them (one job fewer)."""
     from pyspark.sql import functions as F
 
-    # A comparison with a null is no verdict: not a failure.
-    conditions = {name: F.coalesce(failing, F.lit(False)) for name, failing in row_conditions(start, end).items()}
-    row = activities.agg(*[F.sum(failing.cast("int")).alias(name) for name, failing in conditions.items()]).first()
+    return [F.sum(F.coalesce(failing, F.lit(False)).cast("int")).alias(name)
+            for name, failing in row_conditions(start, end).items()]
+
+
+def row_check_counts(activities, start: dt.date, end: dt.date,
+                     failing_rows: dict[str, int] | None = None) -> dict[str, tuple[int, list[int]]]:
+    """Per row-level check: (failing rows, a few failing activity ids). The counts in one Spark job — each check
+    a job of its own cost more than the checking itself on a day's rows — unless the caller counted them already
+    (``failing_rows``, from :func:`row_failure_sums`); the ids of a failing check in one more job, bounded by
+    :data:`SAMPLE_IDS` (collected in the aggregation, a window where every row fails would bring every id to the
+    driver)."""
+    from pyspark.sql import functions as F
+
+    if failing_rows is None:
+        row = activities.agg(*row_failure_sums(start, end)).first()
+        failing_rows = {name: int(row[name] or 0) for name in row_conditions(start, end)}
     counts = {}
-    for name, failing in conditions.items():
-        rows = int(row[name] or 0)
-        sample = [r["activity_id"] for r in activities.filter(failing).select("activity_id").limit(SAMPLE_IDS)
-                  .collect()] if rows else []
+    for name, failing in row_conditions(start, end).items():
+        rows = failing_rows[name]
+        sample = [r["activity_id"] for r in activities.filter(F.coalesce(failing, F.lit(False)))
+                  .select("activity_id").limit(SAMPLE_IDS).collect()] if rows else []
         counts[name] = (rows, sample)
     return counts
 
@@ -205,10 +221,11 @@ def check_quarantine_rate(received: int, rejected: int, warn_rate: float) -> Ass
 
 def evaluate_silver_checks(
     activities, *, start: dt.date, end: dt.date, accounting: RowAccounting, quarantine_warn_rate: float,
-    rest_of_table=None,
+    rest_of_table=None, failing_rows: dict[str, int] | None = None,
 ) -> Iterator[AssetCheckResult]:
+    """``failing_rows``: the row-level checks' counts when the caller's aggregation carried them (:func:`row_failure_sums`)."""
     yield check_unique_activity_id(activities, rest_of_table)
-    counts = row_check_counts(activities, start, end)
+    counts = row_check_counts(activities, start, end, failing_rows)
     yield check_positive_duration_and_distance(counts)
     yield check_plausible_pace_and_hr(counts)
     yield check_rows_in_own_partition(counts, start, end)
