@@ -130,7 +130,9 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
     with cached(window_versions) as newest_in_window:
         elsewhere = _rows_of_other_partitions(io_manager, newest_in_window, start, end)
         versions = _compare_with_other_partitions(newest_in_window, elsewhere)
-        latest = newest_in_window.join(versions.newer_elsewhere, "activity_id", "left_anti")
+        # A filter on the few ids, not a join: every output, count and check reads these rows again.
+        latest = newest_in_window if not versions.newer_elsewhere_ids else newest_in_window.filter(
+            ~F.col("activity_id").isin(versions.newer_elsewhere_ids))
         activities = latest.select(*SILVER_COLUMNS)
         profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
         quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
@@ -204,8 +206,7 @@ def missing_upstream_days(instance: Any, upstream: AssetKey, start, end) -> list
 
 @dataclass
 class _OtherPartitions:
-    newer_elsewhere: Any  # Spark DataFrame of activity_id: the window's version is superseded
-    newer_elsewhere_ids: list[int]
+    newer_elsewhere_ids: list[int]  # the window's version is superseded
     older_elsewhere_ids: list[int]  # the window's version wins: the other partitions' rows are deleted
     rest_of_table: Any  # Spark DataFrame (activity_id, activity_date) of the rows other partitions keep
 
@@ -243,7 +244,7 @@ def _compare_with_other_partitions(newest_in_window, elsewhere) -> _OtherPartiti
     session = newest_in_window.sparkSession
     if elsewhere is None:
         empty = session.createDataFrame([], "activity_id long, activity_date date")
-        return _OtherPartitions(empty.select("activity_id"), [], [], empty)
+        return _OtherPartitions([], [], empty)
     version = F.struct(*VERSION_ORDER)
     ours = newest_in_window.select("activity_id", version.alias("ours"))
     theirs = elsewhere.groupBy("activity_id").agg(F.max(version).alias("theirs"))
@@ -252,10 +253,8 @@ def _compare_with_other_partitions(newest_in_window, elsewhere) -> _OtherPartiti
     ).collect()
     newer = sorted(int(r["activity_id"]) for r in both if r["theirs_newer"])
     older = sorted(int(r["activity_id"]) for r in both if not r["theirs_newer"])
-    ids = "activity_id long"
-    rest = elsewhere.join(session.createDataFrame([(i,) for i in older], ids), "activity_id", "left_anti")
+    rest = elsewhere.filter(~F.col("activity_id").isin(older)) if older else elsewhere
     return _OtherPartitions(
-        newer_elsewhere=session.createDataFrame([(i,) for i in newer], ids),
         newer_elsewhere_ids=newer,
         older_elsewhere_ids=older,
         rest_of_table=rest.select("activity_id", "activity_date"),

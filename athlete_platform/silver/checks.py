@@ -2,8 +2,8 @@
 
 The row-level checks (duration and distance, pace and HR, rows in their own partition) are counted together in
 one Spark aggregation (:func:`row_check_counts`, or the asset's own aggregation carrying :func:`row_failure_sums`)
-and judged by one small function each; the table-wide unique-id check groups by id. In a range run (single-run backfill) a result covers the whole window; its metadata says
-which.
+and judged by one small function each; the table-wide unique-id check groups by id. In a range run (single-run
+backfill) a result covers the whole window; its metadata says which.
 """
 
 from __future__ import annotations
