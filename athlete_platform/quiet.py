@@ -12,11 +12,18 @@ them no more (the issue counted ~20 per process). Each filter names one warning,
   remove it.
 
 Anything else — other beta parameters, deprecations, warnings from other libraries — still shows.
+
+Log lines of other libraries are dropped only where the platform makes the call that emits them, for that call
+(:func:`without_log_lines`): e.g. MLflow's advice, at each model logged from a Python object, to log models from
+code instead (the platform's model is a fitted object by design, with pinned requirements).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: (category name, message regex): what :func:`ignore_unactionable_warnings` filters.
 UNACTIONABLE = (
@@ -34,3 +41,24 @@ def ignore_unactionable_warnings() -> None:
 
     for category, message in UNACTIONABLE:
         warnings.filterwarnings("ignore", message=message, category=getattr(dagster_warnings, category))
+
+
+class _StartingWith(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+@contextmanager
+def without_log_lines(logger_name: str, prefix: str) -> Iterator[None]:
+    """Records of logger ``logger_name`` whose message starts with ``prefix`` dropped while the block runs."""
+    logger = logging.getLogger(logger_name)
+    dropped = _StartingWith(prefix)
+    logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropped)

@@ -37,6 +37,7 @@ import pandas as pd
 from athlete_platform.model import contract
 from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS
 from athlete_platform.model.evaluation import ALL_DISTANCES
+from athlete_platform.quiet import without_log_lines
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -280,6 +281,12 @@ def input_example(rows: pd.DataFrame) -> pd.DataFrame:
     return (complete if len(complete) >= 3 else features).head(5).reset_index(drop=True)
 
 
+#: MLflow's warning at every model logged from a Python object (log models from code instead, it says): the platform
+#: logs its fitted model object by design, cloudpickled with pinned requirements, so no user can act on it.
+PYFUNC_LOGGER = "mlflow.pyfunc"
+PYFUNC_OBJECT_ADVICE = "Passing a Python object as `python_model`"
+
+
 @dataclass(frozen=True)
 class LoggedRun:
     run_id: str
@@ -304,19 +311,21 @@ def log_pyfunc_model(fitted: "FittedTimeModel", rows: pd.DataFrame) -> Any:
         # MLflow's hint that integer columns cannot hold missing values: athlete_id never is missing.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
         signature = infer_signature(example, python_model.predict(None, example))
-    return mlflow.pyfunc.log_model(
-        name=MODEL_ARTIFACT_NAME,
-        python_model=python_model,
-        signature=signature,
-        input_example=example,
-        pip_requirements=[
-            f"mlflow=={mlflow.__version__}",
-            f"scikit-learn=={sklearn.__version__}",
-            f"pandas=={pd.__version__}",
-            f"numpy=={np.__version__}",
-        ],
-        metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS), "feature_columns": list(contract.FEATURE_COLUMNS)},
-    )
+    with without_log_lines(PYFUNC_LOGGER, PYFUNC_OBJECT_ADVICE):
+        return mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT_NAME,
+            python_model=python_model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=[
+                f"mlflow=={mlflow.__version__}",
+                f"scikit-learn=={sklearn.__version__}",
+                f"pandas=={pd.__version__}",
+                f"numpy=={np.__version__}",
+            ],
+            metadata={"prediction_columns": list(contract.PREDICTION_COLUMNS),
+                      "feature_columns": list(contract.FEATURE_COLUMNS)},
+        )
 
 
 def log_training_run(

@@ -12,6 +12,7 @@ E. week 2024-10-07, good model but a 1-second 10K gate → ``mae_10k_gate`` alon
 """
 
 import datetime as dt
+import logging
 import pickle
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from dagster import DagsterInstance, materialize
 
 from athlete_platform.features.assets import athlete_rolling_features
 from athlete_platform.labels.assets import race_results
-from athlete_platform.model import contract
+from athlete_platform.model import contract, tracking
 from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
 from athlete_platform.model.estimator import DISTANCE_KEYS, EstimatorParams, train_time_estimator
 from athlete_platform.model.evaluation import MIN_GAP_DAYS
@@ -65,16 +66,36 @@ def scenario(tmp_path_factory):
     tables = simulated_tables(dt.date(2024, 10, 14))
     write_upstream(root / "delta", tables)
     instance = DagsterInstance.ephemeral()
-    results = {
-        "A": run_week(root, instance, W1, model_kind="baseline", fit_dle=False),
-        "B": run_week(root, instance, W2),
-        "C": run_week(root, instance, W2, model_kind="baseline", fit_dle=False),
-        "D": run_week(root, instance, W2, model_kind="constant", fit_dle=False),
-        "E": run_week(root, instance, W2, max_10k_mae_s=1.0, fit_dle=False),
-    }
+    pyfunc_logs = RecordingHandler()
+    logging.getLogger(tracking.PYFUNC_LOGGER).addHandler(pyfunc_logs)
+    try:
+        results = {
+            "A": run_week(root, instance, W1, model_kind="baseline", fit_dle=False),
+            "B": run_week(root, instance, W2),
+            "C": run_week(root, instance, W2, model_kind="baseline", fit_dle=False),
+            "D": run_week(root, instance, W2, model_kind="constant", fit_dle=False),
+            "E": run_week(root, instance, W2, max_10k_mae_s=1.0, fit_dle=False),
+        }
+    finally:
+        logging.getLogger(tracking.PYFUNC_LOGGER).removeHandler(pyfunc_logs)
     mlflow_resource = model_resources(root)["mlflow"]
     return {"root": root, "tables": tables, "results": results, "mlflow": mlflow_resource,
-            "client": mlflow_resource.client()}
+            "client": mlflow_resource.client(), "pyfunc_logs": [r.getMessage() for r in pyfunc_logs.records]}
+
+
+class RecordingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_logging_the_model_prints_mlflows_lines_but_not_its_advice_against_python_objects(scenario):
+    messages = scenario["pyfunc_logs"]
+    assert any(m.startswith("Validating input example") for m in messages)  # MLflow's own lines still get through
+    assert not [m for m in messages if m.startswith(tracking.PYFUNC_OBJECT_ADVICE)]
 
 
 def test_first_model_becomes_challenger_and_champion(scenario):
