@@ -130,8 +130,7 @@ def first_arrivals(previous: Any) -> dict[str, dt.datetime]:
     # In Arrow, not row by row in Python: one earliest time per content, and a window's rows share a handful of
     # ingestion times, so each distinct time becomes a datetime once.
     earliest = previous.group_by("content_hash").aggregate([("ingested_at", "min")])  # min skips nulls
-    hashes, times = earliest["content_hash"], earliest["ingested_at_min"]
-    earliest = earliest.filter(pc.and_(pc.is_valid(hashes), pc.is_valid(times)))
+    earliest = earliest.filter(pc.field("content_hash").is_valid() & pc.field("ingested_at_min").is_valid())
     hashes, times = earliest["content_hash"], earliest["ingested_at_min"]
     distinct_times = pc.unique(times)
     distinct_datetimes = distinct_times.to_pylist()
