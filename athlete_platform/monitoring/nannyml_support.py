@@ -1,11 +1,14 @@
 """Importing NannyML safely: the one way the platform imports it (training's DLE in ``model/dle.py``, the
 monitoring assets); and reading a period's rows of its results (:func:`period_rows`).
 
-``import nannyml`` pulls in flaml → ``pyspark.pandas``, which starts a Spark JVM (and, with a session
-active, turns ``spark.sql.ansi.enabled`` off); it also sends usage telemetry unless
-``NML_DISABLE_USAGE_LOGGING=1`` and calls ``load_dotenv()``. Our Spark assets never use ``pyspark.pandas``,
-so before the first import we block it (``sys.modules["pyspark.pandas"] = None``: flaml then skips its
-Spark integration) and disable telemetry (NannyML skips usage logging whenever the variable is set).
+``import nannyml`` pulls in flaml → ``pyspark.pandas``, which starts a Spark JVM; flaml also turns
+``spark.sql.ansi.enabled`` off in the active session (``flaml/automl/spark/__init__.py``), and puts it back only
+when the process exits. It also sends usage telemetry unless ``NML_DISABLE_USAGE_LOGGING=1`` and calls
+``load_dotenv()``. Our Spark assets never use ``pyspark.pandas``, so before the first import we block it
+(``sys.modules["pyspark.pandas"] = None``: flaml then skips its Spark integration), disable telemetry (NannyML
+skips usage logging whenever the variable is set), and restore the session's ANSI mode right after the import:
+the steps after the first NannyML step of a process would otherwise run with Spark's other semantics (overflows
+and bad casts as nulls instead of errors).
 Call :func:`import_nannyml` inside asset bodies only, never at module import time, so loading the
 definitions stays cheap.
 """
@@ -19,6 +22,7 @@ from types import ModuleType
 import pandas as pd
 
 _BLOCKED = "pyspark.pandas"
+ANSI_CONF = "spark.sql.ansi.enabled"
 
 
 def import_nannyml() -> ModuleType:
@@ -27,8 +31,22 @@ def import_nannyml() -> ModuleType:
         # Only when pyspark.pandas was never imported in this process: blocking a loaded module would
         # break whoever uses it. (Nothing in athlete_platform imports pyspark.pandas.)
         sys.modules[_BLOCKED] = None  # type: ignore[assignment]
+    if "nannyml" in sys.modules:
+        return sys.modules["nannyml"]
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    ansi = session.conf.get(ANSI_CONF) if session is not None else None
     import nannyml
 
+    if session is not None:
+        import atexit
+
+        session.conf.set(ANSI_CONF, ansi)
+        # flaml's exit hook would set the same value again, on a session that may be closed by then (a traceback).
+        restore = getattr(sys.modules.get("flaml.automl.spark"), "restore_spark_ansi_mode", None)
+        if restore is not None:
+            atexit.unregister(restore)
     return nannyml
 
 
