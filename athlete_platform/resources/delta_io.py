@@ -338,7 +338,7 @@ class DeltaTableIOManager(ConfigurableIOManager):
         if columns is not None:
             schema = pa.schema([schema.field(name) for name in columns])
         session = self.spark.get_session()
-        expected = session.createDataFrame(schema.empty_table()).schema  # the Arrow path's Spark types
+        expected = spark_schema(schema)  # the Arrow path's Spark types
         # The files' own types (e.g. timestamp_ntz, which the Arrow path turns into timestamp), given up
         # front so that Spark does not open every file to infer them.
         frame = session.read.schema(from_arrow_schema(schema)).parquet(*files)
@@ -356,7 +356,16 @@ class DeltaTableIOManager(ConfigurableIOManager):
         if table.num_rows == 0:
             # PySpark cannot convert zero-chunk nested columns; an empty table with one empty chunk works.
             table = table.schema.empty_table()
-        return self.spark.get_session().createDataFrame(table)
+        return self.spark.get_session().createDataFrame(table, schema=spark_schema(table.schema))
+
+
+def spark_schema(schema: pa.Schema) -> Any:
+    """The Spark types of an Arrow schema as a classic session's ``createDataFrame`` infers them. Given
+    explicitly, so that a Spark Connect session types tables the same (it reads naive timestamps as
+    timestamp_ntz) and can create an empty one (it cannot infer a schema from no rows)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema, prefer_timestamp_ntz=False)
 
 
 def _dir_bytes(path: Path) -> int:

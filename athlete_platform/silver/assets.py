@@ -44,7 +44,7 @@ from dagster import (
 
 from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE
 from athlete_platform.partitions import daily_partitions, window_dates
-from athlete_platform.resources.delta_io import ALSO_REPLACES
+from athlete_platform.resources.delta_io import ALSO_REPLACES, spark_schema
 from athlete_platform.resources.spark import cached
 from athlete_platform.silver import checks
 from athlete_platform.silver.batches import PARSED_DDL, QUARANTINE_COLUMNS, parse_bronze_batches
@@ -235,7 +235,7 @@ def _rows_of_other_partitions(io_manager: Any, newest_in_window: Any, start, end
     table = table.filter(pc.is_in(ids, value_set=wanted))
     if table.num_rows == 0:
         return None
-    return newest_in_window.sparkSession.createDataFrame(table)
+    return newest_in_window.sparkSession.createDataFrame(table, schema=spark_schema(table.schema))
 
 
 def _compare_with_other_partitions(newest_in_window, elsewhere) -> _OtherPartitions:
