@@ -7,7 +7,7 @@ INSTALL_REQUIRES = [
     "dagster-webserver==1.13.27",
     "dagster-databricks==0.29.27",
     "dagster-deltalake==0.29.27",
-    "pyspark==4.3.0",
+    "pyspark[connect]==4.3.0",  # connect: the client of a local Spark Connect server (spark_server.py)
     "deltalake==1.6.6",
     "pyarrow>=15",
     # pandas 3 changes defaults the tables rely on (microsecond datetimes, a string dtype): not yet supported.

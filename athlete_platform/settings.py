@@ -13,6 +13,8 @@ required to read an export: its ``activities.csv`` has UTC times only) and ``STR
 (optional: the export's ``profile.csv`` has it, otherwise a stable derived id). Strava API, non-secret
 options: ``STRAVA_API_BASE_URL`` and ``STRAVA_FETCH_DETAILS_FOR_RUNS``. ``ATHLETE_PLATFORM_MLFLOW_UI_URL``
 (optional): where ``mlflow ui`` serves the local store, so Dagster links to MLflow runs and model versions.
+``ATHLETE_PLATFORM_SPARK_REMOTE`` (optional, local only): a Spark Connect server's URL (``sc://127.0.0.1:15002``,
+what ``python -m athlete_platform.spark_server start`` prints) to run Spark on instead of a JVM per process.
 
 Secrets are *not* read here: they are bound with Dagster ``EnvVar`` in ``resources/bindings.py`` so
 they are resolved at run time and never appear in run config or metadata.
@@ -37,6 +39,7 @@ ATHLETE_ID_VAR = "STRAVA_ATHLETE_ID"
 API_BASE_URL_VAR = "STRAVA_API_BASE_URL"
 FETCH_DETAILS_VAR = "STRAVA_FETCH_DETAILS_FOR_RUNS"
 MLFLOW_UI_URL_VAR = "ATHLETE_PLATFORM_MLFLOW_UI_URL"
+SPARK_REMOTE_VAR = "ATHLETE_PLATFORM_SPARK_REMOTE"
 ENVIRONMENTS = ("local", "databricks")
 SOURCES = ("simulator", "strava_api", "strava_export")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +73,8 @@ class PlatformSettings:
     #: Where ``mlflow ui`` serves the local store (e.g. http://localhost:5000): Dagster metadata then links to
     #: runs and model versions; None: plain ids (on Databricks the workspace is linked without it).
     mlflow_ui_url: str | None = None
+    #: A Spark Connect server's URL for local runs (``sc://host:port``); None: each process starts its own Spark.
+    spark_remote: str | None = None
 
     @property
     def automation_running_by_default(self) -> bool:
@@ -163,6 +168,18 @@ def parse_optional_url(name: str, value: str | None) -> str | None:
     return url
 
 
+def parse_spark_remote(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    from urllib.parse import urlparse
+
+    url = value.strip()
+    parsed = urlparse(url)
+    if parsed.scheme != "sc" or not parsed.hostname or (parsed.path not in ("", "/") and not parsed.path.startswith("/;")):
+        raise SettingsError(f"{SPARK_REMOTE_VAR}={value!r} is not a Spark Connect URL (sc://host:port)")
+    return url
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.get(name, default).strip().lower() or default
     if value not in choices:
@@ -184,6 +201,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PlatformSettings:
         strava_api_base_url=parse_base_url(env.get(API_BASE_URL_VAR)),
         strava_fetch_details_for_runs=parse_flag(FETCH_DETAILS_VAR, env.get(FETCH_DETAILS_VAR), True),
         mlflow_ui_url=parse_optional_url(MLFLOW_UI_URL_VAR, env.get(MLFLOW_UI_URL_VAR)),
+        spark_remote=parse_spark_remote(env.get(SPARK_REMOTE_VAR)),
     )
 
 

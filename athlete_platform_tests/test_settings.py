@@ -8,6 +8,7 @@ from dagster import PartitionKeyRange
 
 from athlete_platform.partitions import FIRST_DAY, FIRST_WEEK, daily_partitions, first_monday_on_or_after, weekly_partitions
 from athlete_platform.resources.bindings import activity_source, export_source_config
+from athlete_platform.resources.environments import resources_for
 from athlete_platform.settings import (
     DEFAULT_PARTITIONS_START,
     PlatformSettings,
@@ -104,3 +105,16 @@ def test_the_mlflow_ui_address_is_optional_and_must_be_http():
     assert load_settings({"ATHLETE_PLATFORM_MLFLOW_UI_URL": " http://localhost:5000/ "}).mlflow_ui_url == "http://localhost:5000"
     with pytest.raises(SettingsError, match="ATHLETE_PLATFORM_MLFLOW_UI_URL='localhost:5000' must start with http"):
         load_settings({"ATHLETE_PLATFORM_MLFLOW_UI_URL": "localhost:5000"})
+
+
+def test_a_spark_connect_server_is_optional_must_be_an_sc_url_and_binds_the_local_spark_resource(tmp_path):
+    assert load_settings({}).spark_remote is None
+    settings = load_settings({"ATHLETE_PLATFORM_SPARK_REMOTE": " sc://127.0.0.1:15002 ", "ATHLETE_PLATFORM_HOME": str(tmp_path)})
+    assert settings.spark_remote == "sc://127.0.0.1:15002"
+    resources = resources_for(settings)
+    assert resources["spark"].remote == "sc://127.0.0.1:15002"
+    assert resources["io_manager"].spark.remote == "sc://127.0.0.1:15002"  # the IO manager's scans run there too
+    assert resources_for(load_settings({"ATHLETE_PLATFORM_HOME": str(tmp_path)}))["spark"].remote is None
+    for bad in ["http://127.0.0.1:15002", "127.0.0.1:15002", "sc://host:15002/path"]:
+        with pytest.raises(SettingsError, match="ATHLETE_PLATFORM_SPARK_REMOTE=.* is not a Spark Connect URL"):
+            load_settings({"ATHLETE_PLATFORM_SPARK_REMOTE": bad})

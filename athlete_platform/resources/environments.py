@@ -18,7 +18,7 @@ from athlete_platform.settings import PlatformSettings
 
 
 def local_resources(settings: PlatformSettings) -> dict[str, Any]:
-    spark = SparkResource()
+    spark = SparkResource(remote=settings.spark_remote)
     return {
         "spark": spark,
         "io_manager": DeltaTableIOManager(root_uri=str(settings.delta_root), spark=spark),

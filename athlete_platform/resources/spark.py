@@ -13,6 +13,7 @@ session writes (:class:`ClassDataArchive`); steps drop what they cached when the
 import hashlib
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -26,6 +27,12 @@ from dagster import ConfigurableResource
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+#: The package whose modules Spark's Python workers import (a UDF is pickled by reference to its module).
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: The Spark conf in which a Spark Connect server started by :mod:`athlete_platform.spark_server` names the code
+#: its Python workers import (:func:`code_version`).
+CODE_VERSION_CONF = "spark.athlete_platform.codeVersion"
 
 
 #: Log4j2 configuration of local sessions: Spark's defaults (``org/apache/spark/log4j2-defaults.properties``)
@@ -175,12 +182,90 @@ def log4j2_config_file() -> Path:
     return path
 
 
+def code_version() -> str:
+    """A digest of the package's Python sources. A Spark Connect server's Python workers import the package
+    once and keep it, so a server started before the code changed would run the old code's UDFs: sessions
+    refuse a server that names another version (:func:`connect_session`)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def jvm_options() -> str:
+    """Options of every local driver JVM (a session's or a Spark Connect server's): UTC, the quiet log4j2
+    configuration and a heap that shrinks when idle."""
+    return f"-Duser.timezone=UTC -Dlog4j.configurationFile={log4j2_config_file().as_uri()} {HEAP_RETURN_OPTIONS}"
+
+
+def local_conf(shuffle_partitions: int, driver_memory: str, console_progress: bool, java_options: str) -> dict[str, str]:
+    """The Spark conf of a local driver, a session's or a Spark Connect server's (UI off, loopback, few shuffle
+    partitions: the data fits one machine and the default 200 partitions only add scheduling overhead)."""
+    return {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": str(console_progress).lower(),
+        "spark.driver.host": LOCAL_IP,
+        "spark.driver.bindAddress": LOCAL_IP,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.default.parallelism": str(shuffle_partitions),
+        "spark.driver.memory": driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+        "spark.driver.extraJavaOptions": java_options,
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+
+
+class SparkServerError(RuntimeError):
+    """The configured Spark Connect server cannot serve this process; the message says what to do."""
+
+
+def port_open(host: str, port: int, timeout_s: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+#: Connect URLs whose server was found to run this process's code (checked once per process and URL).
+_CHECKED_SERVERS: set[str] = set()
+
+
+def connect_session(url: str) -> "SparkSession":
+    """A Spark Connect session of the server at ``url`` (``sc://host:port``), once that server is known to answer
+    and to run this code (:data:`CODE_VERSION_CONF`). Fails fast with what to do, instead of the client's
+    minutes of retries against a closed port."""
+    from urllib.parse import urlparse
+
+    from pyspark.sql import SparkSession
+
+    if url not in _CHECKED_SERVERS:
+        parsed = urlparse(url)
+        host, port = parsed.hostname or "localhost", parsed.port or 15002
+        if not port_open(host, port):
+            raise SparkServerError(
+                f"no Spark Connect server answers at {url}: start one with `python -m athlete_platform.spark_server "
+                f"start`, or unset ATHLETE_PLATFORM_SPARK_REMOTE to run Spark in this process")
+    session = SparkSession.builder.remote(url).getOrCreate()
+    if url not in _CHECKED_SERVERS:
+        served = session.conf.get(CODE_VERSION_CONF, None)
+        if served != code_version():
+            raise SparkServerError(
+                f"the Spark Connect server at {url} runs {'code version ' + served if served else 'code of unknown version'}"
+                f", this process {code_version()}: its Python workers would run the old code. Restart it with "
+                f"`python -m athlete_platform.spark_server restart`")
+        _CHECKED_SERVERS.add(url)
+    return session
+
+
 class SparkResource(ConfigurableResource):
     """One SparkSession per process.
 
-    Locally it builds a small ``local[*]`` session (UI off, few shuffle partitions: the data fits one
-    machine and the default 200 partitions only adds scheduling overhead). On Databricks (or in a step
-    launched there) ``master`` is ``None`` and the cluster's existing session is reused.
+    Locally it builds a small ``local[*]`` session (:func:`local_conf`), or, with ``remote`` set, connects to a
+    Spark Connect server (:func:`connect_session`). On Databricks (or in a step launched there) ``master`` is
+    ``None`` and the cluster's existing session is reused.
     """
 
     master: str | None = "local[*]"
@@ -194,11 +279,17 @@ class SparkResource(ConfigurableResource):
     #: Start local sessions from a class-data archive of Spark's classes, written by the first one
     #: (:class:`ClassDataArchive`): a new process's JVM starts and runs its first jobs seconds sooner.
     class_data_sharing: bool = True
+    #: A Spark Connect server's URL (``sc://127.0.0.1:15002``) to run on instead of a JVM of this process's own: a
+    #: server that outlives runs (``python -m athlete_platform.spark_server start``) spares each run Spark's start
+    #: and the warm-up of its first queries. None: a session in this process (``master``).
+    remote: str | None = None
 
     def get_session(self) -> "SparkSession":
         from pyspark import SparkContext
         from pyspark.sql import SparkSession
 
+        if self.remote is not None:
+            return connect_session(self.remote)
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
@@ -210,10 +301,7 @@ class SparkResource(ConfigurableResource):
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             # Read by the JVM at start-up (before any conf): bind to loopback instead of guessing an interface.
             os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
-            java_options = (
-                f"-Duser.timezone=UTC -Dlog4j.configurationFile={log4j2_config_file().as_uri()} {HEAP_RETURN_OPTIONS} "
-                f"{JIT_OPTIONS}"
-            )
+            java_options = f"{jvm_options()} {JIT_OPTIONS}"
             # Only a JVM this call launches takes the options (a process's gateway JVM is started once).
             archive = ClassDataArchive.for_this_installation() \
                 if self.class_data_sharing and SparkContext._gateway is None else None
@@ -221,21 +309,9 @@ class SparkResource(ConfigurableResource):
                 archive_option, writer_pid_file = archive.java_option()
                 if archive_option:
                     java_options += f" {archive_option} {CDS_LOG_OPTIONS}"
-            builder = (
-                builder.master(self.master)
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", str(self.console_progress).lower())
-                .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
-                .config("spark.driver.bindAddress", os.environ["SPARK_LOCAL_IP"])
-                .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
-                .config("spark.default.parallelism", str(self.shuffle_partitions))
-                .config("spark.driver.memory", self.driver_memory)
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
-                .config("spark.driver.extraJavaOptions", java_options)
-                .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-            )
+            conf = local_conf(self.shuffle_partitions, self.driver_memory, self.console_progress, java_options)
+            conf["spark.driver.host"] = conf["spark.driver.bindAddress"] = os.environ["SPARK_LOCAL_IP"]
+            builder = builder.master(self.master).config(map=conf)
         session = builder.getOrCreate()
         launched = getattr(SparkContext._gateway, "proc", None)  # None when the JVM was not launched from here
         if writer_pid_file is not None and launched is not None:
