@@ -15,15 +15,16 @@ from typing import Any
 
 
 class RssSampler:
-    """Peak resident memory of this process and all its descendants (JVM, Python workers), from /proc, and
+    """Peak resident memory of this process (or ``root_pid``) and all its descendants (JVM, Python workers), from /proc, and
     the CPU seconds they used (``phase_cpu_s``: a figure the machine's load hardly changes, unlike wall time).
 
     The RSS sum double-counts pages shared by forked workers, so it is an upper bound. CPU time of a process
     that ends between two samples (every ``interval_s``) is counted up to its last sample.
     """
 
-    def __init__(self, interval_s: float = 0.25) -> None:
+    def __init__(self, interval_s: float = 0.25, root_pid: int | None = None) -> None:
         self.interval_s = interval_s
+        self.root_pid = os.getpid() if root_pid is None else root_pid
         self.peak_bytes = 0
         self.phase_peak_bytes = 0
         self._cpu_ticks: dict[int, int] = {}
@@ -71,7 +72,7 @@ class RssSampler:
                 ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime (proc(5) fields 14, 15)
             except (OSError, IndexError, ValueError):
                 continue
-        total, stack = 0, [os.getpid()]
+        total, stack = 0, [self.root_pid]
         while stack:
             pid = stack.pop()
             stack.extend(children.get(pid, []))

@@ -15,7 +15,10 @@ files, an MLflow sqlite store), as ``make demo`` and ``make athlete`` do.
   log → performance estimate, realized error, drift, alerts → reports — in ONE run, ``--repeats`` times in the
   preparing process (warm: Spark started, imports and JIT done), then ``--fresh-runs`` times each in a new
   process that starts Spark inside the run, as a scheduled run does under Dagster's default run launcher (these
-  are judged against the targets). Re-materializing a day is idempotent; medians count. Printed: wall time,
+  are judged against the targets). With ``--spark-server`` those new processes run on one local Spark Connect
+  server (``athlete_platform.spark_server``, started before the first, its start not timed: it outlives runs, as a
+  server kept by the laptop's user does), each ``--idle-s`` after the last; the server's memory and CPU are added
+  to each run's. Re-materializing a day is idempotent; medians count. Printed: wall time,
   CPU seconds, Dagster planning and event writes, each step's time (read / compute / write from its events),
   and peak RSS of the process tree (Python, the Spark JVM, Spark's Python workers) with the baseline before the
   run.
@@ -34,6 +37,7 @@ the same pure ``features.compute`` functions on the same silver rows in this one
 
     .venv/bin/python benchmarks/scale_benchmark.py daily --athletes 1000 3000 10000
     .venv/bin/python benchmarks/scale_benchmark.py daily --athletes 1000 --history-days 400
+    .venv/bin/python benchmarks/scale_benchmark.py daily --athletes 1000 --history-days 92 --repeats 1 --spark-server
     .venv/bin/python benchmarks/scale_benchmark.py backfill --athletes 1000 --start 2023-01-01 --end 2025-12-31
 """
 
@@ -382,7 +386,8 @@ def daily_table(results: list[dict[str, Any]]) -> list[str]:
 
         bookkeeping = statistics.median(x["planning_s"] + x["events_s"] for x in judged)
         lines.append(
-            f"| {r['athletes']:,} | {r['history_days']} d {cell(fresh)} {cell(runs)} "
+            f"| {r['athletes']:,} | {r['history_days']} d{' (new processes on a Spark Connect server, its memory and CPU included)' if r.get('spark_server') else ''} "
+            f"{cell(fresh)} {cell(runs)} "
             f"({min(x['baseline_rss'] for x in runs) / 2**30:.2f}) | {bookkeeping:.1f} s "
             f"| {'' if target is None else f'≤ {target:.0f} s, '}≤ 4 GiB | {met} / {rss_met} |")
     for r in results:
@@ -455,6 +460,52 @@ def backfill_table(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def fresh_runs(args: argparse.Namespace, command: list[str], workdir: Path, size: int) -> list[dict[str, Any]]:
+    """``--fresh-runs`` daily runs, each in a new process; with ``--spark-server`` all of them on one Spark Connect
+    server started before the first (its start is not timed: it outlives runs), each ``--idle-s`` after the last."""
+    from measure import RssSampler
+
+    from athlete_platform import spark_server
+    from athlete_platform.settings import SPARK_REMOTE_VAR
+
+    env = dict(os.environ)
+    server_dir = workdir / "spark-connect"
+    if args.spark_server:
+        began = time.perf_counter()
+        state = spark_server.start(server_dir, port=args.spark_server_port)
+        env[SPARK_REMOTE_VAR] = state.url
+        print(f"== Spark Connect server at {state.url} (pid {state.pid}) started in {time.perf_counter() - began:.1f} s",
+              flush=True)
+    runs: list[dict[str, Any]] = []
+    server_rss = RssSampler(root_pid=state.pid).start() if args.spark_server else None
+    try:
+        for index in range(args.fresh_runs):
+            if args.spark_server and args.idle_s:
+                time.sleep(args.idle_s)
+            fresh_file = workdir / f"result_daily_{size}_fresh{index + 1}.json"
+            print(f"== {size:,} athletes, run {index + 1} of {args.fresh_runs} in a new process"
+                  + (f" on the server (idle {args.idle_s:.0f} s before)" if args.spark_server else ""), flush=True)
+            if server_rss is not None:
+                server_rss.new_phase()
+            fresh = subprocess.run([*command[:-1], str(fresh_file), "--fresh-run"], env=env)
+            if fresh.returncode == 0:
+                run = json.loads(fresh_file.read_text())["runs"][0]
+                if server_rss is not None:  # the server's JVM and Python workers work for the run: counted in
+                    run.update(client_peak_rss=run["peak_rss"], server_peak_rss=server_rss.phase_peak_bytes,
+                               server_cpu_s=server_rss.phase_cpu_s)
+                    run["peak_rss"] += server_rss.phase_peak_bytes
+                    run["cpu_s"] += run["server_cpu_s"]
+                    print(f"     on the server: peak RSS {run['server_peak_rss'] / 2**30:.2f} GiB, CPU {run['server_cpu_s']:.1f} s"
+                          f" -> together {run['peak_rss'] / 2**30:.2f} GiB, CPU {run['cpu_s']:.1f} s", flush=True)
+                runs.append(run)
+    finally:
+        if server_rss is not None:
+            server_rss.stop()
+        if args.spark_server:
+            spark_server.stop(server_dir)
+    return runs
+
+
 def parent_main(args: argparse.Namespace, argv: list[str]) -> int:
     from measure import load_average
 
@@ -476,13 +527,8 @@ def parent_main(args: argparse.Namespace, argv: list[str]) -> int:
             continue
         result = json.loads(result_file.read_text())
         if args.mode == "daily":
-            result["fresh_runs"] = []
-            for index in range(args.fresh_runs):
-                fresh_file = workdir / f"result_daily_{size}_fresh{index + 1}.json"
-                print(f"== {size:,} athletes, run {index + 1} of {args.fresh_runs} in a new process", flush=True)
-                fresh = subprocess.run([*command[:-1], str(fresh_file), "--fresh-run"])
-                if fresh.returncode == 0:
-                    result["fresh_runs"].extend(json.loads(fresh_file.read_text())["runs"])
+            result["fresh_runs"] = fresh_runs(args, command, workdir, size)
+            result["spark_server"] = args.spark_server
         results.append(result)
     if not results:
         return 1
@@ -507,6 +553,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="daily: runs in the process that prepared the tables")
     parser.add_argument("--fresh-runs", type=int, default=3,
                         help="daily: then runs each in a new process that starts Spark itself, as a scheduled run does")
+    parser.add_argument("--spark-server", action="store_true",
+                        help="daily: the new-process runs use one Spark Connect server (athlete_platform.spark_server)")
+    parser.add_argument("--spark-server-port", type=int, default=15012, help=argparse.SUPPRESS)
+    parser.add_argument("--idle-s", type=float, default=0.0,
+                        help="daily, with --spark-server: seconds the server sits idle before each run (a schedule's "
+                             "next run; Spark stops idle Python workers after a minute)")
     parser.add_argument("--window-days", type=int, default=92,
                         help="backfill: ingest and point-in-time predictions in range runs of this many days (0: one run)")
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2023, 1, 1), help="backfill: first day")
