@@ -178,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     if running is not None and running.code_version != code_version():
         print(f"a server of older code runs at {running.url} (pid {running.pid}): restart it", file=sys.stderr)
         return 1
-    state = running or start(state_dir, args.port, args.driver_memory)
+    try:
+        state = running or start(state_dir, args.port, args.driver_memory)
+    except RuntimeError as error:  # port taken, or the JVM did not start (its log's tail is in the message)
+        print(error, file=sys.stderr)
+        return 1
     print(f"{'already running' if running else 'started'} at {state.url} (pid {state.pid}); log {state.log}\n"
           f"export {SPARK_REMOTE_VAR}={state.url}")
     return 0

@@ -90,3 +90,14 @@ def test_stop_ends_the_server(tmp_path):
     assert not port_open("127.0.0.1", port)
     assert not spark_server.running(state.pid)
     assert spark_server.read_state(tmp_path) is None and spark_server.stop(tmp_path) is None
+
+
+def test_start_on_a_port_in_use_says_so_and_starts_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ATHLETE_PLATFORM_HOME", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert spark_server.main(["start", "--port", str(port)]) == 1
+    assert f"port {port} is in use by another process" in capsys.readouterr().err
+    assert spark_server.read_state(spark_server.state_dir_of_home(tmp_path)) is None
