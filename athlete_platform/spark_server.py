@@ -1,14 +1,14 @@
 """A local Spark Connect server that outlives runs.
 
-Every run in a new process (a scheduled run, each step process of ``dagster dev``'s default executor, each
-``make demo`` job) otherwise starts a JVM of its own and warms it: Spark's start, the JIT and the first start
-of its Python workers are most of a small run (see ``benchmarks/README.md``). A Spark Connect server
-(https://spark.apache.org/docs/latest/spark-connect-overview.html) keeps one warm driver JVM and its Python
-worker daemon for every run::
+Every process that runs Spark steps (a scheduled run, each step process of ``dagster dev``'s default
+executor) otherwise starts a JVM of its own and warms it: Spark's start, the JIT and the first start of its Python
+workers (about a fifth of the 1,000-athlete daily run, a quarter of the demo's daily run with a process per step:
+``benchmarks/README.md``). A Spark Connect server (https://spark.apache.org/docs/latest/spark-connect-overview.html)
+keeps one warm driver JVM and its Python worker daemon for every run::
 
     python -m athlete_platform.spark_server start      # prints the URL to export
     export ATHLETE_PLATFORM_SPARK_REMOTE=sc://127.0.0.1:15002
-    dagster dev                                         # or make demo, make athlete ...
+    dagster dev
     python -m athlete_platform.spark_server stop
 
 The server runs the local session's configuration (:func:`athlete_platform.resources.spark.local_conf`) with
