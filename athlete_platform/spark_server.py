@@ -67,8 +67,10 @@ def state_dir_of_home(home: Path) -> Path:
     return home / "spark-connect"
 
 
-def server_command(port: int, driver_memory: str = "2g", shuffle_partitions: int = 4) -> list[str]:
-    """``spark-submit`` of the Connect server with the local session's conf, bound to loopback on ``port``."""
+def server_command(port: int, driver_memory: str = "2g", shuffle_partitions: int = 4,
+                   version: str | None = None) -> list[str]:
+    """``spark-submit`` of the Connect server with the local session's conf, bound to loopback on ``port``, naming
+    ``version`` (default: :func:`code_version` now) as the code it runs."""
     import pyspark
 
     spark_home = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
@@ -77,7 +79,7 @@ def server_command(port: int, driver_memory: str = "2g", shuffle_partitions: int
     conf.update({
         "spark.connect.grpc.binding.address": LOCAL_IP,
         "spark.connect.grpc.binding.port": str(port),
-        CODE_VERSION_CONF: code_version(),
+        CODE_VERSION_CONF: version or code_version(),
     })
     command = [str(spark_home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "athlete-platform Spark Connect",
                "--master", "local[*]", "--driver-memory", driver_memory]
@@ -102,9 +104,9 @@ def start(state_dir: Path, port: int = DEFAULT_PORT, driver_memory: str = "2g",
           timeout_s: float = START_TIMEOUT_S) -> ServerState:
     """Start the server in its own session (it outlives this process) and wait until it answers; a server
     already recorded in ``state_dir`` is returned as it is (compare its ``code_version`` to restart it)."""
-    running = read_state(state_dir)
-    if running is not None:
-        return running
+    recorded = read_state(state_dir)
+    if recorded is not None:
+        return recorded
     if port_open(LOCAL_IP, port, timeout_s=0.5):
         raise RuntimeError(f"port {port} is in use by another process: choose another with --port")
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -113,10 +115,12 @@ def start(state_dir: Path, port: int = DEFAULT_PORT, driver_memory: str = "2g",
     # The workers must run this interpreter and import this checkout of the package.
     env.update(PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP=LOCAL_IP,
                PYTHONPATH=os.pathsep.join(p for p in [str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")] if p))
+    version = code_version()  # once: the state and the server's conf name the same sources
     with log.open("ab") as out:
-        process = subprocess.Popen(server_command(port, driver_memory), stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=state_dir, env=env, start_new_session=True)
-    state = ServerState(pid=process.pid, port=port, code_version=code_version(), log=str(log))
+        process = subprocess.Popen(server_command(port, driver_memory, version=version), stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=state_dir, env=env,
+                                   start_new_session=True)
+    state = ServerState(pid=process.pid, port=port, code_version=version, log=str(log))
     deadline = time.monotonic() + timeout_s
     while not port_open(LOCAL_IP, port, timeout_s=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -171,23 +175,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stopped the server at {stopped.url} (pid {stopped.pid})" if stopped else "no server was running")
         if args.command == "stop":
             return 0
-    running = read_state(state_dir)
+    recorded = read_state(state_dir)
     if args.command == "status":
-        if running is None:
+        if recorded is None:
             print("no server is running")
             return 1
-        current = "" if running.code_version == code_version() else " — the code changed since: restart it"
-        print(f"running at {running.url} (pid {running.pid}, code {running.code_version}{current}); log {running.log}")
+        current = "" if recorded.code_version == code_version() else " — the code changed since: restart it"
+        print(f"running at {recorded.url} (pid {recorded.pid}, code {recorded.code_version}{current}); log {recorded.log}")
         return 0
-    if running is not None and running.code_version != code_version():
-        print(f"a server of older code runs at {running.url} (pid {running.pid}): restart it", file=sys.stderr)
+    if recorded is not None and recorded.code_version != code_version():
+        print(f"a server of older code runs at {recorded.url} (pid {recorded.pid}): restart it", file=sys.stderr)
         return 1
     try:
-        state = running or start(state_dir, args.port, args.driver_memory)
+        state = recorded or start(state_dir, args.port, args.driver_memory)
     except RuntimeError as error:  # port taken, or the JVM did not start (its log's tail is in the message)
         print(error, file=sys.stderr)
         return 1
-    print(f"{'already running' if running else 'started'} at {state.url} (pid {state.pid}); log {state.log}\n"
+    print(f"{'already running' if recorded else 'started'} at {state.url} (pid {state.pid}); log {state.log}\n"
           f"export {SPARK_REMOTE_VAR}={state.url}")
     return 0
 

@@ -241,22 +241,21 @@ def connect_session(url: str) -> "SparkSession":
 
     from pyspark.sql import SparkSession
 
-    if url not in _CHECKED_SERVERS:
-        parsed = urlparse(url)
-        host, port = parsed.hostname or "localhost", parsed.port or 15002
-        if not port_open(host, port):
-            raise SparkServerError(
-                f"no Spark Connect server answers at {url}: start one with `python -m athlete_platform.spark_server "
-                f"start`, or unset ATHLETE_PLATFORM_SPARK_REMOTE to run Spark in this process")
+    if url in _CHECKED_SERVERS:
+        return SparkSession.builder.remote(url).getOrCreate()
+    parsed = urlparse(url)
+    if not port_open(parsed.hostname or "localhost", parsed.port or 15002):
+        raise SparkServerError(
+            f"no Spark Connect server answers at {url}: start one with `python -m athlete_platform.spark_server "
+            f"start`, or unset ATHLETE_PLATFORM_SPARK_REMOTE to run Spark in this process")
     session = SparkSession.builder.remote(url).getOrCreate()
-    if url not in _CHECKED_SERVERS:
-        served = session.conf.get(CODE_VERSION_CONF, None)
-        if served != code_version():
-            raise SparkServerError(
-                f"the Spark Connect server at {url} runs {'code version ' + served if served else 'code of unknown version'}"
-                f", this process {code_version()}: its Python workers would run the old code. Restart it with "
-                f"`python -m athlete_platform.spark_server restart`")
-        _CHECKED_SERVERS.add(url)
+    served, ours = session.conf.get(CODE_VERSION_CONF, None), code_version()
+    if served != ours:
+        raise SparkServerError(
+            f"the Spark Connect server at {url} runs {'code version ' + served if served else 'code of unknown version'}"
+            f", this process {ours}: its Python workers would run the old code. Restart it with "
+            f"`python -m athlete_platform.spark_server restart`")
+    _CHECKED_SERVERS.add(url)
     return session
 
 
