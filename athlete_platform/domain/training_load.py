@@ -17,6 +17,10 @@ Conventions used by the feature tables (``athlete_platform.features.compute``):
   (Williams et al. 2017), and ATL/CTL.
 * Monotony: Foster 1998 over 7 calendar days, rest/missing days as 0, population SD; when the SD is 0
   monotony is :data:`MONOTONY_WHEN_NO_VARIATION` (10.0) and it is always clamped to [0, 10] (Runalyze).
+
+Series functions (smoothing, PMC, rolling ACWR, monotony) take one athlete's days as a 1-D array, or many
+athletes' as the rows of a 2-D array (days along the last axis; seeds one per row): the feature tables
+advance every athlete of a batch in one call instead of a few dozen small NumPy calls per athlete.
 """
 
 from __future__ import annotations
@@ -150,16 +154,33 @@ def alpha_ewma(days: float) -> float:
     return 2.0 / (days + 1.0)
 
 
-def smooth_load(daily_load: ArrayLike, alpha: float, initial: float) -> FloatArray:
+#: Up to this many rows, smoothing row by row in Python floats beats a NumPy step per day over all rows.
+FEW_ROWS: Final = 16
+
+
+def smooth_load(daily_load: ArrayLike, alpha: float, initial: ArrayLike) -> FloatArray:
     """First-order smoothing X_t = X_{t−1} + α·(L_t − X_{t−1}) from X_0 = ``initial`` (the value the
     day before the first load). All PMC and EWMA variants are this recursion with different α, and
-    chaining calls through the last value gives bit-identical results to one long call."""
-    loads = np.asarray(daily_load, dtype=float).tolist()
-    out = np.empty(len(loads), dtype=float)
-    value = float(initial)
-    for i, load in enumerate(loads):
-        value = value + alpha * (load - value)
-        out[i] = value
+    chaining calls through the last value gives bit-identical results to one long call.
+
+    Rows of a 2-D ``daily_load`` are smoothed independently, each from its ``initial`` (one per row, or
+    one for all); a row's values equal a 1-D call's bit for bit (the same IEEE operations in the same order)."""
+    loads = np.asarray(daily_load, dtype=float)
+    if loads.ndim == 2 and loads.shape[0] <= FEW_ROWS:
+        initials = np.broadcast_to(np.asarray(initial, dtype=float), loads.shape[:1])
+        return np.stack([smooth_load(row, alpha, init) for row, init in zip(loads, initials.tolist())]).reshape(loads.shape)
+    if loads.ndim == 1:
+        out = np.empty(loads.size, dtype=float)
+        value = float(initial)
+        for i, load in enumerate(loads.tolist()):  # Python floats: far faster than NumPy scalars
+            value = value + alpha * (load - value)
+            out[i] = value
+        return out
+    out = np.empty_like(loads)
+    values = np.broadcast_to(np.asarray(initial, dtype=float), loads.shape[:-1])
+    for i in range(loads.shape[-1]):
+        values = values + alpha * (loads[..., i] - values)
+        out[..., i] = values
     return out
 
 
@@ -178,14 +199,18 @@ def tsb_same_day(ctl: ArrayLike, atl: ArrayLike) -> FloatArray:
     return np.asarray(ctl, dtype=float) - np.asarray(atl, dtype=float)
 
 
-def tsb_yesterday(ctl: ArrayLike, atl: ArrayLike, ctl_before: float = 0.0, atl_before: float = 0.0) -> FloatArray:
+def tsb_yesterday(ctl: ArrayLike, atl: ArrayLike, ctl_before: ArrayLike = 0.0, atl_before: ArrayLike = 0.0) -> FloatArray:
     """TrainingPeaks "Form = yesterday's Fitness − yesterday's Fatigue" (GoldenCheetah default):
-    today's value is yesterday's same-day TSB; day 1 uses the seeds (the values the day before)."""
+    today's value is yesterday's same-day TSB; day 1 uses the seeds (the values the day before; one per
+    row of 2-D series)."""
     same_day = tsb_same_day(ctl, atl)
-    return np.concatenate(([ctl_before - atl_before], same_day[:-1])) if len(same_day) else same_day
+    if same_day.shape[-1] == 0:
+        return same_day
+    first = np.broadcast_to(np.asarray(ctl_before, dtype=float) - np.asarray(atl_before, dtype=float), same_day.shape[:-1])
+    return np.concatenate((first[..., None], same_day[..., :-1]), axis=-1)
 
 
-def _pmc(daily_load: ArrayLike, alpha_ctl: float, alpha_atl: float, ctl_seed: float, atl_seed: float) -> PmcSeries:
+def _pmc(daily_load: ArrayLike, alpha_ctl: float, alpha_atl: float, ctl_seed: ArrayLike, atl_seed: ArrayLike) -> PmcSeries:
     ctl = smooth_load(daily_load, alpha_ctl, ctl_seed)
     atl = smooth_load(daily_load, alpha_atl, atl_seed)
     return PmcSeries(ctl, atl, tsb_yesterday(ctl, atl, ctl_seed, atl_seed), tsb_same_day(ctl, atl))
@@ -195,11 +220,12 @@ def pmc_trainingpeaks(
     daily_load: ArrayLike,
     ctl_days: float = CTL_DAYS,
     atl_days: float = ATL_DAYS,
-    ctl_seed: float = 0.0,
-    atl_seed: float = 0.0,
+    ctl_seed: ArrayLike = 0.0,
+    atl_seed: ArrayLike = 0.0,
 ) -> PmcSeries:
     """PMC with the TrainingPeaks 1/N recursion (our ``ctl``/``atl`` columns). ``daily_load`` must
-    hold every calendar day; seeds are the values the day before the first element."""
+    hold every calendar day (rows of a 2-D array: one athlete each); seeds are the values the day before
+    the first element."""
     return _pmc(daily_load, alpha_trainingpeaks(ctl_days), alpha_trainingpeaks(atl_days), ctl_seed, atl_seed)
 
 
@@ -220,9 +246,9 @@ def pmc_goldencheetah(
 
 
 def _trailing_windows(values: FloatArray, window: int) -> FloatArray:
-    """(n, window) view: row i holds values[i−window+1 .. i], NaN-padded before the series start."""
-    padded = np.concatenate((np.full(window - 1, np.nan), values))
-    return np.lib.stride_tricks.sliding_window_view(padded, window)
+    """(..., n, window) view: [..., i, :] holds values[..., i−window+1 .. i], NaN-padded before the series start."""
+    padded = np.concatenate((np.full(values.shape[:-1] + (window - 1,), np.nan), values), axis=-1)
+    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=-1)
 
 
 def _safe_ratio(numerator: ArrayLike, denominator: ArrayLike) -> FloatArray:
@@ -241,7 +267,7 @@ def acwr_from_averages(acute: ArrayLike, chronic: ArrayLike) -> FloatArray:
 
 def acwr_rolling_coupled(daily_load: ArrayLike, acute_days: int = 7, chronic_days: int = 28) -> FloatArray:
     """Gabbett 2016 rolling-average ACWR, *coupled* (the chronic window includes the acute days):
-    mean(L[t−6..t]) / mean(L[t−27..t]).
+    mean(L[t−6..t]) / mean(L[t−27..t]), along the last axis.
 
     NaN elements mean "no data for that day" (before the athlete's first day); the ratio is NaN
     until a full chronic window of observed days exists, and when the chronic mean is 0."""
@@ -249,8 +275,8 @@ def acwr_rolling_coupled(daily_load: ArrayLike, acute_days: int = 7, chronic_day
     if loads.size == 0:
         return loads.copy()
     chronic = _trailing_windows(loads, chronic_days)
-    chronic_mean = chronic.sum(axis=1) / chronic_days  # NaN whenever any day is unobserved
-    acute_mean = chronic[:, chronic_days - acute_days :].sum(axis=1) / acute_days
+    chronic_mean = chronic.sum(axis=-1) / chronic_days  # NaN whenever any day is unobserved
+    acute_mean = chronic[..., chronic_days - acute_days :].sum(axis=-1) / acute_days
     return _safe_ratio(acute_mean, chronic_mean)
 
 
@@ -260,8 +286,8 @@ def acwr_rolling_uncoupled(daily_load: ArrayLike, acute_days: int = 7, chronic_d
     if loads.size == 0:
         return loads.copy()
     windows = _trailing_windows(loads, chronic_days)
-    acute_mean = windows[:, chronic_days - acute_days :].sum(axis=1) / acute_days
-    earlier_mean = windows[:, : chronic_days - acute_days].sum(axis=1) / (chronic_days - acute_days)
+    acute_mean = windows[..., chronic_days - acute_days :].sum(axis=-1) / acute_days
+    earlier_mean = windows[..., : chronic_days - acute_days].sum(axis=-1) / (chronic_days - acute_days)
     return _safe_ratio(acute_mean, earlier_mean)
 
 
@@ -293,8 +319,8 @@ def monotony_of_weeks(daily_load_by_week: ArrayLike) -> FloatArray:
 
 def _monotony_from_windows(windows: FloatArray) -> FloatArray:
     loads = np.nan_to_num(windows, nan=0.0)  # missing days count as rest days (load 0)
-    mean = loads.mean(axis=1)
-    sd = loads.std(axis=1)  # population SD (ddof=0), as Runalyze
+    mean = loads.mean(axis=-1)
+    sd = loads.std(axis=-1)  # population SD (ddof=0), as Runalyze
     with np.errstate(divide="ignore", invalid="ignore"):
         monotony = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), MONOTONY_WHEN_NO_VARIATION)
     return np.clip(monotony, 0.0, MONOTONY_MAX)
@@ -320,14 +346,14 @@ def foster_strain(last_7_days_load: ArrayLike) -> float:
 
 
 def rolling_monotony_strain(daily_load: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Monotony and strain over the trailing 7 calendar days ending at each element; days before the
-    series start (or NaN) count as rest days, as in :func:`foster_monotony`."""
+    """Monotony and strain over the trailing 7 calendar days ending at each element (along the last axis);
+    days before the series start (or NaN) count as rest days, as in :func:`foster_monotony`."""
     loads = np.asarray(daily_load, dtype=float)
     if loads.size == 0:
         return loads.copy(), loads.copy()
     windows = _trailing_windows(loads, MONOTONY_WINDOW_DAYS)
     monotony = _monotony_from_windows(windows)
-    weekly_load = np.nan_to_num(windows, nan=0.0).sum(axis=1)
+    weekly_load = np.nan_to_num(windows, nan=0.0).sum(axis=-1)
     return monotony, weekly_load * monotony
 
 

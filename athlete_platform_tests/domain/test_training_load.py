@@ -77,6 +77,27 @@ def test_smoothing_chained_through_last_value_is_bit_identical() -> None:
     np.testing.assert_array_equal(np.concatenate((first, rest)), whole)
 
 
+@pytest.mark.parametrize("athletes", [3, tl.FEW_ROWS + 5])  # both ways of smoothing rows
+def test_series_of_many_athletes_equal_each_athlete_alone_bit_for_bit(athletes: int) -> None:
+    rng = np.random.default_rng(5)
+    loads = rng.uniform(0, 150, (athletes, 60))
+    loads[0, :10] = np.nan  # a row before its athlete's first day: NaN-padded windows
+    ctl0, atl0 = rng.uniform(0, 80, athletes), rng.uniform(0, 80, athletes)
+    pmc = tl.pmc_trainingpeaks(loads, ctl_seed=ctl0, atl_seed=atl0)
+    acwr = tl.acwr_rolling_coupled(loads)
+    monotony, strain = tl.rolling_monotony_strain(loads)
+    assert pmc.ctl.shape == acwr.shape == monotony.shape == loads.shape
+    for row in range(athletes):
+        alone = tl.pmc_trainingpeaks(loads[row], ctl_seed=ctl0[row], atl_seed=atl0[row])
+        for name in ("ctl", "atl", "tsb_yesterday", "tsb_same_day"):
+            np.testing.assert_array_equal(getattr(pmc, name)[row], getattr(alone, name), err_msg=name)
+        np.testing.assert_array_equal(acwr[row], tl.acwr_rolling_coupled(loads[row]))
+        alone_monotony, alone_strain = tl.rolling_monotony_strain(loads[row])
+        np.testing.assert_array_equal(monotony[row], alone_monotony)
+        np.testing.assert_array_equal(strain[row], alone_strain)
+    assert pmc.tsb_yesterday[1, 0] == ctl0[1] - atl0[1]  # day 1 of every row: its own seeds
+
+
 def test_smoothing_alphas() -> None:
     assert tl.alpha_trainingpeaks(42) == pytest.approx(1 / 42)
     assert tl.alpha_goldencheetah(7) == pytest.approx(1 - math.exp(-1 / 7))

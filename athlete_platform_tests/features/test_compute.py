@@ -743,6 +743,36 @@ def test_incremental_equals_batch_over_200_plus_days_with_gaps_and_two_athletes(
         assert batch[column].notna().sum() > 100, column
 
 
+def test_athletes_advanced_together_equal_each_athlete_advanced_alone() -> None:
+    """Athletes of one shape (days to advance, state window) are advanced as one batch: no row may depend on
+    which other athletes share the batch. Six athletes: two start together (one batch from scratch), four
+    continue from a state (two with the full 90-day window, two younger: other window lengths)."""
+    starts = [0, 0, 3, 30, 100, 100]
+    tables = [synthetic_athlete(i + 1, DAY0 + dt.timedelta(days=offset), 230 - offset, seed=40 + i)
+              for i, offset in enumerate(starts)]
+    acts = pd.concat([t[0] for t in tables], ignore_index=True)
+    features = fc.activity_features(acts, pd.concat([t[1] for t in tables], ignore_index=True), None)
+    firsts = acts.groupby("athlete_id")["activity_date"].min().to_dict()
+    daily = fc.daily_features(features, firsts, DAY0, DAY0 + dt.timedelta(days=230))
+    split = DAY0 + dt.timedelta(days=150)
+    before, after = daily[daily["date"] < split], daily[daily["date"] >= split]
+    keep = fc.FeatureParams().state_window_days
+
+    def advance(ids: list[int]) -> pd.DataFrame:
+        mine = before[before["athlete_id"].isin(ids)]
+        first = fc.rolling_features(mine)
+        history = mine[mine["date"] >= split - dt.timedelta(days=keep)]
+        states = fc.state_from_previous_rows(first[first["as_of_date"] == split - dt.timedelta(days=1)], history)
+        return pd.concat([first, fc.rolling_features(after[after["athlete_id"].isin(ids)], states)], ignore_index=True)
+
+    together = advance(list(range(1, 7)))
+    alone = pd.concat([advance([i]) for i in range(1, 7)], ignore_index=True)
+    order = ["athlete_id", "as_of_date"]
+    pd.testing.assert_frame_equal(together.sort_values(order, ignore_index=True), alone.sort_values(order, ignore_index=True),
+                                  check_exact=True)
+    assert together["ctl"].notna().all() and together["top3_vdot_90d"].notna().sum() > 100
+
+
 def test_rolling_continues_from_the_previous_row_and_the_window_of_daily_history() -> None:
     """What the rolling asset does: D−1's row + only the last ``state_window_days`` daily rows."""
     acts_1, prof_1 = synthetic_athlete(1, DAY0, 230, seed=13)

@@ -152,101 +152,122 @@ def state_from_previous_rows(
     return states
 
 
+#: Athlete-days advanced per batch: its (athletes, days, 90-day window) temporaries stay near 36 MB each.
+BATCH_ROWS: Final = 50_000
+
+
 def _window_matrix(values: np.ndarray, window: int, new_rows: int) -> np.ndarray:
-    """Trailing windows (NaN before the athlete's first day) for the last ``new_rows`` positions."""
-    padded = np.concatenate((np.full(window - 1, np.nan), values))
-    return np.lib.stride_tricks.sliding_window_view(padded, window)[-new_rows:]
+    """Trailing windows (NaN before the athlete's first day) for the last ``new_rows`` positions: values of
+    shape (athletes, days) give (athletes, new_rows, window)."""
+    padded = np.concatenate((np.full(values.shape[:-1] + (window - 1,), np.nan), values), axis=-1)
+    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=-1)[..., -new_rows:, :]
 
 
 def _median_of_rows(windows: np.ndarray) -> np.ndarray:
-    """Per-row median of the finite entries (NaN for a row without any), like ``np.nanmedian`` but one
-    sort for the whole matrix instead of masked arrays, and no warning on empty rows."""
-    ordered = np.sort(windows, axis=1)  # NaN sorts last
-    count = np.isfinite(windows).sum(axis=1)
-    rows = np.arange(windows.shape[0])
-    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
-    high = ordered[rows, np.maximum(count // 2, 0)]
+    """Median of the finite entries along the last axis (NaN where there are none), like ``np.nanmedian`` but
+    one sort for the whole array instead of masked arrays, and no warning on empty windows."""
+    ordered = np.sort(windows, axis=-1)  # NaN sorts last
+    count = np.isfinite(windows).sum(axis=-1)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[..., None], axis=-1)[..., 0]
     return np.where(count > 0, (low + high) / 2.0, np.nan)
 
 
 def _mean_of_top(windows: np.ndarray, k: int) -> np.ndarray:
-    """Per-row mean of the ``k`` highest finite entries (fewer if fewer; NaN for none)."""
-    k = min(k, windows.shape[1])
+    """Mean of the ``k`` highest finite entries along the last axis (fewer if fewer; NaN for none)."""
+    k = min(k, windows.shape[-1])
     negated = -windows  # NaN sorts last, so the k smallest negated values are the k highest values
-    top = np.sort(np.partition(negated, k - 1, axis=1)[:, :k], axis=1)  # sorted: a fixed summation order
-    count = np.isfinite(top).sum(axis=1)
+    top = np.sort(np.partition(negated, k - 1, axis=-1)[..., :k], axis=-1)  # sorted: a fixed summation order
+    count = np.isfinite(top).sum(axis=-1)
     with np.errstate(invalid="ignore"):
-        return np.where(count > 0, -np.where(np.isfinite(top), top, 0.0).sum(axis=1) / count, np.nan)
+        return np.where(count > 0, -np.where(np.isfinite(top), top, 0.0).sum(axis=-1) / count, np.nan)
 
 
 def _days_since_max(windows: np.ndarray) -> np.ndarray:
-    """Per row, days from the latest day holding the window's maximum to the window's last day (0 = the
-    last day); NaN for a row without a finite entry."""
-    newest_first = windows[:, ::-1]
+    """Per window (last axis), days from the latest day holding the window's maximum to the window's last day
+    (0 = the last day); NaN for a window without a finite entry."""
+    newest_first = windows[..., ::-1]
     finite = np.isfinite(newest_first)
-    position = np.argmax(np.where(finite, newest_first, -np.inf), axis=1)  # argmax: first = most recent tie
-    return np.where(finite.any(axis=1), position.astype(float), np.nan)
+    position = np.argmax(np.where(finite, newest_first, -np.inf), axis=-1)  # argmax: first = most recent tie
+    return np.where(finite.any(axis=-1), position.astype(float), np.nan)
 
 
 def _ols_slope(y_windows: np.ndarray, min_points: int) -> np.ndarray:
-    """Per-row least-squares slope of y on day offset (0..w−1), NaN entries ignored."""
+    """Per window (last axis), the least-squares slope of y on day offset (0..w−1), NaN entries ignored."""
     mask = np.isfinite(y_windows)
-    x = np.broadcast_to(np.arange(y_windows.shape[1], dtype=float), y_windows.shape)
+    x = np.broadcast_to(np.arange(y_windows.shape[-1], dtype=float), y_windows.shape)
     y = np.where(mask, y_windows, 0.0)
     xm = np.where(mask, x, 0.0)
-    n = mask.sum(axis=1).astype(float)
-    sx, sy = xm.sum(axis=1), y.sum(axis=1)
-    sxx, sxy = (xm * xm).sum(axis=1), (xm * y).sum(axis=1)
+    n = mask.sum(axis=-1).astype(float)
+    sx, sy = xm.sum(axis=-1), y.sum(axis=-1)
+    sxx, sxy = (xm * xm).sum(axis=-1), (xm * y).sum(axis=-1)
     denominator = n * sxx - sx * sx
     ok = (n >= min_points) & (denominator > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ok, (n * sxy - sx * sy) / np.where(ok, denominator, 1.0), np.nan)
 
 
-def _advance_athlete(
-    athlete_id: int,
-    state: RollingState | None,
+def _check_days(athlete_ids: np.ndarray, states: list[RollingState | None], days: np.ndarray) -> None:
+    """Each row of ``days`` (athletes × days) is consecutive calendar days continuing its athlete's state."""
+    if days.shape[1] > 1:
+        gaps = ~np.all(np.diff(days, axis=1).astype(np.int64) == 1, axis=1)
+        if gaps.any():
+            athlete_id = int(athlete_ids[np.argmax(gaps)])
+            raise ValueError(f"athlete {athlete_id}: daily rows must be consecutive calendar days without gaps")
+    for athlete_id, state, first_day in zip(athlete_ids.tolist(), states, days[:, 0]):
+        if state is not None:
+            expected = np.datetime64(state.last_date, "D") + 1
+            if first_day != expected:
+                raise ValueError(
+                    f"athlete {athlete_id}: daily rows start {first_day} but the state ends {state.last_date}; "
+                    f"expected {expected} (pass the state as of the day before the first row)"
+                )
+
+
+def _advance_athletes(
+    athlete_ids: np.ndarray,
+    states: list[RollingState | None],
     days: np.ndarray,
     daily: Mapping[str, np.ndarray],
     config: FeatureParams,
 ) -> dict[str, np.ndarray]:
-    """The rolling rows of consecutive daily rows of one athlete, continuing from its state."""
-    n = days.size
-    if n > 1 and not np.all(np.diff(days).astype(np.int64) == 1):
-        raise ValueError(f"athlete {athlete_id}: daily rows must be consecutive calendar days without gaps")
-    if state is not None:
-        expected = np.datetime64(state.last_date, "D") + 1
-        if days[0] != expected:
-            raise ValueError(
-                f"athlete {athlete_id}: daily rows start {days[0]} but the state ends {state.last_date}; "
-                f"expected {expected} (pass the state as of the day before the first row)"
-            )
+    """The rolling rows of athletes that share a shape: row i of ``days`` and of each ``daily`` array (athletes ×
+    new days) holds athlete ``athlete_ids[i]``'s consecutive daily rows, continuing from ``states[i]``; either
+    every state is None or every state's window has the same length. Rows come out athlete by athlete, each
+    athlete's days in order. A few dozen NumPy calls for the whole batch: called once per athlete, their
+    fixed cost was most of a daily run's rolling step."""
+    _check_days(athlete_ids, states, days)
+    k, n = days.shape
     loads = daily["daily_load"]
-    if state is None:
-        ctl0, atl0 = config.ctl_seed, config.atl_seed
-        acute0 = chronic0 = float(loads[0])  # EWMA seeded with day 1's load (Williams et al.)
-        days_seen0 = 0
-        previous = {name: np.empty(0) for name in STATE_WINDOW_COLUMNS}
+    if states[0] is None:
+        ctl0 = np.full(k, config.ctl_seed)
+        atl0 = np.full(k, config.atl_seed)
+        acute0 = chronic0 = loads[:, 0].copy()  # EWMA seeded with day 1's load (Williams et al.)
+        days_seen0 = np.zeros(k, dtype=np.int64)
+        previous = {name: np.empty((k, 0)) for name in STATE_WINDOW_COLUMNS}
     else:
-        ctl0, atl0, acute0, chronic0 = state.ctl, state.atl, state.ewma_acute, state.ewma_chronic
-        days_seen0 = state.days_seen
-        previous = state.window
+        ctl0 = np.array([state.ctl for state in states])
+        atl0 = np.array([state.atl for state in states])
+        acute0 = np.array([state.ewma_acute for state in states])
+        chronic0 = np.array([state.ewma_chronic for state in states])
+        days_seen0 = np.array([state.days_seen for state in states], dtype=np.int64)
+        previous = {name: np.stack([state.window[name] for state in states]) for name in STATE_WINDOW_COLUMNS}
 
     pmc = tl.pmc_trainingpeaks(loads, config.ctl_days, config.atl_days, ctl0, atl0)
     ewma_acute = tl.smooth_load(loads, tl.alpha_ewma(ACUTE_DAYS), acute0)
     ewma_chronic = tl.smooth_load(loads, tl.alpha_ewma(CHRONIC_DAYS), chronic0)
 
-    extended = {name: np.concatenate((previous[name], daily[name])) for name in STATE_WINDOW_COLUMNS}
+    extended = {name: np.concatenate((previous[name], daily[name]), axis=1) for name in STATE_WINDOW_COLUMNS}
     history_loads = extended["daily_load"]
-    acwr_rolling = tl.acwr_rolling_coupled(history_loads, ACUTE_DAYS, CHRONIC_DAYS)[-n:]
-    monotony, strain = (series[-n:] for series in tl.rolling_monotony_strain(history_loads))
+    acwr_rolling = tl.acwr_rolling_coupled(history_loads, ACUTE_DAYS, CHRONIC_DAYS)[:, -n:]
+    monotony, strain = (series[:, -n:] for series in tl.rolling_monotony_strain(history_loads))
 
     counts_30 = _window_matrix(extended["activity_count"], ACTIVITY_WINDOW_DAYS, n)
-    observed_30 = np.isfinite(counts_30).sum(axis=1)
-    active_30 = (counts_30 > 0).sum(axis=1)
+    observed_30 = np.isfinite(counts_30).sum(axis=-1)
+    active_30 = (counts_30 > 0).sum(axis=-1)
     counts_14 = _window_matrix(extended["activity_count"], REST_WINDOW_DAYS, n)
-    distance_30 = np.nansum(_window_matrix(extended["distance_km"], ACTIVITY_WINDOW_DAYS, n), axis=1)
-    best_pace_30 = np.fmin.reduce(_window_matrix(extended["best_pace_s_per_km"], ACTIVITY_WINDOW_DAYS, n), axis=1)
+    distance_30 = np.nansum(_window_matrix(extended["distance_km"], ACTIVITY_WINDOW_DAYS, n), axis=-1)
+    best_pace_30 = np.fmin.reduce(_window_matrix(extended["best_pace_s_per_km"], ACTIVITY_WINDOW_DAYS, n), axis=-1)
 
     road_km = _window_matrix(extended["road_run_distance_km"], TREND_WINDOW_DAYS, n)
     road_min = _window_matrix(extended["road_run_moving_min"], TREND_WINDOW_DAYS, n)
@@ -259,24 +280,23 @@ def _advance_athlete(
     effort_t = _window_matrix(extended["best_effort_time_s"], lookback, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(np.isfinite(effort_d) & np.isfinite(effort_t), tl.riegel_score(effort_t, effort_d), np.inf)
-    best_index = np.argmin(score, axis=1)
-    rows = np.arange(n)
-    has_effort = np.isfinite(score[rows, best_index])
-    best_d = np.where(has_effort, effort_d[rows, best_index], np.nan)
-    best_t = np.where(has_effort, effort_t[rows, best_index], np.nan)
+    best_index = np.argmin(score, axis=-1)[..., None]
+    has_effort = np.isfinite(np.take_along_axis(score, best_index, axis=-1)[..., 0])
+    best_d = np.where(has_effort, np.take_along_axis(effort_d, best_index, axis=-1)[..., 0], np.nan)
+    best_t = np.where(has_effort, np.take_along_axis(effort_t, best_index, axis=-1)[..., 0], np.nan)
 
-    # Fitness markers: one 90-day matrix each; the recent 30 days are its last 30 columns.
+    # Fitness markers: one 90-day window each; the recent 30 days are its last 30 entries.
     vdot_90 = _window_matrix(extended["best_vdot"], FITNESS_LOOKBACK_DAYS, n)
     mean_vdot_30 = _window_matrix(extended["mean_vdot"], FITNESS_RECENT_DAYS, n)
     ef_90 = _window_matrix(extended["efficiency_factor"], FITNESS_LOOKBACK_DAYS, n)
-    ef_recent = _median_of_rows(ef_90[:, -FITNESS_RECENT_DAYS:])
-    ef_baseline = _median_of_rows(ef_90[:, :-FITNESS_RECENT_DAYS])
+    ef_recent = _median_of_rows(ef_90[..., -FITNESS_RECENT_DAYS:])
+    ef_baseline = _median_of_rows(ef_90[..., :-FITNESS_RECENT_DAYS])
     with np.errstate(divide="ignore", invalid="ignore"):
         ef_ratio = np.where(ef_baseline > 0, ef_recent / ef_baseline, np.nan)
 
-    day_number = days_seen0 + np.arange(1, n + 1)
+    day_number = days_seen0[:, None] + np.arange(1, n + 1)
     acwr_ewma = tl.acwr_from_averages(ewma_acute, ewma_chronic)
-    weekly_load = np.nan_to_num(_window_matrix(history_loads, 7, n), nan=0.0).sum(axis=1)
+    weekly_load = np.nan_to_num(_window_matrix(history_loads, 7, n), nan=0.0).sum(axis=-1)
     risk_acwr = acwr_rolling > config.risk_acwr_gt
     # a week without load has SD 0 (monotony 10 by rule) but is not monotonous training
     risk_monotony = (monotony > config.risk_monotony_gt) & (weekly_load > 0)
@@ -285,14 +305,14 @@ def _advance_athlete(
     reasons = np.array(
         [
             ",".join(code for code, flag in ((RISK_ACWR, a), (RISK_MONOTONY, m), (RISK_TSB, t)) if flag)
-            for a, m, t in zip(risk_acwr.tolist(), risk_monotony.tolist(), risk_tsb.tolist())
+            for a, m, t in zip(risk_acwr.ravel().tolist(), risk_monotony.ravel().tolist(), risk_tsb.ravel().tolist())
         ],
         dtype=object,
     )
 
     output: dict[str, np.ndarray] = {
-        "athlete_id": np.full(n, athlete_id, dtype=np.int64),
-        "as_of_date": to_date_objects(days),
+        "athlete_id": np.repeat(athlete_ids.astype(np.int64), n),
+        "as_of_date": to_date_objects(days.ravel()),
         "ctl": pmc.ctl,
         "atl": pmc.atl,
         "tsb": pmc.tsb_yesterday,
@@ -302,15 +322,15 @@ def _advance_athlete(
         "pace_trend_30d": pace_trend,
         "best_pace_30d": best_pace_30,
         "distance_30d_km": distance_30,
-        "activity_count_30d": np.nansum(counts_30, axis=1).astype(np.int64),
+        "activity_count_30d": np.nansum(counts_30, axis=-1).astype(np.int64),
         "consistency_30d": active_30 / observed_30,
         "monotony_7d": monotony,
         "strain_7d": strain,
-        "rest_days_14d": (counts_14 == 0).sum(axis=1).astype(np.int64),
+        "rest_days_14d": (counts_14 == 0).sum(axis=-1).astype(np.int64),
     }
     for label, distance in STANDARD_DISTANCES_M.items():
         output[f"best_effort_{label}_s"] = riegel_time(best_t, best_d, distance)
-    output["best_vdot_30d"] = np.fmax.reduce(vdot_90[:, -FITNESS_RECENT_DAYS:], axis=1)
+    output["best_vdot_30d"] = np.fmax.reduce(vdot_90[..., -FITNESS_RECENT_DAYS:], axis=-1)
     output["median_vdot_30d"] = _median_of_rows(mean_vdot_30)
     output["top3_vdot_90d"] = _mean_of_top(vdot_90, TOP_VDOT_DAYS)
     output["days_since_best_vdot_90d"] = _days_since_max(vdot_90)
@@ -322,7 +342,7 @@ def _advance_athlete(
     output["days_seen"] = day_number.astype(np.int64)
     output["ewma_acute"] = ewma_acute
     output["ewma_chronic"] = ewma_chronic
-    return output
+    return {name: np.asarray(values).reshape(-1) for name, values in output.items()}
 
 
 def rolling_features(
@@ -386,19 +406,35 @@ def rolling_features(
         for name in _ZERO_WHEN_MISSING:
             values_sorted[name] = np.nan_to_num(values_sorted[name], nan=0.0)  # NaN only marks "before day 1"
         boundaries = np.flatnonzero(np.diff(athlete_sorted)) + 1
+        # Athletes of one shape (days to advance, and state window length or no state) advance together.
+        batches: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
         for segment in np.split(np.arange(athlete_sorted.size), boundaries):
             athlete_id = int(athlete_sorted[segment[0]])
-            rows = _advance_athlete(
-                athlete_id,
-                states.get(athlete_id),
-                days_sorted[segment],
-                {name: values[segment] for name, values in values_sorted.items()},
-                config,
-            )
-            for name in ROLLING_FEATURE_COLUMNS:
-                columns[name].append(rows[name])
+            state = states.get(athlete_id)
+            window = -1 if state is None else len(state.window["daily_load"])
+            batches.setdefault((segment.size, window), []).append((athlete_id, segment))
+        for shape, same_shape in batches.items():
+            size = max(1, BATCH_ROWS // shape[0])
+            for first in range(0, len(same_shape), size):
+                members = same_shape[first : first + size]
+                athlete_ids = np.array([athlete_id for athlete_id, _ in members], dtype=np.int64)
+                rows_of = np.stack([segment for _, segment in members])  # athletes × days: indices of sorted rows
+                rows = _advance_athletes(
+                    athlete_ids,
+                    [states.get(athlete_id) for athlete_id in athlete_ids.tolist()],
+                    days_sorted[rows_of],
+                    {name: values[rows_of] for name, values in values_sorted.items()},
+                    config,
+                )
+                for name in ROLLING_FEATURE_COLUMNS:
+                    columns[name].append(rows[name])
     if columns["athlete_id"]:
-        result = pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
+        merged = {name: np.concatenate(parts) for name, parts in columns.items()}
+        ids = merged["athlete_id"]
+        if ids.size > 1 and np.any(ids[1:] < ids[:-1]):  # batches interleave athletes: athlete by athlete, as sorted
+            order = np.argsort(ids, kind="stable")
+            merged = {name: values[order] for name, values in merged.items()}
+        result = pd.DataFrame(merged)
         typed = {name: dtype for name, dtype in ROLLING_FEATURE_COLUMNS.items() if dtype != "object"}
         result = result.astype(typed)
     else:
