@@ -120,34 +120,36 @@ def state_from_previous_rows(
     if previous_rows is None or previous_rows.empty:
         return {}
     keep = config.state_window_days
+    # The window columns as arrays once, sorted by athlete and day, each athlete a slice of them: per-athlete
+    # frames and column conversions were most of a daily run at 10,000 athletes (18 s of the step's 28 s under
+    # the profiler), and so was sorting the whole frame with columns the state does not keep.
+    history_ids = daily_history["athlete_id"].to_numpy(dtype="int64") if len(daily_history) else np.empty(0, np.int64)
     history_days = as_days(daily_history["date"]) if len(daily_history) else np.empty(0, dtype="datetime64[D]")
-    history = daily_history.assign(_day=history_days).sort_values(["athlete_id", "_day"], kind="stable")
-    # The window columns as arrays once, each athlete a slice of them: per-athlete frames and column conversions
-    # were most of a daily run at 10,000 athletes (18 s of the step's 28 s under the profiler).
-    days = history["_day"].to_numpy().astype("datetime64[D]")
-    columns = {name: float_column(history, name) for name in STATE_WINDOW_COLUMNS}
+    order = np.lexsort((history_days, history_ids))
+    days = history_days[order]
+    columns = {name: float_column(daily_history, name)[order] for name in STATE_WINDOW_COLUMNS}
     for name in _ZERO_WHEN_MISSING:
         columns[name] = np.nan_to_num(columns[name], nan=0.0)
-    ids, firsts, counts = np.unique(history["athlete_id"].to_numpy(dtype="int64"), return_index=True, return_counts=True)
+    ids, firsts, counts = np.unique(history_ids[order], return_index=True, return_counts=True)
     rows_of = {int(a): (int(first), int(first + count)) for a, first, count in zip(ids, firsts, counts)}
+    last_days = as_days(previous_rows["as_of_date"])
+    scalars = {name: previous_rows[name].to_numpy() for name in ("athlete_id", "days_seen", "ctl", "atl", "ewma_acute", "ewma_chronic")}
     states: dict[int, RollingState] = {}
-    for row in previous_rows.to_dict("records"):
-        athlete_id = int(row["athlete_id"])
-        last_day = np.datetime64(pd.Timestamp(row["as_of_date"]).date(), "D")
+    for i, last_day in enumerate(last_days):
+        athlete_id = int(scalars["athlete_id"][i])
         first, end = rows_of.get(athlete_id, (0, 0))
         end = first + int(np.searchsorted(days[first:end], last_day, side="right"))  # rows up to last_day
         if end == first or days[end - 1] != last_day:
             raise ValueError(f"athlete {athlete_id}: no daily features row for {last_day} to rebuild the rolling state")
         tail = slice(max(first, end - keep), end)
-        window = {name: values[tail].copy() for name, values in columns.items()}
         states[athlete_id] = RollingState(
-            last_date=pd.Timestamp(row["as_of_date"]).date(),
-            days_seen=int(row["days_seen"]),
-            ctl=float(row["ctl"]),
-            atl=float(row["atl"]),
-            ewma_acute=float(row["ewma_acute"]),
-            ewma_chronic=float(row["ewma_chronic"]),
-            window=window,
+            last_date=last_day.astype(dt.date),
+            days_seen=int(scalars["days_seen"][i]),
+            ctl=float(scalars["ctl"][i]),
+            atl=float(scalars["atl"][i]),
+            ewma_acute=float(scalars["ewma_acute"][i]),
+            ewma_chronic=float(scalars["ewma_chronic"][i]),
+            window={name: values[tail] for name, values in columns.items()},  # views of this call's own arrays
         )
     return states
 
@@ -259,8 +261,11 @@ def _advance_athletes(
 
     extended = {name: np.concatenate((previous[name], daily[name]), axis=1) for name in STATE_WINDOW_COLUMNS}
     history_loads = extended["daily_load"]
-    acwr_rolling = tl.acwr_rolling_coupled(history_loads, ACUTE_DAYS, CHRONIC_DAYS)[:, -n:]
-    monotony, strain = (series[:, -n:] for series in tl.rolling_monotony_strain(history_loads))
+    # Only the days the new rows' windows reach (a day's run would otherwise compute 90 windows to keep one).
+    acwr_rolling = tl.acwr_rolling_coupled(history_loads[:, -(n + CHRONIC_DAYS - 1):], ACUTE_DAYS, CHRONIC_DAYS)[:, -n:]
+    monotony, strain = (
+        series[:, -n:] for series in tl.rolling_monotony_strain(history_loads[:, -(n + tl.MONOTONY_WINDOW_DAYS - 1):])
+    )
 
     counts_30 = _window_matrix(extended["activity_count"], ACTIVITY_WINDOW_DAYS, n)
     observed_30 = np.isfinite(counts_30).sum(axis=-1)
