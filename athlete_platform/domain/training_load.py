@@ -166,9 +166,9 @@ def smooth_load(daily_load: ArrayLike, alpha: float, initial: ArrayLike) -> Floa
     Rows of a 2-D ``daily_load`` are smoothed independently, each from its ``initial`` (one per row, or
     one for all); a row's values equal a 1-D call's bit for bit (the same IEEE operations in the same order)."""
     loads = np.asarray(daily_load, dtype=float)
-    if loads.ndim == 2 and loads.shape[0] <= FEW_ROWS:
+    if loads.ndim == 2 and 0 < loads.shape[0] <= FEW_ROWS:
         initials = np.broadcast_to(np.asarray(initial, dtype=float), loads.shape[:1])
-        return np.stack([smooth_load(row, alpha, init) for row, init in zip(loads, initials.tolist())]).reshape(loads.shape)
+        return np.stack([smooth_load(row, alpha, init) for row, init in zip(loads, initials.tolist())])
     if loads.ndim == 1:
         out = np.empty(loads.size, dtype=float)
         value = float(initial)
@@ -199,18 +199,23 @@ def tsb_same_day(ctl: ArrayLike, atl: ArrayLike) -> FloatArray:
     return np.asarray(ctl, dtype=float) - np.asarray(atl, dtype=float)
 
 
-def tsb_yesterday(ctl: ArrayLike, atl: ArrayLike, ctl_before: ArrayLike = 0.0, atl_before: ArrayLike = 0.0) -> FloatArray:
+def tsb_yesterday(
+    ctl: ArrayLike, atl: ArrayLike, ctl_before: ArrayLike = 0.0, atl_before: ArrayLike = 0.0
+) -> FloatArray:
     """TrainingPeaks "Form = yesterday's Fitness − yesterday's Fatigue" (GoldenCheetah default):
     today's value is yesterday's same-day TSB; day 1 uses the seeds (the values the day before; one per
     row of 2-D series)."""
     same_day = tsb_same_day(ctl, atl)
     if same_day.shape[-1] == 0:
         return same_day
-    first = np.broadcast_to(np.asarray(ctl_before, dtype=float) - np.asarray(atl_before, dtype=float), same_day.shape[:-1])
+    seeds = np.asarray(ctl_before, dtype=float) - np.asarray(atl_before, dtype=float)
+    first = np.broadcast_to(seeds, same_day.shape[:-1])
     return np.concatenate((first[..., None], same_day[..., :-1]), axis=-1)
 
 
-def _pmc(daily_load: ArrayLike, alpha_ctl: float, alpha_atl: float, ctl_seed: ArrayLike, atl_seed: ArrayLike) -> PmcSeries:
+def _pmc(
+    daily_load: ArrayLike, alpha_ctl: float, alpha_atl: float, ctl_seed: ArrayLike, atl_seed: ArrayLike
+) -> PmcSeries:
     ctl = smooth_load(daily_load, alpha_ctl, ctl_seed)
     atl = smooth_load(daily_load, alpha_atl, atl_seed)
     return PmcSeries(ctl, atl, tsb_yesterday(ctl, atl, ctl_seed, atl_seed), tsb_same_day(ctl, atl))

@@ -96,6 +96,7 @@ def test_series_of_many_athletes_equal_each_athlete_alone_bit_for_bit(athletes: 
         np.testing.assert_array_equal(monotony[row], alone_monotony)
         np.testing.assert_array_equal(strain[row], alone_strain)
     assert pmc.tsb_yesterday[1, 0] == ctl0[1] - atl0[1]  # day 1 of every row: its own seeds
+    assert tl.smooth_load(np.empty((0, 5)), 0.5, 1.0).shape == (0, 5)  # no athletes: no rows
 
 
 def test_smoothing_alphas() -> None:

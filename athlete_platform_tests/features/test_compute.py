@@ -768,8 +768,9 @@ def test_athletes_advanced_together_equal_each_athlete_advanced_alone() -> None:
     together = advance(list(range(1, 7)))
     alone = pd.concat([advance([i]) for i in range(1, 7)], ignore_index=True)
     order = ["athlete_id", "as_of_date"]
-    pd.testing.assert_frame_equal(together.sort_values(order, ignore_index=True), alone.sort_values(order, ignore_index=True),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        together.sort_values(order, ignore_index=True), alone.sort_values(order, ignore_index=True), check_exact=True
+    )
     assert together["ctl"].notna().all() and together["top3_vdot_90d"].notna().sum() > 100
 
 

@@ -133,7 +133,8 @@ def state_from_previous_rows(
     ids, firsts, counts = np.unique(history_ids[order], return_index=True, return_counts=True)
     rows_of = {int(a): (int(first), int(first + count)) for a, first, count in zip(ids, firsts, counts)}
     last_days = as_days(previous_rows["as_of_date"])
-    scalars = {name: previous_rows[name].to_numpy() for name in ("athlete_id", "days_seen", "ctl", "atl", "ewma_acute", "ewma_chronic")}
+    scalars = {name: previous_rows[name].to_numpy()
+               for name in ("athlete_id", "days_seen", "ctl", "atl", "ewma_acute", "ewma_chronic")}
     states: dict[int, RollingState] = {}
     for i, last_day in enumerate(last_days):
         athlete_id = int(scalars["athlete_id"][i])
