@@ -65,7 +65,7 @@ LOCAL_IP = "127.0.0.1"
 #: (JEP 346, https://openjdk.org/jeps/346) and a lower bound on free heap after a collection let the heap shrink.
 #: GCTimeRatio=4 lets collections take up to 1/(1+4) of the time before G1 grows the heap (JDK 17's default, 12, about
 #: 8 %, grew it to the 2 GiB maximum within a few backfill windows; see the G1 chapter of Oracle's HotSpot GC tuning
-#: guide): features-only runs of 92-day windows peaked at 1.6-1.9 GiB for the whole process tree instead of 2.2-2.8,
+#: guide): features-only runs of 92-day windows peaked at 1.6-1.9 GiB for the whole process tree instead of 2.2-3.1,
 #: in about the same time.
 HEAP_RETURN_OPTIONS = (
     "-XX:+UseG1GC -XX:G1PeriodicGCInterval=10000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:GCTimeRatio=4"
