@@ -63,13 +63,7 @@ LOCAL_IP = "127.0.0.1"
 #: G1 hands unused heap back to the OS: after a heavy step (or a range run), a long-lived process (``dagster dev``'s
 #: in-process runs, the runners) would otherwise keep the JVM at its peak size. A periodic collection when idle
 #: (JEP 346, https://openjdk.org/jeps/346) and a lower bound on free heap after a collection let the heap shrink.
-#: GCTimeRatio=4 lets collections take up to 1/(1+4) of the time before G1 grows the heap (JDK 17's default, 12, about
-#: 8 %, grew it to the 2 GiB maximum within a few backfill windows; see the G1 chapter of Oracle's HotSpot GC tuning
-#: guide): features-only runs of 92-day windows peaked at 1.6-1.9 GiB for the whole process tree instead of 2.2-3.1,
-#: in about the same time.
-HEAP_RETURN_OPTIONS = (
-    "-XX:+UseG1GC -XX:G1PeriodicGCInterval=10000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:GCTimeRatio=4"
-)
+HEAP_RETURN_OPTIONS = "-XX:+UseG1GC -XX:G1PeriodicGCInterval=10000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 #: The JIT's quick tier only (C1): a local session's JVM lives for one run or a few, too short for the optimizing
 #: compiler (C2) to pay back the CPU it burns on a 2-core laptop. Measured with the scale benchmark (1,000 simulated
 #: athletes): a daily run in a new process 91-119 -> 59-82 CPU seconds, a 92-day ingest range 83 -> 58.
