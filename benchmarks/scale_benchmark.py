@@ -408,10 +408,10 @@ def daily_table(results: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {r['athletes']:,} | {r['history_days']} d{' (new processes on a Spark Connect server, its memory and CPU included)' if r.get('spark_server') else ''} "
             f"{cell(fresh)} {cell(runs)} "
-            f"({min(x['baseline_rss'] for x in runs) / 2**30:.2f}) | {bookkeeping:.1f} s "
+            f"({min(x['baseline_rss'] for x in runs) / 2**30 if runs else float('nan'):.2f}) | {bookkeeping:.1f} s "
             f"| {'' if target is None else f'≤ {target:.0f} s, '}≤ 4 GiB | {met} / {rss_met} |")
     for r in results:
-        if r.get("reference"):
+        if r.get("reference") and r["runs"]:  # --repeats 0: no same-process run to compare
             spark = statistics.median(sum(x["steps"].get(k, 0.0) for k in x["steps"] if step_name(k) in FEATURE_STEPS)
                                       for x in r["runs"])
             pandas_s = r["reference"]["seconds"]["total"]
