@@ -35,7 +35,6 @@ from pathlib import Path
 
 from athlete_platform.resources.spark import (
     CODE_VERSION_CONF,
-    JIT_OPTIONS,
     LOCAL_IP,
     PACKAGE_DIR,
     code_version,
@@ -74,8 +73,7 @@ def server_command(port: int, driver_memory: str = "2g", shuffle_partitions: int
     import pyspark
 
     spark_home = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
-    conf = local_conf(shuffle_partitions, driver_memory, console_progress=False,
-                      java_options=f"{jvm_options()} {JIT_OPTIONS}")
+    conf = local_conf(shuffle_partitions, driver_memory, console_progress=False, java_options=jvm_options())
     conf.update({
         "spark.connect.grpc.binding.address": LOCAL_IP,
         "spark.connect.grpc.binding.port": str(port),

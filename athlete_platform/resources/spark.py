@@ -194,8 +194,9 @@ def code_version() -> str:
 
 def jvm_options() -> str:
     """Options of every local driver JVM (a session's or a Spark Connect server's): UTC, the quiet log4j2
-    configuration and a heap that shrinks when idle."""
-    return f"-Duser.timezone=UTC -Dlog4j.configurationFile={log4j2_config_file().as_uri()} {HEAP_RETURN_OPTIONS}"
+    configuration, a heap that shrinks when idle and the JIT's quick tier."""
+    return (f"-Duser.timezone=UTC -Dlog4j.configurationFile={log4j2_config_file().as_uri()} {HEAP_RETURN_OPTIONS} "
+            f"{JIT_OPTIONS}")
 
 
 def local_conf(shuffle_partitions: int, driver_memory: str, console_progress: bool, java_options: str) -> dict[str, str]:
@@ -300,7 +301,7 @@ class SparkResource(ConfigurableResource):
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             # Read by the JVM at start-up (before any conf): bind to loopback instead of guessing an interface.
             os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
-            java_options = f"{jvm_options()} {JIT_OPTIONS}"
+            java_options = jvm_options()
             # Only a JVM this call launches takes the options (a process's gateway JVM is started once).
             archive = ClassDataArchive.for_this_installation() \
                 if self.class_data_sharing and SparkContext._gateway is None else None
