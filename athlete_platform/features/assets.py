@@ -22,8 +22,6 @@ from typing import Any, Optional
 
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -45,11 +43,10 @@ from athlete_platform.asset_keys import (
     SILVER_HR_PROFILES,
     WEEKLY_FEATURES,
 )
-from athlete_platform.features import compute
+from athlete_platform.features import checks, compute
 from athlete_platform.features.compute.buckets import activity_features_for_athletes, rolling_for_athletes
 from athlete_platform.partitions import PREVIOUS_DAY, daily_partitions, weekly_partitions, window_dates
 from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
-from athlete_platform.resources.spark import cached
 
 #: Days of earlier activities read to score an activity (threshold pace: 90 d; HRmax: this window).
 HISTORY_DAYS = 365
@@ -103,77 +100,11 @@ def athlete_bucket(spark):
     return F.pmod(F.hash(F.col("athlete_id")), F.lit(max(1, buckets)))
 
 
-def one_row_per_key(check_name: str, asset_key: AssetKey, stats: Any) -> AssetCheckResult:
-    """A table's key check from its aggregation: ``stats["rows"]`` rows, ``stats["keys"]`` distinct keys."""
-    return AssetCheckResult(
-        check_name=check_name,
-        asset_key=asset_key,
-        passed=stats["rows"] == stats["keys"],
-        metadata={"rows": stats["rows"], "distinct_keys": stats["keys"]},
-    )
-
-
-# -- activity features -----------------------------------------------------------------------------
-
-
-ACTIVITY_CHECKS = [
-    AssetCheckSpec("unique_activity_id", asset=ACTIVITY_FEATURES, blocking=True),
-    AssetCheckSpec(
-        "hr_zones_sum_to_100_or_null",
-        asset=ACTIVITY_FEATURES,
-        blocking=True,
-        description="Zone shares sum to 100 ± 0.5 when present; all five null together; null without HR.",
-    ),
-    AssetCheckSpec("training_load_non_negative", asset=ACTIVITY_FEATURES, blocking=True),
-]
-
-
-def activity_check_stats(features):
-    """Row count and every check's counts in one aggregation (one Spark job)."""
-    from pyspark.sql import functions as F
-
-    zones = [F.col(f"z{i}_pct") for i in range(1, 6)]
-    zone_sum = zones[0] + zones[1] + zones[2] + zones[3] + zones[4]
-    nulls = sum(z.isNull().cast("int") for z in zones)
-    stats = features.agg(
-        F.count("*").alias("rows"),
-        F.countDistinct("activity_id").alias("ids"),
-        F.sum(((nulls == 0) & (F.abs(zone_sum - 100.0) > 0.5)).cast("int")).alias("bad_sum"),
-        F.sum(((nulls > 0) & (nulls < 5)).cast("int")).alias("partial_zones"),
-        F.sum((F.col("avg_hr").isNull() & (nulls < 5)).cast("int")).alias("zones_without_hr"),
-        F.sum((F.col("training_load").isNull() | (F.col("training_load") < 0)).cast("int")).alias("bad_load"),
-        F.sum((nulls == 0).cast("int")).alias("rows_with_zones"),
-    ).collect()[0]
-    return stats
-
-
-def evaluate_activity_checks(features, stats=None) -> list[AssetCheckResult]:
-    stats = activity_check_stats(features) if stats is None else stats
-    return [
-        AssetCheckResult(
-            check_name="unique_activity_id",
-            asset_key=ACTIVITY_FEATURES,
-            passed=stats["rows"] == stats["ids"],
-            metadata={"rows": stats["rows"], "distinct_ids": stats["ids"]},
-        ),
-        AssetCheckResult(
-            check_name="hr_zones_sum_to_100_or_null",
-            asset_key=ACTIVITY_FEATURES,
-            passed=(stats["bad_sum"] or 0) + (stats["partial_zones"] or 0) + (stats["zones_without_hr"] or 0) == 0,
-            metadata={
-                "rows_with_zones": stats["rows_with_zones"] or 0,
-                "sum_off_by_more_than_0_5": stats["bad_sum"] or 0,
-                "partially_null_zones": stats["partial_zones"] or 0,
-                "zones_without_hr": stats["zones_without_hr"] or 0,
-            },
-        ),
-        AssetCheckResult(
-            check_name="training_load_non_negative",
-            asset_key=ACTIVITY_FEATURES,
-            passed=(stats["bad_load"] or 0) == 0,
-            metadata={"null_or_negative_load": stats["bad_load"] or 0},
-        ),
-    ]
+def stored_rows(io_manager: Any, asset_key: AssetKey, columns: list[str], partition_column: str,
+                start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``columns`` of a table's stored rows in ``[start, end)``: what a step's checks read after its write."""
+    table = io_manager.read_rows(asset_key.path, columns, partition_column=partition_column, start=start, end=end)
+    return pd.DataFrame(columns=columns) if table is None else table.to_pandas()
 
 
 @asset(
@@ -190,7 +121,7 @@ def evaluate_activity_checks(features, stats=None) -> list[AssetCheckResult]:
         "hr_profiles": AssetIn(key=SILVER_HR_PROFILES),
     },
     metadata={"partition_expr": "activity_date"},
-    check_specs=ACTIVITY_CHECKS,
+    check_specs=checks.ACTIVITY_CHECKS,
     kinds={"spark", "delta"},
     code_version="1",
     description=(
@@ -202,10 +133,11 @@ def activity_features(
     context: AssetExecutionContext,
     config: FeatureConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    io_manager: ResourceParam[Any],  # the checks read the stored rows back (delta_io.read_rows)
     activities,
     hr_profiles,
 ):
-    start, _ = window_dates(context)
+    start, end = window_dates(context)
     feature_params = config.feature_params()
 
     def score(activities_pdf: pd.DataFrame, profiles_pdf: pd.DataFrame) -> pd.DataFrame:
@@ -221,10 +153,9 @@ def activity_features(
         .cogroup(hr_profiles.groupBy(athlete_bucket(spark)))
         .applyInPandas(score, schema=spark_ddl(compute.ACTIVITY_FEATURE_COLUMNS))
     )
-    with cached(scored) as features:
-        stats = activity_check_stats(features)
-        yield Output(features, metadata={"rows": stats["rows"]})
-        yield from evaluate_activity_checks(features, stats)
+    yield Output(scored)
+    yield from checks.activity_checks(
+        stored_rows(io_manager, ACTIVITY_FEATURES, checks.ACTIVITY_CHECK_COLUMNS, "activity_date", start, end))
 
 
 # -- daily features --------------------------------------------------------------------------------
@@ -240,15 +171,7 @@ def activity_features(
         "previous_days": AssetIn(key=DAILY_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
     },
     metadata={"partition_expr": "date"},
-    check_specs=[
-        AssetCheckSpec("one_row_per_athlete_day", asset=DAILY_FEATURES, blocking=True),
-        AssetCheckSpec(
-            "no_missing_calendar_days",
-            asset=DAILY_FEATURES,
-            blocking=True,
-            description="Every athlete has a row for every day of the window from its first day (rest days included).",
-        ),
-    ],
+    check_specs=checks.DAILY_CHECKS,
     kinds={"spark", "delta"},
     code_version="2",  # 2: best_vdot, mean_vdot, efficiency_factor
     description=(
@@ -259,6 +182,7 @@ def activity_features(
 def athlete_daily_features(
     context: AssetExecutionContext,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    io_manager: ResourceParam[Any],
     activity_features,
     previous_days,
 ):
@@ -284,29 +208,9 @@ def athlete_daily_features(
         .cogroup(continuing.groupBy(athlete_bucket(spark)))
         .applyInPandas(calendar, schema=spark_ddl(compute.DAILY_FEATURE_COLUMNS))
     )
-    with cached(calendar_rows) as daily:
-        stats = daily.agg(
-            F.count("*").alias("rows"),
-            F.countDistinct("athlete_id", "date").alias("keys"),
-            F.countDistinct("athlete_id").alias("athletes"),
-            F.sum("daily_load").alias("load"),
-        ).collect()[0]
-        spans = daily.groupBy("athlete_id").agg(
-            F.min("date").alias("first"), F.max("date").alias("last"), F.count("*").alias("n")
-        )
-        span_stats = spans.agg(
-            F.sum((F.datediff("last", "first") + 1 != F.col("n")).cast("int")).alias("gaps"),
-            F.sum((F.col("last") != F.lit(end - dt.timedelta(days=1))).cast("int")).alias("not_to_end"),
-        ).collect()[0]
-        gaps, not_to_end = int(span_stats["gaps"] or 0), int(span_stats["not_to_end"] or 0)
-        yield Output(daily, metadata={"rows": stats["rows"], "athletes": stats["athletes"], "total_load": float(stats["load"] or 0.0)})
-        yield one_row_per_key("one_row_per_athlete_day", DAILY_FEATURES, stats)
-        yield AssetCheckResult(
-            check_name="no_missing_calendar_days",
-            asset_key=DAILY_FEATURES,
-            passed=gaps == 0 and not_to_end == 0,
-            metadata={"athletes_with_gaps": gaps, "athletes_not_reaching_window_end": not_to_end},
-        )
+    yield Output(calendar_rows)
+    yield from checks.daily_checks(
+        stored_rows(io_manager, DAILY_FEATURES, checks.DAILY_CHECK_COLUMNS, "date", start, end), end)
 
 
 # -- weekly features -------------------------------------------------------------------------------
@@ -319,43 +223,27 @@ def athlete_daily_features(
     backfill_policy=BackfillPolicy.single_run(),
     ins={"daily": AssetIn(key=DAILY_FEATURES)},
     metadata={"partition_expr": "week_start"},
-    check_specs=[AssetCheckSpec("one_row_per_athlete_week", asset=WEEKLY_FEATURES, blocking=True)],
+    check_specs=checks.WEEKLY_CHECKS,
     kinds={"spark", "delta"},
     code_version="1",
     description="Per athlete and Monday-based week: volume, load, monotony, strain, long run, run count, rest days.",
 )
 def athlete_weekly_features(
-    context: AssetExecutionContext, pyspark_step_launcher: ResourceParam[Optional[StepLauncher]], daily
+    context: AssetExecutionContext,
+    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    io_manager: ResourceParam[Any],
+    daily,
 ):
-    from pyspark.sql import functions as F
-
+    start, end = window_dates(context)
     weeks = daily.groupBy(athlete_bucket(daily.sparkSession)).applyInPandas(
         compute.weekly_features, schema=spark_ddl(compute.WEEKLY_FEATURE_COLUMNS)
     )
-    with cached(weeks) as weekly:
-        stats = weekly.agg(F.count("*").alias("rows"), F.countDistinct("athlete_id", "week_start").alias("keys")).collect()[0]
-        yield Output(weekly, metadata={"rows": stats["rows"]})
-        yield one_row_per_key("one_row_per_athlete_week", WEEKLY_FEATURES, stats)
+    yield Output(weeks)
+    yield from checks.weekly_checks(
+        stored_rows(io_manager, WEEKLY_FEATURES, checks.WEEKLY_CHECK_COLUMNS, "week_start", start, end))
 
 
 # -- rolling features ------------------------------------------------------------------------------
-
-
-ROLLING_CHECKS = [
-    AssetCheckSpec("one_row_per_athlete_day", asset=ROLLING_FEATURES, blocking=True),
-    AssetCheckSpec(
-        "pmc_and_acwr_non_null",
-        asset=ROLLING_FEATURES,
-        blocking=True,
-        description="CTL, ATL, TSB and EWMA ACWR are set on every row (ACWR may be null only on zero chronic load).",
-    ),
-    AssetCheckSpec(
-        "row_for_every_recently_active_athlete",
-        asset=ROLLING_FEATURES,
-        blocking=True,
-        description="Every athlete with an activity in the 42 days before the window end has a row on its last day.",
-    ),
-]
 
 
 @asset(
@@ -371,7 +259,7 @@ ROLLING_CHECKS = [
         "previous_day": AssetIn(key=ROLLING_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
     },
     metadata={"partition_expr": "as_of_date"},
-    check_specs=ROLLING_CHECKS,
+    check_specs=checks.ROLLING_CHECKS,
     kinds={"spark", "delta"},
     code_version="2",  # 2: VDOT and efficiency-factor fitness markers
     description=(
@@ -385,11 +273,10 @@ def athlete_rolling_features(
     context: AssetExecutionContext,
     config: FeatureConfig,
     pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
+    io_manager: ResourceParam[Any],
     daily,
     previous_day,
 ):
-    from pyspark.sql import functions as F
-
     start, end = window_dates(context)
     feature_params = config.feature_params()
     spark = daily.sparkSession
@@ -404,49 +291,18 @@ def athlete_rolling_features(
         .cogroup(previous_day.groupBy(athlete_bucket(spark)))
         .applyInPandas(advance, schema=spark_ddl(compute.ROLLING_FEATURE_COLUMNS))
     )
-    with cached(advanced) as rolling:
-        last_day = end - dt.timedelta(days=1)
-        on_last = F.col("as_of_date") == F.lit(last_day)
-        stats = rolling.agg(
-            F.count("*").alias("rows"),
-            F.countDistinct("athlete_id", "as_of_date").alias("keys"),
-            F.sum((F.col("ctl").isNull() | F.col("atl").isNull() | F.col("tsb").isNull()).cast("int")).alias("null_pmc"),
-            F.sum((F.col("acwr_ewma_7_28").isNull() & (F.col("ewma_chronic") > 0)).cast("int")).alias("null_acwr"),
-            F.sum(F.col("is_overtraining_risk").cast("int")).alias("risk_rows"),
-            # means over the last day's rows (avg skips the other rows' nulls)
-            *(F.avg(F.when(on_last, F.col(name))).alias(f"last_{name}") for name in ("ctl", "atl", "tsb")),
-        ).collect()[0]
-        recently_active = (
-            daily.filter((F.col("date") > F.lit(last_day - dt.timedelta(days=42))) & (F.col("activity_count") > 0))
-            .select("athlete_id")
-            .distinct()
-        )
-        on_last_day = rolling.filter(on_last).select("athlete_id")
-        missing_athletes = [r["athlete_id"] for r in recently_active.subtract(on_last_day).limit(10).collect()]
-        yield Output(
-            rolling,
-            metadata={
-                "rows": stats["rows"],
-                "overtraining_risk_rows": int(stats["risk_rows"] or 0),
-                "mean_ctl_last_day": float(stats["last_ctl"] or 0.0),
-                "mean_atl_last_day": float(stats["last_atl"] or 0.0),
-                "mean_tsb_last_day": float(stats["last_tsb"] or 0.0),
-                "conventions": MetadataValue.md(
-                    "CTL/ATL: TrainingPeaks 1/N (42/7 d). `tsb` = yesterday's CTL − ATL; `tsb_same_day` = today's. "
-                    "ACWR: `acwr_rolling_7_28` coupled rolling means, `acwr_ewma_7_28` EWMA λ=2/(N+1)."
-                ),
-            },
-        )
-        yield one_row_per_key("one_row_per_athlete_day", ROLLING_FEATURES, stats)
-        yield AssetCheckResult(
-            check_name="pmc_and_acwr_non_null",
-            asset_key=ROLLING_FEATURES,
-            passed=(stats["null_pmc"] or 0) + (stats["null_acwr"] or 0) == 0,
-            metadata={"rows_null_pmc": stats["null_pmc"] or 0, "rows_null_acwr_with_load": stats["null_acwr"] or 0},
-        )
-        yield AssetCheckResult(
-            check_name="row_for_every_recently_active_athlete",
-            asset_key=ROLLING_FEATURES,
-            passed=not missing_athletes,
-            metadata={"missing_athletes_sample": str(missing_athletes), "last_day": str(last_day)},
-        )
+    yield Output(
+        advanced,
+        metadata={
+            "conventions": MetadataValue.md(
+                "CTL/ATL: TrainingPeaks 1/N (42/7 d). `tsb` = yesterday's CTL − ATL; `tsb_same_day` = today's. "
+                "ACWR: `acwr_rolling_7_28` coupled rolling means, `acwr_ewma_7_28` EWMA λ=2/(N+1)."
+            ),
+        },
+    )
+    yield from checks.rolling_checks(
+        stored_rows(io_manager, ROLLING_FEATURES, checks.ROLLING_CHECK_COLUMNS, "as_of_date", start, end),
+        stored_rows(io_manager, DAILY_FEATURES, checks.RECENT_ACTIVITY_COLUMNS, "date",
+                    *checks.recently_active_window(end)),
+        end,
+    )

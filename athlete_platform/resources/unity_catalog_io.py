@@ -39,7 +39,7 @@ from athlete_platform.resources.delta_io import (
     upstream_partition_column,
     window_predicate,
 )
-from athlete_platform.resources.spark import SparkResource
+from athlete_platform.resources.spark import SparkResource, cached
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -90,18 +90,20 @@ class UnityCatalogDeltaIOManager(ConfigurableIOManager):
         if not exists and self.create_schemas:
             session.sql(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
 
-        writer = df.write.format("delta").mode("overwrite")
         metadata: dict[str, Any] = {"dagster/table_name": f"{catalog}.{schema}.{table}"}
         if context.has_asset_partitions:
             column = partition_column(context)
             start, end = window_dates(context)
-            self._check_rows_in_window(context, df, column, start, end)
-            if exists:
-                writer = writer.option("replaceWhere", replace_predicate(column, start, end, also_replaces(context)))
-            writer.saveAsTable(name)
+            # Two actions read the rows (the window check, the write): cached, an asset's plan runs once.
+            with cached(df) as rows:
+                self._check_rows_in_window(context, rows, column, start, end)
+                writer = rows.write.format("delta").mode("overwrite")
+                if exists:
+                    writer = writer.option("replaceWhere", replace_predicate(column, start, end, also_replaces(context)))
+                writer.saveAsTable(name)
             metadata["partition_window"] = f"[{start}, {end})"
         else:
-            writer.option("overwriteSchema", "true").saveAsTable(name)
+            df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(name)
 
         last_commit = session.sql(f"DESCRIBE HISTORY {name} LIMIT 1").collect()[0]
         metadata["delta_version"] = int(last_commit["version"])
