@@ -293,7 +293,8 @@ class Child:
 
     def windows(self, first: dt.date, last: dt.date, days: int | None = None) -> list[tuple[dt.date, dt.date]]:
         """``first..last`` in consecutive windows of ``days`` (default ``--window-days``; one Dagster range run
-        each; 0: one run)."""
+        each; 0: one run). A remainder shorter than a quarter window joins the last window: three years in 365-day
+        windows are three runs, not three and a one-day run (a leap day) that pays every step's fixed cost."""
         days = self.args.window_days if days is None else days
         if days <= 0:
             return [(first, last)]
@@ -302,6 +303,8 @@ class Child:
         while first <= last:
             bounds.append((first, min(first + step - dt.timedelta(days=1), last)))
             first += step
+        if len(bounds) > 1 and (bounds[-1][1] - bounds[-1][0]).days + 1 < days / 4:
+            bounds[-2:] = [(bounds[-2][0], bounds[-1][1])]
         return bounds
 
     def pandas_reference(self) -> dict[str, Any]:
