@@ -122,8 +122,8 @@ def test_feature_checks_pass_and_are_reported(range_and_incremental):
 
 
 def test_steps_leave_nothing_cached_in_spark(range_and_incremental, spark_resource):
-    # silver and the feature steps cache their output while they check and write it, then drop it: a long-lived
-    # process would otherwise keep every step's rows in the driver's heap.
+    # silver caches its rows while it checks and writes them, then drops them (the feature steps cache nothing:
+    # their checks read the stored rows): a long-lived process would otherwise keep every step's rows in the heap.
     persistent = spark_resource.get_session().sparkContext._jsc.getPersistentRDDs()
     assert persistent.size() == 0
 
