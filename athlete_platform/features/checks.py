@@ -23,6 +23,11 @@ RECENTLY_ACTIVE_DAYS = 42
 ZONE_COLUMNS = tuple(f"z{i}_pct" for i in range(1, 6))
 
 
+def blocking(asset_key: AssetKey, name: str, description: str | None = None) -> AssetCheckSpec:
+    """A feature table's check: each blocks the table's downstream assets when it fails."""
+    return AssetCheckSpec(name, asset=asset_key, blocking=True, description=description)
+
+
 def duplicate_keys(rows: pd.DataFrame, keys: Sequence[str]) -> int:
     """Rows beyond the first of each key."""
     return int(rows.duplicated(list(keys)).sum())
@@ -43,14 +48,13 @@ def one_row_per_key(check_name: str, asset_key: AssetKey, rows: pd.DataFrame, ke
 # -- activity features -----------------------------------------------------------------------------
 
 ACTIVITY_CHECKS = [
-    AssetCheckSpec("unique_activity_id", asset=ACTIVITY_FEATURES, blocking=True),
-    AssetCheckSpec(
+    blocking(ACTIVITY_FEATURES, "unique_activity_id"),
+    blocking(
+        ACTIVITY_FEATURES,
         "hr_zones_sum_to_100_or_null",
-        asset=ACTIVITY_FEATURES,
-        blocking=True,
-        description="Zone shares sum to 100 ± 0.5 when present; all five null together; null without HR.",
+        "Zone shares sum to 100 ± 0.5 when present; all five null together; null without HR.",
     ),
-    AssetCheckSpec("training_load_non_negative", asset=ACTIVITY_FEATURES, blocking=True),
+    blocking(ACTIVITY_FEATURES, "training_load_non_negative"),
 ]
 ACTIVITY_CHECK_COLUMNS = ["activity_id", "avg_hr", "training_load", *ZONE_COLUMNS]
 
@@ -95,12 +99,11 @@ def activity_checks(rows: pd.DataFrame) -> list[AssetCheckResult]:
 # -- daily features --------------------------------------------------------------------------------
 
 DAILY_CHECKS = [
-    AssetCheckSpec("one_row_per_athlete_day", asset=DAILY_FEATURES, blocking=True),
-    AssetCheckSpec(
+    blocking(DAILY_FEATURES, "one_row_per_athlete_day"),
+    blocking(
+        DAILY_FEATURES,
         "no_missing_calendar_days",
-        asset=DAILY_FEATURES,
-        blocking=True,
-        description="Every athlete has a row for every day of the window from its first day (rest days included).",
+        "Every athlete has a row for every day of the window from its first day (rest days included).",
     ),
 ]
 DAILY_CHECK_COLUMNS = ["athlete_id", "date", "daily_load"]
@@ -126,7 +129,7 @@ def daily_checks(rows: pd.DataFrame, end: dt.date) -> list[AssetCheckResult]:
 
 # -- weekly features -------------------------------------------------------------------------------
 
-WEEKLY_CHECKS = [AssetCheckSpec("one_row_per_athlete_week", asset=WEEKLY_FEATURES, blocking=True)]
+WEEKLY_CHECKS = [blocking(WEEKLY_FEATURES, "one_row_per_athlete_week")]
 WEEKLY_CHECK_COLUMNS = ["athlete_id", "week_start"]
 
 
@@ -137,19 +140,17 @@ def weekly_checks(rows: pd.DataFrame) -> list[AssetCheckResult]:
 # -- rolling features ------------------------------------------------------------------------------
 
 ROLLING_CHECKS = [
-    AssetCheckSpec("one_row_per_athlete_day", asset=ROLLING_FEATURES, blocking=True),
-    AssetCheckSpec(
+    blocking(ROLLING_FEATURES, "one_row_per_athlete_day"),
+    blocking(
+        ROLLING_FEATURES,
         "pmc_and_acwr_non_null",
-        asset=ROLLING_FEATURES,
-        blocking=True,
-        description="CTL, ATL, TSB and EWMA ACWR are set on every row (ACWR may be null only on zero chronic load).",
+        "CTL, ATL, TSB and EWMA ACWR are set on every row (ACWR may be null only on zero chronic load).",
     ),
-    AssetCheckSpec(
+    blocking(
+        ROLLING_FEATURES,
         "row_for_every_recently_active_athlete",
-        asset=ROLLING_FEATURES,
-        blocking=True,
-        description=(f"Every athlete with an activity in the {RECENTLY_ACTIVE_DAYS} days before the window end has a "
-                     "row on its last day."),
+        f"Every athlete with an activity in the {RECENTLY_ACTIVE_DAYS} days before the window end has a row on its "
+        "last day.",
     ),
 ]
 ROLLING_CHECK_COLUMNS = ["athlete_id", "as_of_date", "ctl", "atl", "tsb", "acwr_ewma_7_28", "ewma_chronic",
