@@ -16,11 +16,13 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSpec, AssetKey
 
 from athlete_platform.asset_keys import ACTIVITY_FEATURES, DAILY_FEATURES, ROLLING_FEATURES, WEEKLY_FEATURES
+from athlete_platform.domain import hr_zones
 
 #: Days before the window's end in which an activity makes an athlete "recently active" (the rolling table must
 #: then have its row on the last day): CTL's time constant.
 RECENTLY_ACTIVE_DAYS = 42
-ZONE_COLUMNS = tuple(f"z{i}_pct" for i in range(1, 6))
+#: The activity table's time-in-zone columns, as ``compute.activity_features`` names them.
+ZONE_COLUMNS = tuple(f"{name}_pct" for name in hr_zones.ZONE_NAMES)
 
 
 def blocking(asset_key: AssetKey, name: str, description: str | None = None) -> AssetCheckSpec:
