@@ -276,7 +276,7 @@ class Child:
         ``--feature-window-days``, bronze, silver and labels in the former and the feature tables in the latter.
         Each stage's memory grows with its own rows per day: bronze's raw JSON per day weighs far more than a day
         of features, and each feature range run pays Spark's fixed cost per step once (measured: a 365-day window
-        of the three daily feature tables 28 s at 2.2 GiB, four 92-day windows 40-50 s)."""
+        of the three daily feature tables 28 s at 2.2 GiB, four 92-day windows 40-54 s)."""
         from athlete_platform.asset_keys import ACTIVITY_FEATURES, DAILY_FEATURES, ROLLING_FEATURES
         from athlete_platform.jobs import INGEST_KEYS
 
