@@ -1,8 +1,8 @@
 """The feature tables' asset checks, evaluated on the rows a step stored.
 
 A feature step hands its Spark frame to the IO manager, which computes it once while writing it; the checks then
-read the window's few checked columns back through the IO manager (``read_rows``: a filtered read of the stored
-table, not a Spark job). Checking the output before the write meant caching it in Spark and running an
+read the window's few checked columns back through the IO manager (``read_rows``: locally a filtered read of the
+Delta files, not a Spark job; on Unity Catalog one small query). Checking the output before the write meant caching it in Spark and running an
 aggregation job per check: the cache alone (Spark's rows turned into cached columns, then back for the write)
 cost about a third of a feature step. The functions here are pandas over those columns, engine-free, and also
 carry each table's summary figures (athletes, load, mean CTL/ATL/TSB on the last day) in the check metadata.
