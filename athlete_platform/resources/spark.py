@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,13 +105,15 @@ class ClassDataArchive:
 
     @classmethod
     def for_this_installation(cls, directory: Path | None = None) -> "ClassDataArchive | None":
-        """The archive of this JDK and Spark (``None`` without a ``java`` to key it by)."""
+        """The archive of this JDK and Spark (``None`` without a ``java`` to key it by, or when the class path has
+        a directory CDS cannot archive: :func:`classpath_directories_with_files`)."""
         import pyspark
 
         java = java_executable()
-        if java is None:
+        spark_home = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
+        if java is None or classpath_directories_with_files(os.environ, spark_home):
             return None
-        jars = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent) / "jars"
+        jars = spark_home / "jars"
         stat = java.stat()
         parts = [str(java), str(stat.st_size), str(stat.st_mtime_ns), pyspark.__version__, str(jars),
                  *sorted(p.name for p in jars.glob("*.jar")), HEAP_RETURN_OPTIONS, JIT_OPTIONS]
@@ -157,6 +159,22 @@ class ClassDataArchive:
         partial = pid_file.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(str(jvm_pid))
         partial.replace(pid_file)
+
+
+def classpath_directories_with_files(environ: Mapping[str, str], spark_home: Path) -> list[Path]:
+    """The non-empty directories Spark's launcher puts on the driver JVM's class path: the conf directory
+    (``SPARK_CONF_DIR``, else ``$SPARK_HOME/conf``), ``HADOOP_CONF_DIR`` and ``YARN_CONF_DIR`` (Spark's
+    ``AbstractCommandBuilder.buildClassPath``). CDS cannot archive a class path with one: the JVM that writes the
+    archive fails as it exits ("Error occurred during initialization of VM: Cannot have non-empty directory in
+    paths"), run after run, so a session with such a class path starts without an archive."""
+    candidates = [environ.get("SPARK_CONF_DIR") or str(spark_home / "conf"),
+                  environ.get("HADOOP_CONF_DIR"), environ.get("YARN_CONF_DIR")]
+    found = []
+    for candidate in filter(None, candidates):
+        path = Path(candidate)
+        if path.is_dir() and any(path.iterdir()):
+            found.append(path)
+    return found
 
 
 def process_alive(pid: int) -> bool:

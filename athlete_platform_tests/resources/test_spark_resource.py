@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from athlete_platform.resources.spark import HEAP_RETURN_OPTIONS, JIT_OPTIONS, ClassDataArchive, cached
+from athlete_platform.resources.spark import (
+    HEAP_RETURN_OPTIONS,
+    JIT_OPTIONS,
+    ClassDataArchive,
+    cached,
+    classpath_directories_with_files,
+)
 
 
 def jvm_arguments(session) -> list[str]:
@@ -127,3 +133,26 @@ def test_a_new_process_starts_spark_from_the_archive_the_previous_jvm_wrote_when
                             check=True)
     assert f"-XX:SharedArchiveFile={archive.archive}" in second.stdout
     assert "cds" not in second.stderr.lower()  # its CDS messages are off
+
+
+def test_no_archive_when_the_launcher_puts_a_directory_with_files_on_the_class_path(tmp_path, monkeypatch):
+    """A spark-defaults.conf in SPARK_CONF_DIR made every other new process's JVM fail writing the archive as it
+    exited ("Error occurred during initialization of VM: Cannot have non-empty directory in paths")."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    for variable in ("SPARK_CONF_DIR", "HADOOP_CONF_DIR", "YARN_CONF_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(conf))
+    assert ClassDataArchive.for_this_installation(tmp_path / "cds") is not None  # an empty directory is fine
+    (conf / "spark-defaults.conf").write_text("spark.eventLog.enabled true\n")
+    assert ClassDataArchive.for_this_installation(tmp_path / "cds") is None
+    spark_home = tmp_path / "spark"
+    assert classpath_directories_with_files({"SPARK_CONF_DIR": str(conf)}, spark_home) == [conf]
+    (spark_home / "conf").mkdir(parents=True)
+    (spark_home / "conf" / "log4j2.properties").write_text("")
+    assert classpath_directories_with_files({}, spark_home) == [spark_home / "conf"]  # the default conf directory
+    hadoop = tmp_path / "hadoop"
+    hadoop.mkdir()
+    (hadoop / "core-site.xml").write_text("<configuration/>")
+    assert classpath_directories_with_files({"HADOOP_CONF_DIR": str(hadoop)}, tmp_path / "pip") == [hadoop]
+    assert classpath_directories_with_files({}, tmp_path / "pip") == []  # pip's pyspark has no conf directory
