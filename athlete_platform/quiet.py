@@ -16,6 +16,12 @@ Anything else — other beta parameters, deprecations, warnings from other libra
 Log lines of other libraries are dropped only where the platform makes the call that emits them, for that call
 (:func:`without_log_lines`): e.g. MLflow's advice, at each model logged from a Python object, to log models from
 code instead (the platform's model is a fitted object by design, with pinned requirements).
+
+MLflow's own progress lines (:func:`quiet_mlflow`): its INFO log records ("Creating initial MLflow database
+tables...", "Validating input example against model signature") and the registry's prints ("Successfully registered
+model", "Created version '3' of model"). The steps report what happened themselves (the version, its aliases, the
+run's link). MLflow's warnings and errors still show, and a user who sets MLflow's own ``MLFLOW_LOGGING_LEVEL``
+gets every line back.
 """
 
 from __future__ import annotations
@@ -62,3 +68,28 @@ def without_log_lines(logger_name: str, prefix: str) -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(dropped)
+
+
+def quiet_mlflow() -> None:
+    """MLflow's loggers at WARNING in this process, unless the user set ``MLFLOW_LOGGING_LEVEL`` (MLflow reads it
+    when it is imported and configures its loggers from it: https://mlflow.org/docs/latest/ml/tracking/)."""
+    from mlflow.environment_variables import MLFLOW_LOGGING_LEVEL
+
+    if not MLFLOW_LOGGING_LEVEL.defined:
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+@contextmanager
+def without_mlflow_prints() -> Iterator[None]:
+    """MLflow's event stream off while the block runs, unless the user set ``MLFLOW_LOGGING_LEVEL``: the model
+    registry ``print``s its progress to it ("Successfully registered model ...", "Created version ..."), not through
+    a logger a level could silence."""
+    from mlflow.environment_variables import MLFLOW_LOGGING_LEVEL
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    was = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = MLFLOW_LOGGING_LEVEL.defined and was
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = was

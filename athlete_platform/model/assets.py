@@ -68,6 +68,7 @@ from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorPa
 from athlete_platform.model.evaluation import MIN_GAP_DAYS
 from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
 from athlete_platform.partitions import FIRST_DAY, weekly_partitions, window_dates
+from athlete_platform.quiet import without_mlflow_prints
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 #: Every week from the first daily partition to ten years after today: the mapping clamps at the first
@@ -608,7 +609,8 @@ def registered_time_estimator(
         version = sorted(existing, key=lambda v: int(v.version))[-1]
         context.log.info(f"run {trained['run_id']} is already version {version.version} of {name}")
     else:
-        version = mlflow_lib.register_model(trained["model_uri"], name)
+        with without_mlflow_prints():  # the step logs the version itself, with its aliases
+            version = mlflow_lib.register_model(trained["model_uri"], name)
     previous_champion = client.get_registered_model(name).aliases.get(contract.CHAMPION_ALIAS)
     baseline_reason = trained.get("not_enough_races")
     is_baseline = isinstance(baseline_reason, str) and bool(baseline_reason)

@@ -38,6 +38,7 @@ from athlete_platform.inference import lineage
 from athlete_platform.model import contract
 from athlete_platform.model.promotion import DEMOTE, KEEP, PROMOTE, Candidate, Decision, PromotionParams
 from athlete_platform.partitions import daily_partitions, window_dates
+from athlete_platform.quiet import without_mlflow_prints
 from athlete_platform.resources.delta_io import ALLOW_MISSING
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
@@ -119,7 +120,8 @@ def register_baseline(mlflow: MlflowResource, rows: pd.DataFrame, *, decision_da
         mlflow_lib.log_params({"offset": fitted.params.offset, "calibration_races": len(rows),
                                **{f"log_halfwidth_{d}": round(w, 5) for d, w in fitted.halfwidths.items()}})
         info = log_pyfunc_model(fitted, rows)
-    version = mlflow_lib.register_model(info.model_uri, mlflow.model_name)
+    with without_mlflow_prints():  # the decision names the version itself
+        version = mlflow_lib.register_model(info.model_uri, mlflow.model_name)
     client = mlflow.client()
     for key, value in {"model_kind": "baseline", lineage.DATA_WINDOW_END_TAG: tags[lineage.DATA_WINDOW_END_TAG],
                        "registration": f"the {fitted.params.offset} formula replacing demoted v{demoted}"}.items():

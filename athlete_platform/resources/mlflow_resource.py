@@ -48,9 +48,13 @@ class MlflowResource(ConfigurableResource):
         return links_for(self.tracking_uri, self.ui_url, os.environ.get("DATABRICKS_HOST"))
 
     def configure_process(self) -> None:
-        """Point the global mlflow module at this store (mlflow.* calls read process-global state)."""
+        """Point the global mlflow module at this store (mlflow.* calls read process-global state), with MLflow's
+        INFO lines off (``quiet.quiet_mlflow``)."""
         import mlflow
 
+        from athlete_platform.quiet import quiet_mlflow
+
+        quiet_mlflow()
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
 
