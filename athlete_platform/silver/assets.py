@@ -19,14 +19,19 @@ day the source reported, not a day nobody fetched); checked against the Dagster 
 in-process (a remote Databricks step has no instance history: there the job runs bronze first).
 
 Every bronze row of the window is accounted for: rows in = silver rows + quarantined rows + superseded
-duplicates (within the window, or by a newer version in another partition), in the metadata and as a blocking
-check. Checks run on the output before it is handed to the IO manager.
+duplicates (within the window, or by a newer version in another partition): in the output's metadata as handed
+to the write, and as a blocking check on the rows the write stored.
+
+Spark runs few jobs here, because each one's fixed cost is most of a one-day run: one collect of small columns of
+the parsed rows (every count, the comparison with other partitions in pandas), the bronze count, and the three
+writes. The checks read the written window back (``silver/checks.py``).
 """
 
 
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -44,7 +49,7 @@ from dagster import (
 
 from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE
 from athlete_platform.partitions import daily_partitions, window_dates
-from athlete_platform.resources.delta_io import ALSO_REPLACES, spark_schema
+from athlete_platform.resources.delta_io import ALSO_REPLACES
 from athlete_platform.resources.spark import cached
 from athlete_platform.silver import checks
 from athlete_platform.silver.batches import PARSED_DDL, QUARANTINE_COLUMNS, parse_bronze_batches
@@ -112,10 +117,23 @@ def silver_activities(
         yield from _outputs_and_checks(parsed, raw_activities, io_manager, config, start, end)
 
 
+#: The parsed columns collected before the write (no payload, no HR arrays): every count, the version comparison
+#: with other partitions and the checks on the written rows' dates come from them.
+SUMMARY_COLUMNS = ["status", "reject_fields", "activity_id", "athlete_id", "sport", *VERSION_ORDER]
+
+
 def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverConfig, start, end):
     """The three outputs and the checks from the parsed bronze rows (cached by the caller)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
+
+    # Few Spark jobs: a job's fixed cost is most of a one-day run. One collect of small columns gives every count
+    # before the write; the checks then read the written rows back (silver/checks.py).
+    summary = parsed.select(*SUMMARY_COLUMNS).toArrow().to_pandas()
+    parse = summarize_parse(summary)
+    elsewhere = _rows_of_other_partitions(io_manager, parse.newest["activity_id"], start, end)
+    versions = compare_with_other_partitions(parse.newest, elsewhere)
+    written = parse.newest[~parse.newest["activity_id"].isin(versions.newer_elsewhere_ids)]
 
     accepted = parsed.filter(F.col("status") == "accepted")
     newest_first = Window.partitionBy("activity_id").orderBy(*[F.desc(c) for c in VERSION_ORDER])
@@ -124,57 +142,36 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
         .filter(F.col("_version_rank") == 1)
         .drop("_version_rank")
     )
-    # Cached, not the output after the comparison: the window's ids, the comparison with other partitions, the
-    # outputs, the checks and the writes all read these rows, and the row_number window (a shuffle and a sort
-    # over every accepted row) then runs once. The output is these rows minus the few superseded elsewhere.
+    # Cached: both writes read these rows, and the row_number window (a shuffle and a sort over every accepted
+    # row) then runs once. The output is these rows minus the few superseded elsewhere.
     with cached(window_versions) as newest_in_window:
-        elsewhere = _rows_of_other_partitions(io_manager, newest_in_window, start, end)
-        versions = _compare_with_other_partitions(newest_in_window, elsewhere)
-        # A filter on the few ids, not a join: every output, count and check reads these rows again.
+        # A filter on the few ids, not a join.
         latest = newest_in_window if not versions.newer_elsewhere_ids else newest_in_window.filter(
             ~F.col("activity_id").isin(versions.newer_elsewhere_ids))
         activities = latest.select(*SILVER_COLUMNS)
         profiles = latest.filter(F.col("hr_bpm").isNotNull()).select(*PROFILE_COLUMNS)
         quarantine = parsed.filter(F.col("status") == "rejected").select(*QUARANTINE_COLUMNS)
         replaces = {ALSO_REPLACES: {"column": "activity_id", "values": versions.older_elsewhere_ids}}
-
-        # Few Spark jobs, each over cached rows: one per frame, not one per number (a job's fixed cost is most of a
-        # one-day run). Parsed rows by status and reject fields, with the accepted rows' distinct ids.
-        parsed_groups = parsed.groupBy("status", "reject_fields").agg(
-            F.count(F.lit(1)).alias("rows"), F.countDistinct("activity_id").alias("ids")
-        ).collect()
-        rejected = sum(r["rows"] for r in parsed_groups if r["status"] == "rejected")
-        accepted_versions = [r for r in parsed_groups if r["status"] == "accepted"]
-        # Versions beyond the first per id within the window (accepted rows always carry an id).
-        superseded_in_window = sum(r["rows"] - r["ids"] for r in accepted_versions)
-        by_field = dict(sorted(((r["reject_fields"], r["rows"]) for r in parsed_groups if r["status"] == "rejected"),
-                               key=lambda item: -item[1])[:50])
-        # The output's rows by sport and the row-level checks' failing rows, in the same job.
-        row_failures = checks.row_failure_sums(start, end)
-        by_sport = activities.groupBy("sport").agg(
-            F.count(F.lit(1)).alias("rows"), F.collect_set("athlete_id").alias("athletes"), *row_failures
-        ).collect()
-        accepted_rows = sum(r["rows"] for r in by_sport)
-        failing_rows = {name: sum(int(r[name] or 0) for r in by_sport) for name in checks.row_conditions(start, end)}
         # Counted apart from the parse and the dedup, so that the accounting check can catch either losing rows.
         rows_in = raw_activities.count()
-        superseded = superseded_in_window + len(versions.newer_elsewhere_ids)
-        accounting = checks.RowAccounting(rows_in=rows_in, silver=accepted_rows, quarantined=rejected, superseded=superseded)
+        superseded = parse.superseded_in_window + len(versions.newer_elsewhere_ids)
+        handed = checks.RowAccounting(rows_in=rows_in, silver=len(written), quarantined=parse.rejected,
+                                      superseded=superseded)
         yield Output(
             activities,
             output_name="activities",
-            metadata={
+            metadata={  # what the step handed to the write; the checks count the rows it stored
                 "rows_in": rows_in,
-                "accepted": accepted_rows,
-                "rejected": rejected,
+                "accepted": len(written),
+                "rejected": parse.rejected,
                 "duplicates_superseded": superseded,
                 "superseded_by_other_partitions": len(versions.newer_elsewhere_ids),
                 "replaced_in_other_partitions": len(versions.older_elsewhere_ids),
-                "unaccounted": accounting.unaccounted,
-                "accounting": accounting.describe(),
-                "quarantined_by_field": MetadataValue.json(by_field),
-                "athletes": len({athlete for r in by_sport for athlete in r["athletes"]}),
-                "sports": MetadataValue.json({r["sport"]: r["rows"] for r in by_sport}),
+                "unaccounted": handed.unaccounted,
+                "accounting": handed.describe(),
+                "quarantined_by_field": MetadataValue.json(parse.rejected_by_field),
+                "athletes": int(written["athlete_id"].nunique()),
+                "sports": MetadataValue.json({str(k): int(v) for k, v in written["sport"].value_counts().items()}),
                 **replaces,
             },
         )
@@ -183,16 +180,46 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
             quarantine,
             output_name="quarantine",
             metadata={
-                "rejected": rejected,
+                "rejected": parse.rejected,
                 "reasons_by_field": MetadataValue.md(
-                    "\n".join(f"- `{field}`: {count}" for field, count in list(by_field.items())[:15]) or "none"
+                    "\n".join(f"- `{field}`: {count}" for field, count in list(parse.rejected_by_field.items())[:15])
+                    or "none"
                 ),
             },
         )
-        yield from checks.evaluate_silver_checks(
-            activities, start=start, end=end, accounting=accounting, quarantine_warn_rate=config.quarantine_warn_rate,
-            rest_of_table=versions.rest_of_table, failing_rows=failing_rows,
-        )
+    stored = io_manager.read_rows(SILVER_ACTIVITIES.path, [*checks.ROW_CHECK_COLUMNS, "activity_date"],
+                                  partition_column="activity_date", start=start, end=end).to_pandas()
+    accounting = checks.RowAccounting(rows_in=rows_in, silver=len(stored), quarantined=parse.rejected,
+                                      superseded=superseded)
+    yield from checks.evaluate_silver_checks(
+        stored, written_dates=written["activity_date"], start=start, end=end, accounting=accounting,
+        quarantine_warn_rate=config.quarantine_warn_rate, rest_of_table=versions.rest_of_table,
+    )
+
+
+@dataclass
+class ParseSummary:
+    rejected: int
+    rejected_by_field: dict[str, int]  # the 50 most frequent reject field sets, most frequent first
+    superseded_in_window: int  # accepted versions beyond the newest per id
+    newest: pd.DataFrame  # the newest accepted version per id: SUMMARY_COLUMNS
+
+
+def summarize_parse(summary: pd.DataFrame) -> ParseSummary:
+    """Counts of the parsed rows (:data:`SUMMARY_COLUMNS`) and the newest accepted version of each id, by
+    :data:`VERSION_ORDER` (what the step's row_number window keeps)."""
+    rejected = summary[summary["status"] == "rejected"]
+    accepted = summary[summary["status"] == "accepted"]
+    by_field = rejected["reject_fields"].value_counts().head(50)
+    newest = accepted.sort_values(["activity_id", *VERSION_ORDER], kind="stable").drop_duplicates("activity_id", keep="last")
+    # Accepted rows always carry both ids; the columns are floats when a rejected row had none.
+    newest = newest.astype({"activity_id": "int64", "athlete_id": "int64"})
+    return ParseSummary(
+        rejected=len(rejected),
+        rejected_by_field={str(field): int(count) for field, count in by_field.items()},
+        superseded_in_window=len(accepted) - len(newest),
+        newest=newest.reset_index(drop=True),
+    )
 
 
 def missing_upstream_days(instance: Any, upstream: AssetKey, start, end) -> list[str]:
@@ -205,20 +232,18 @@ def missing_upstream_days(instance: Any, upstream: AssetKey, start, end) -> list
 
 
 @dataclass
-class _OtherPartitions:
+class OtherPartitions:
     newer_elsewhere_ids: list[int]  # the window's version is superseded
     older_elsewhere_ids: list[int]  # the window's version wins: the other partitions' rows are deleted
-    rest_of_table: Any  # Spark DataFrame (activity_id, activity_date) of the rows other partitions keep
+    rest_of_table: pd.DataFrame  # (activity_id, activity_date) of the rows other partitions keep that matter
 
 
-def _rows_of_other_partitions(io_manager: Any, newest_in_window: Any, start, end):
+def _rows_of_other_partitions(io_manager: Any, window_ids: pd.Series, start, end) -> pd.DataFrame | None:
     """(activity_id, activity_date, version columns) of the silver rows outside ``[start, end)`` that matter to
-    this write, as Spark: those with an id of the window (their versions compete with the window's) and those
-    whose id other partitions already hold twice (the table-wide unique-id check must still see them).
-
-    The rest of the table cannot change the outcome, so it stays out of Spark: handed over as local data it
-    made every daily run ship the whole table's ids into Spark's tasks (memory and time growing with history
-    and population, not with the day's rows)."""
+    this write: those with an id of the window (their versions compete with the window's) and those whose id
+    other partitions already hold twice (the table-wide unique-id check must still see them). The rest of the
+    table cannot change the outcome: read as Arrow and filtered there, it never becomes a pandas or Spark frame
+    (memory and time would grow with history and population, not with the window's rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -227,35 +252,33 @@ def _rows_of_other_partitions(io_manager: Any, newest_in_window: Any, start, end
                                  end=end, outside=True)
     if table is None or table.num_rows == 0 or table.column_names != columns:
         return None
-    window_ids = newest_in_window.select("activity_id").toArrow().column("activity_id")
     ids = table.column("activity_id")
     counts = table.group_by("activity_id").aggregate([("activity_id", "count")])
     duplicated = counts.filter(pc.greater(counts.column("activity_id_count"), 1)).column("activity_id")
-    wanted = pa.chunked_array([*window_ids.chunks, *duplicated.chunks], type=ids.type).combine_chunks()
+    window = pa.array(window_ids.to_numpy(), type=ids.type)
+    wanted = pa.chunked_array([window, *duplicated.chunks], type=ids.type).combine_chunks()
     table = table.filter(pc.is_in(ids, value_set=wanted))
-    if table.num_rows == 0:
-        return None
-    return newest_in_window.sparkSession.createDataFrame(table, schema=spark_schema(table.schema))
+    return table.to_pandas() if table.num_rows else None
 
 
-def _compare_with_other_partitions(newest_in_window, elsewhere) -> _OtherPartitions:
-    from pyspark.sql import functions as F
-
-    session = newest_in_window.sparkSession
+def compare_with_other_partitions(newest: pd.DataFrame, elsewhere: pd.DataFrame | None) -> OtherPartitions:
+    """Which of the window's newest versions (``newest``: activity_id and :data:`VERSION_ORDER`) lose to a newer
+    version in another partition, and which win over the older ones there (deleted by the write)."""
     if elsewhere is None:
-        empty = session.createDataFrame([], "activity_id long, activity_date date")
-        return _OtherPartitions([], [], empty)
-    version = F.struct(*VERSION_ORDER)
-    ours = newest_in_window.select("activity_id", version.alias("ours"))
-    theirs = elsewhere.groupBy("activity_id").agg(F.max(version).alias("theirs"))
-    both = ours.join(theirs, "activity_id").select(
-        "activity_id", (F.col("theirs") > F.col("ours")).alias("theirs_newer")
-    ).collect()
-    newer = sorted(int(r["activity_id"]) for r in both if r["theirs_newer"])
-    older = sorted(int(r["activity_id"]) for r in both if not r["theirs_newer"])
-    rest = elsewhere.filter(~F.col("activity_id").isin(older)) if older else elsewhere
-    return _OtherPartitions(
-        newer_elsewhere_ids=newer,
-        older_elsewhere_ids=older,
-        rest_of_table=rest.select("activity_id", "activity_date"),
-    )
+        return OtherPartitions([], [], pd.DataFrame({"activity_id": pd.Series(dtype="int64"),
+                                                     "activity_date": pd.Series(dtype="object")}))
+    theirs = elsewhere.sort_values(["activity_id", *VERSION_ORDER], kind="stable").drop_duplicates("activity_id",
+                                                                                                  keep="last")
+    both = newest[["activity_id", *VERSION_ORDER]].merge(theirs, on="activity_id", suffixes=("_ours", "_theirs"))
+    # (ingested_at, activity_date, record_seq) compared field by field, as tuples are.
+    theirs_newer = pd.Series(False, index=both.index)
+    tied = pd.Series(True, index=both.index)
+    for column in VERSION_ORDER:
+        ours_value, their_value = both[f"{column}_ours"], both[f"{column}_theirs"]
+        theirs_newer |= tied & (their_value > ours_value)
+        tied &= their_value == ours_value
+    newer = sorted(int(i) for i in both.loc[theirs_newer, "activity_id"])
+    older = sorted(int(i) for i in both.loc[~theirs_newer, "activity_id"])
+    rest = elsewhere[~elsewhere["activity_id"].isin(older)]
+    return OtherPartitions(newer_elsewhere_ids=newer, older_elsewhere_ids=older,
+                           rest_of_table=rest[["activity_id", "activity_date"]].reset_index(drop=True))

@@ -1,9 +1,10 @@
-"""Asset checks of silver activities, evaluated on the output in the same step (no second read).
+"""Asset checks of silver activities, on what the step wrote: pandas over small columns, no Spark job of their own.
 
-The row-level checks (duration and distance, pace and HR, rows in their own partition) are counted together in
-one Spark aggregation (:func:`row_check_counts`, or the asset's own aggregation carrying :func:`row_failure_sums`)
-and judged by one small function each; the table-wide unique-id check groups by id. In a range run (single-run
-backfill) a result covers the whole window; its metadata says which.
+The value-level checks (duration and distance, pace and HR) and the table-wide unique-id check read the window's
+rows back from the table after the write (``read_rows``: locally a filtered read of the Delta files, on Unity
+Catalog one small query), with the rows other partitions keep; ``rows_in_own_partition`` and the accounting
+use the step's summary of the parsed rows, collected before the write. In a range run (single-run backfill) a
+result covers the whole window; its metadata says which.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec
 
 from athlete_platform.asset_keys import SILVER_ACTIVITIES
@@ -61,7 +63,7 @@ SILVER_CHECK_SPECS = [
 @dataclass(frozen=True)
 class RowAccounting:
     """Where every bronze row of a window went. ``rows_in`` is counted on bronze, ``superseded`` on the
-    accepted rows (versions beyond the first per id), ``silver`` on the output: none is derived from
+    accepted rows (versions beyond the first per id), ``silver`` on the rows the write stored: none is derived from
     the others, so a row lost (or doubled) by the parse or the dedup shows as ``unaccounted``."""
 
     rows_in: int
@@ -95,23 +97,16 @@ def check_every_record_accounted_for(accounting: RowAccounting) -> AssetCheckRes
     )
 
 
-def check_unique_activity_id(activities, rest_of_table=None) -> AssetCheckResult:
-    """``rest_of_table``: (activity_id, activity_date) of the rows other partitions keep after this write; with
-    it the check sees the whole table, not just the window."""
-    from pyspark.sql import functions as F
-
-    rows = activities.select("activity_id", "activity_date")
+def check_unique_activity_id(window: pd.DataFrame, rest_of_table: pd.DataFrame | None = None) -> AssetCheckResult:
+    """``window``: (activity_id, activity_date) of the window's stored rows; ``rest_of_table``: those of the rows
+    other partitions keep after this write. With it the check sees the whole table, not just the window."""
+    rows = window[["activity_id", "activity_date"]]
     if rest_of_table is not None:
-        rows = rows.unionByName(rest_of_table.select("activity_id", "activity_date"))
-    # Counted per id alone (a hash aggregation); the dates only of the sampled ids: collecting every id's dates
-    # made Spark sort the whole window by id (collect_list falls back to a sort-based aggregation past 128 keys).
-    duplicated = rows.groupBy("activity_id").agg(F.count(F.lit(1)).alias("count")).filter(F.col("count") > 1)
-    sample = [row["activity_id"] for row in duplicated.select("activity_id").limit(SAMPLE_IDS).collect()]
-    examples = []
-    if sample:
-        dates = dict(rows.filter(F.col("activity_id").isin(sample)).groupBy("activity_id")
-                     .agg(F.sort_array(F.collect_list("activity_date")).alias("dates")).collect())
-        examples = [f"{activity_id} on {', '.join(map(str, dates[activity_id]))}" for activity_id in sample]
+        rows = pd.concat([rows, rest_of_table[["activity_id", "activity_date"]]], ignore_index=True)
+    counts = rows["activity_id"].value_counts()
+    sample = sorted(int(i) for i in counts[counts > 1].index)[:SAMPLE_IDS]
+    dates = rows[rows["activity_id"].isin(sample)].groupby("activity_id")["activity_date"].agg(sorted)
+    examples = [f"{activity_id} on {', '.join(map(str, dates[activity_id]))}" for activity_id in sample]
     return AssetCheckResult(
         check_name="unique_activity_id",
         asset_key=SILVER,
@@ -123,59 +118,37 @@ def check_unique_activity_id(activities, rest_of_table=None) -> AssetCheckResult
 #: Examples named in a failed check's metadata.
 SAMPLE_IDS = 5
 
+#: The columns the row-level checks read (from the window's stored rows).
+ROW_CHECK_COLUMNS = ["activity_id", "sport", "moving_time_s", "elapsed_time_s", "distance_m", "pace_s_per_km",
+                     "average_hr", "max_hr"]
 
-def row_conditions(start: dt.date, end: dt.date) -> dict:
-    """The per-row failures of the row-level checks, as Spark column expressions (true = the row fails)."""
-    from pyspark.sql import functions as F
 
+def row_failures(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per value-level check, the rows that fail it (a comparison with a missing value is no verdict, not a
+    failure; a missing duration or distance is one)."""
     low_pace, high_pace = RUN_PACE_S_PER_KM
     low_hr, high_hr = HR_RANGE_BPM
+    moving, elapsed, distance, pace = (rows[c] for c in ("moving_time_s", "elapsed_time_s", "distance_m", "pace_s_per_km"))
+
+    def outside(values: pd.Series, low: float, high: float) -> pd.Series:
+        return values.notna() & ~values.between(low, high)
+
     return {
         "positive_duration_and_distance": (
-            (F.col("moving_time_s") <= 0)
-            | (F.col("elapsed_time_s") <= 0)
-            | (F.col("distance_m") < 0)
-            | ((F.col("distance_m") == 0) & F.col("sport").isin(*DISTANCE_SPORTS))
-            | F.col("moving_time_s").isNull()
-            | F.col("distance_m").isNull()
+            (moving <= 0) | (elapsed <= 0) | (distance < 0) | ((distance == 0) & rows["sport"].isin(DISTANCE_SPORTS))
+            | moving.isna() | distance.isna()
         ),
         "plausible_pace_and_hr": (
-            (F.col("sport").isin(*RUN_SPORTS) & ~F.col("pace_s_per_km").between(low_pace, high_pace))
-            | (F.col("average_hr").isNotNull() & ~F.col("average_hr").between(low_hr, high_hr))
-            | (F.col("max_hr").isNotNull() & ~F.col("max_hr").between(low_hr, high_hr))
+            (rows["sport"].isin(RUN_SPORTS) & outside(pace, low_pace, high_pace))
+            | outside(rows["average_hr"], low_hr, high_hr) | outside(rows["max_hr"], low_hr, high_hr)
         ),
-        "rows_in_own_partition": (F.col("activity_date") < F.lit(start)) | (F.col("activity_date") >= F.lit(end)),
     }
 
 
-def row_failure_sums(start: dt.date, end: dt.date) -> list:
-    """Per row-level check, its failing rows as a Spark aggregate column named after the check (a comparison with
-    a null is no verdict: not a failure); an aggregation of the caller's may carry them (one job fewer)."""
-    from pyspark.sql import functions as F
-
-    return [F.sum(F.coalesce(failing, F.lit(False)).cast("int")).alias(name)
-            for name, failing in row_conditions(start, end).items()]
-
-
-def row_check_counts(activities, start: dt.date, end: dt.date,
-                     failing_rows: dict[str, int] | None = None) -> dict[str, tuple[int, list[int]]]:
-    """Per row-level check: (failing rows, a few failing activity ids). The counts in one Spark job — each check
-    a job of its own cost more than the checking itself on a day's rows — unless the caller counted them already
-    (``failing_rows``, from :func:`row_failure_sums`); the ids of a failing check in one more job, bounded by
-    :data:`SAMPLE_IDS` (collected in the aggregation, a window where every row fails would bring every id to the
-    driver)."""
-    from pyspark.sql import functions as F
-
-    if failing_rows is None:
-        row = activities.agg(*row_failure_sums(start, end)).first()
-        failing_rows = {name: int(row[name] or 0) for name in row_conditions(start, end)}
-    counts = {}
-    for name, failing in row_conditions(start, end).items():
-        rows = failing_rows[name]
-        sample = [r["activity_id"] for r in activities.filter(F.coalesce(failing, F.lit(False)))
-                  .select("activity_id").limit(SAMPLE_IDS).collect()] if rows else []
-        counts[name] = (rows, sample)
-    return counts
+def row_check_counts(rows: pd.DataFrame) -> dict[str, tuple[int, list[int]]]:
+    """Per value-level check: (failing rows, a few failing activity ids, at most :data:`SAMPLE_IDS`)."""
+    return {name: (int(failing.sum()), sorted(int(i) for i in rows.loc[failing, "activity_id"])[:SAMPLE_IDS])
+            for name, failing in row_failures(rows).items()}
 
 
 def check_positive_duration_and_distance(counts: dict[str, tuple[int, list[int]]]) -> AssetCheckResult:
@@ -198,8 +171,9 @@ def check_plausible_pace_and_hr(counts: dict[str, tuple[int, list[int]]]) -> Ass
     )
 
 
-def check_rows_in_own_partition(counts: dict[str, tuple[int, list[int]]], start: dt.date, end: dt.date) -> AssetCheckResult:
-    outside, _ = counts["rows_in_own_partition"]
+def check_rows_in_own_partition(dates: pd.Series, start: dt.date, end: dt.date) -> AssetCheckResult:
+    """``dates``: activity_date of the rows handed to the write."""
+    outside = int(((dates < start) | (dates >= end)).sum())
     return AssetCheckResult(
         check_name="rows_in_own_partition",
         asset_key=SILVER,
@@ -220,14 +194,15 @@ def check_quarantine_rate(received: int, rejected: int, warn_rate: float) -> Ass
 
 
 def evaluate_silver_checks(
-    activities, *, start: dt.date, end: dt.date, accounting: RowAccounting, quarantine_warn_rate: float,
-    rest_of_table=None, failing_rows: dict[str, int] | None = None,
+    stored: pd.DataFrame, *, written_dates: pd.Series, start: dt.date, end: dt.date, accounting: RowAccounting,
+    quarantine_warn_rate: float, rest_of_table: pd.DataFrame | None = None,
 ) -> Iterator[AssetCheckResult]:
-    """``failing_rows``: the row-level checks' counts when the caller's aggregation carried them (:func:`row_failure_sums`)."""
-    yield check_unique_activity_id(activities, rest_of_table)
-    counts = row_check_counts(activities, start, end, failing_rows)
+    """``stored``: the window's rows as stored by the write (:data:`ROW_CHECK_COLUMNS` and activity_date);
+    ``written_dates``: activity_date of the rows handed to the write."""
+    yield check_unique_activity_id(stored, rest_of_table)
+    counts = row_check_counts(stored)
     yield check_positive_duration_and_distance(counts)
     yield check_plausible_pace_and_hr(counts)
-    yield check_rows_in_own_partition(counts, start, end)
+    yield check_rows_in_own_partition(written_dates, start, end)
     yield check_every_record_accounted_for(accounting)
     yield check_quarantine_rate(accounting.rows_in, accounting.quarantined, quarantine_warn_rate)
