@@ -152,7 +152,7 @@ def _executed_in_process(job: Any, instance: Any, *, tags: dict[str, str], run_c
 
     Not ``job.execute_in_process``: that keeps every step's output value for its result until the run is over and
     the result collected (in the backfill's 92-day ingest windows, the bronze window's Arrow table through silver:
-    measured 4.05 against 3.72 GiB at the peak, benchmarks/README.md, seventh round). ``execute_job`` keeps none.
+    their peak 4.32 against 3.71-3.79 GiB, benchmarks/README.md, seventh round). ``execute_job`` keeps none.
     It takes a reconstructable job: here one that resolves to ``job`` through this process's registry, which is
     all it needs with the in-process executor (the default one's ``in_process`` mode, as ``execute_in_process``
     runs)."""
