@@ -81,15 +81,27 @@ def quiet_mlflow() -> None:
 
 @contextmanager
 def without_mlflow_prints() -> Iterator[None]:
-    """MLflow's event stream off while the block runs, unless the user set ``MLFLOW_LOGGING_LEVEL``: the model
-    registry ``print``s its progress to it ("Successfully registered model ...", "Created version ..."), not through
-    a logger a level could silence."""
+    """The model registry's prints off while the block runs, unless the user set ``MLFLOW_LOGGING_LEVEL``: it
+    ``print``s its progress ("Successfully registered model ...", "Created version ...") to MLflow's event stream,
+    not through a logger a level could silence. The stream is muted and MLflow's log handlers write to stderr
+    directly meanwhile, so its warnings still show."""
+    import sys
+
     from mlflow.environment_variables import MLFLOW_LOGGING_LEVEL
     from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
 
+    if MLFLOW_LOGGING_LEVEL.defined:
+        yield
+        return
+    handlers = [handler for handler in logging.getLogger("mlflow").handlers
+                if isinstance(handler, logging.StreamHandler) and handler.stream is MLFLOW_LOGGING_STREAM]
     was = MLFLOW_LOGGING_STREAM.enabled
-    MLFLOW_LOGGING_STREAM.enabled = MLFLOW_LOGGING_LEVEL.defined and was
+    for handler in handlers:
+        handler.setStream(sys.stderr)
+    MLFLOW_LOGGING_STREAM.enabled = False
     try:
         yield
     finally:
         MLFLOW_LOGGING_STREAM.enabled = was
+        for handler in handlers:
+            handler.setStream(MLFLOW_LOGGING_STREAM)
