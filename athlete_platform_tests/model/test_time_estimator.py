@@ -92,9 +92,11 @@ class RecordingHandler(logging.Handler):
         self.records.append(record)
 
 
-def test_logging_the_model_prints_mlflows_lines_but_not_its_advice_against_python_objects(scenario):
+def test_logging_the_model_prints_neither_mlflows_progress_nor_its_advice_against_python_objects(scenario):
     messages = scenario["pyfunc_logs"]
-    assert any(m.startswith("Validating input example") for m in messages)  # MLflow's own lines still get through
+    # MLflow's INFO lines are off (quiet.quiet_mlflow: the step reports the model itself); its advice, a warning,
+    # is dropped by its own filter (test_quiet.py shows MLflow's other warnings still get through).
+    assert not [m for m in messages if m.startswith("Validating input example")]
     assert not [m for m in messages if m.startswith(tracking.PYFUNC_OBJECT_ADVICE)]
 
 
