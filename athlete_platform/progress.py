@@ -31,7 +31,7 @@ from typing import Any
 
 from dagster import logger
 
-from athlete_platform.runner import RANGE_END_TAG, RANGE_START_TAG
+from athlete_platform.runner import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 #: The key under which ``definitions.py`` registers the logger, and runner.py's run config enables it.
 STEP_PROGRESS = "step_progress"
@@ -41,7 +41,6 @@ _DAGSTER_META = "dagster_meta"
 ROW_COUNT_KEYS = ("dagster/row_count", "rows")
 #: A multi-asset step lists this many asset keys, then "+N".
 MAX_KEYS_SHOWN = 3
-PARTITION_TAG = "dagster/partition"
 
 
 @dataclass
