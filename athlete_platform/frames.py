@@ -1,5 +1,5 @@
-"""Small pandas/Arrow helpers shared by the asset modules: dates, typed empty frames, Arrow tables, and the
-small markdown tables shown in Dagster metadata."""
+"""Small pandas/Arrow helpers shared by the asset modules: dates, typed empty frames, Arrow tables, the small
+markdown tables shown in Dagster metadata, and the stored rows a step's checks read back after its write."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from dagster import DagsterType
+from dagster import AssetKey, DagsterType
 
 #: Input type for a pandas input that may legitimately be ``None`` (a partition mapping reaching before
 #: the first partition). ``typing_type`` stays ``pd.DataFrame`` so the Delta IO manager still loads pandas;
@@ -62,3 +62,10 @@ def markdown_table(frame: pd.DataFrame, limit: int = 30) -> str:
     if len(frame) > limit:
         lines.append(f"\n… {len(frame) - limit} more rows")
     return "\n".join(lines)
+
+
+def stored_rows(io_manager: Any, asset_key: AssetKey, columns: list[str], partition_column: str,
+                start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``columns`` of a table's stored rows in ``[start, end)``: what a step's checks read after its write."""
+    table = io_manager.read_rows(asset_key.path, columns, partition_column=partition_column, start=start, end=end)
+    return pd.DataFrame(columns=columns) if table is None else table.to_pandas()

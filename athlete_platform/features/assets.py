@@ -24,7 +24,6 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     BackfillPolicy,
     Config,
     MetadataValue,
@@ -45,6 +44,7 @@ from athlete_platform.asset_keys import (
 )
 from athlete_platform.features import checks, compute
 from athlete_platform.features.compute.buckets import activity_features_for_athletes, rolling_for_athletes
+from athlete_platform.frames import stored_rows
 from athlete_platform.partitions import PREVIOUS_DAY, daily_partitions, weekly_partitions, window_dates
 from athlete_platform.resources.delta_io import ALLOW_MISSING, COLUMNS
 
@@ -98,13 +98,6 @@ def athlete_bucket(spark):
     except (TypeError, ValueError):
         buckets = DEFAULT_BUCKETS
     return F.pmod(F.hash(F.col("athlete_id")), F.lit(max(1, buckets)))
-
-
-def stored_rows(io_manager: Any, asset_key: AssetKey, columns: list[str], partition_column: str,
-                start: dt.date, end: dt.date) -> pd.DataFrame:
-    """``columns`` of a table's stored rows in ``[start, end)``: what a step's checks read after its write."""
-    table = io_manager.read_rows(asset_key.path, columns, partition_column=partition_column, start=start, end=end)
-    return pd.DataFrame(columns=columns) if table is None else table.to_pandas()
 
 
 @asset(

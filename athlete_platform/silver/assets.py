@@ -48,6 +48,7 @@ from dagster import (
 )
 
 from athlete_platform.asset_keys import RAW_ACTIVITIES, SILVER_ACTIVITIES, SILVER_HR_PROFILES, SILVER_QUARANTINE
+from athlete_platform.frames import stored_rows
 from athlete_platform.partitions import daily_partitions, window_dates
 from athlete_platform.resources.delta_io import ALSO_REPLACES
 from athlete_platform.resources.spark import cached
@@ -187,8 +188,8 @@ def _outputs_and_checks(parsed, raw_activities, io_manager: Any, config: SilverC
                 ),
             },
         )
-    stored = io_manager.read_rows(SILVER_ACTIVITIES.path, [*checks.ROW_CHECK_COLUMNS, "activity_date"],
-                                  partition_column="activity_date", start=start, end=end).to_pandas()
+    stored = stored_rows(io_manager, SILVER_ACTIVITIES, [*checks.ROW_CHECK_COLUMNS, "activity_date"], "activity_date",
+                         start, end)
     accounting = checks.RowAccounting(rows_in=rows_in, silver=len(stored), quarantined=parse.rejected,
                                       superseded=superseded)
     yield from checks.evaluate_silver_checks(
