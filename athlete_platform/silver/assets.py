@@ -206,13 +206,18 @@ class ParseSummary:
     newest: pd.DataFrame  # the newest accepted version per id: SUMMARY_COLUMNS
 
 
+def newest_versions(rows: pd.DataFrame) -> pd.DataFrame:
+    """The newest row of each activity id by :data:`VERSION_ORDER`, as the step's row_number window keeps it."""
+    return rows.sort_values(["activity_id", *VERSION_ORDER], kind="stable").drop_duplicates("activity_id", keep="last")
+
+
 def summarize_parse(summary: pd.DataFrame) -> ParseSummary:
     """Counts of the parsed rows (:data:`SUMMARY_COLUMNS`) and the newest accepted version of each id, by
     :data:`VERSION_ORDER` (what the step's row_number window keeps)."""
     rejected = summary[summary["status"] == "rejected"]
     accepted = summary[summary["status"] == "accepted"]
     by_field = rejected["reject_fields"].value_counts().head(50)
-    newest = accepted.sort_values(["activity_id", *VERSION_ORDER], kind="stable").drop_duplicates("activity_id", keep="last")
+    newest = newest_versions(accepted)
     # Accepted rows always carry both ids; the columns are floats when a rejected row had none.
     newest = newest.astype({"activity_id": "int64", "athlete_id": "int64"})
     return ParseSummary(
@@ -268,8 +273,7 @@ def compare_with_other_partitions(newest: pd.DataFrame, elsewhere: pd.DataFrame 
     if elsewhere is None:
         return OtherPartitions([], [], pd.DataFrame({"activity_id": pd.Series(dtype="int64"),
                                                      "activity_date": pd.Series(dtype="object")}))
-    theirs = elsewhere.sort_values(["activity_id", *VERSION_ORDER], kind="stable").drop_duplicates("activity_id",
-                                                                                                  keep="last")
+    theirs = newest_versions(elsewhere)
     both = newest[["activity_id", *VERSION_ORDER]].merge(theirs, on="activity_id", suffixes=("_ours", "_theirs"))
     # (ingested_at, activity_date, record_seq) compared field by field, as tuples are.
     theirs_newer = pd.Series(False, index=both.index)
