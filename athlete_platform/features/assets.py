@@ -160,7 +160,7 @@ def activity_features(
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     ins={
-        "activity_features": AssetIn(key=ACTIVITY_FEATURES),
+        "activity_features": AssetIn(key=ACTIVITY_FEATURES, metadata={COLUMNS: list(compute.DAILY_INPUT_COLUMNS)}),
         "previous_days": AssetIn(key=DAILY_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
     },
     metadata={"partition_expr": "date"},
@@ -214,7 +214,7 @@ def athlete_daily_features(
     group_name="features",
     partitions_def=weekly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    ins={"daily": AssetIn(key=DAILY_FEATURES)},
+    ins={"daily": AssetIn(key=DAILY_FEATURES, metadata={COLUMNS: list(compute.WEEKLY_INPUT_COLUMNS)})},
     metadata={"partition_expr": "week_start"},
     check_specs=checks.WEEKLY_CHECKS,
     kinds={"spark", "delta"},

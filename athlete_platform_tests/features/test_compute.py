@@ -206,6 +206,16 @@ def test_activity_features_read_only_the_declared_input_columns() -> None:
     pd.testing.assert_frame_equal(full, pruned, check_exact=True)
 
 
+def test_daily_features_read_only_the_declared_input_columns() -> None:
+    acts, profiles = synthetic_athlete(1, DAY0, 120, seed=34)
+    features = fc.activity_features(acts, profiles, None)
+    first, end = DAY0 + dt.timedelta(days=30), DAY0 + dt.timedelta(days=120)
+    full = fc.daily_features(features, {}, first, end)
+    pruned = fc.daily_features(features[list(fc.DAILY_INPUT_COLUMNS)], {}, first, end)
+    assert full["best_vdot"].notna().any() and full["efficiency_factor"].notna().any()  # every input matters here
+    pd.testing.assert_frame_equal(full, pruned, check_exact=True)
+
+
 def test_plausible_max_hr_before_only_for_wanted_rows_matches_the_full_pass() -> None:
     rng = np.random.default_rng(5)
     times = np.sort(rng.integers(0, 400, 300))  # many ties
@@ -532,6 +542,15 @@ def test_weekly_features_do_not_depend_on_row_order() -> None:
     ordered = fc.weekly_features(daily)
     shuffled = fc.weekly_features(daily.sample(frac=1.0, random_state=3))
     pd.testing.assert_frame_equal(ordered, shuffled, check_exact=True)
+
+
+def test_weekly_features_read_only_the_declared_input_columns() -> None:
+    acts, profiles = synthetic_athlete(1, DAY0, 120, seed=36)
+    daily = all_tables(acts, profiles, DAY0 + dt.timedelta(days=120))["daily"]
+    full = fc.weekly_features(daily)
+    pruned = fc.weekly_features(daily[list(fc.WEEKLY_INPUT_COLUMNS)])
+    assert (full["rest_days"] > 0).any() and (full["long_run_km"] > 0).any()  # every input matters here
+    pd.testing.assert_frame_equal(full, pruned, check_exact=True)
 
 
 def test_weekly_week_start_is_monday_for_mid_week_start() -> None:

@@ -23,7 +23,7 @@ from athlete_platform.features.compute.activity import (
     activity_features,
 )
 from athlete_platform.features.compute.common import FeatureParams
-from athlete_platform.features.compute.daily import DAILY_FEATURE_COLUMNS, daily_features
+from athlete_platform.features.compute.daily import DAILY_FEATURE_COLUMNS, DAILY_INPUT_COLUMNS, daily_features
 from athlete_platform.features.compute.rolling import (
     RISK_ACWR,
     RISK_MONOTONY,
@@ -33,17 +33,19 @@ from athlete_platform.features.compute.rolling import (
     rolling_features,
     state_from_previous_rows,
 )
-from athlete_platform.features.compute.weekly import WEEKLY_FEATURE_COLUMNS, weekly_features
+from athlete_platform.features.compute.weekly import WEEKLY_FEATURE_COLUMNS, WEEKLY_INPUT_COLUMNS, weekly_features
 
 __all__ = [
     "ACTIVITY_FEATURE_COLUMNS",
     "ACTIVITY_INPUT_COLUMNS",
     "DAILY_FEATURE_COLUMNS",
+    "DAILY_INPUT_COLUMNS",
     "RISK_ACWR",
     "RISK_MONOTONY",
     "RISK_TSB",
     "ROLLING_FEATURE_COLUMNS",
     "WEEKLY_FEATURE_COLUMNS",
+    "WEEKLY_INPUT_COLUMNS",
     "FeatureParams",
     "RollingState",
     "activity_features",

@@ -44,6 +44,17 @@ DAILY_FEATURE_COLUMNS: Final[Mapping[str, str]] = {
     "efficiency_factor": "float64",
 }
 
+#: The activity feature columns :func:`daily_features` reads (the Spark asset ships only these to pandas).
+DAILY_INPUT_COLUMNS: Final = (
+    "athlete_id",
+    "activity_date",
+    "sport",
+    "distance_km",
+    "moving_min",
+    "pace_s_per_km",
+    "training_load",
+    "avg_hr",
+)
 
 _DAILY_SUM_COLUMNS: Final = ("daily_load", "distance_km", "moving_min", "road_run_distance_km", "road_run_moving_min")
 

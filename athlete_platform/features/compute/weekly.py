@@ -25,6 +25,17 @@ WEEKLY_FEATURE_COLUMNS: Final[Mapping[str, str]] = {
     "days_covered": "int64",
 }
 
+#: The daily feature columns :func:`weekly_features` reads (the Spark asset ships only these to pandas).
+WEEKLY_INPUT_COLUMNS: Final = (
+    "athlete_id",
+    "date",
+    "daily_load",
+    "distance_km",
+    "longest_run_km",
+    "run_count",
+    "activity_count",
+)
+
 
 def weekly_features(daily_df: pd.DataFrame) -> pd.DataFrame:
     """One row per athlete per Monday-based week present in ``daily_df``.
