@@ -248,6 +248,7 @@ def athlete_weekly_features(
         "daily": AssetIn(
             key=DAILY_FEATURES,
             partition_mapping=TimeWindowPartitionMapping(start_offset=-compute.FeatureParams().state_window_days),
+            metadata={COLUMNS: list(compute.ROLLING_INPUT_COLUMNS)},
         ),
         "previous_day": AssetIn(key=ROLLING_FEATURES, partition_mapping=PREVIOUS_DAY, metadata={ALLOW_MISSING: True}),
     },

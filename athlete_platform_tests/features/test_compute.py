@@ -553,6 +553,17 @@ def test_weekly_features_read_only_the_declared_input_columns() -> None:
     pd.testing.assert_frame_equal(full, pruned, check_exact=True)
 
 
+def test_rolling_features_read_only_the_declared_input_columns() -> None:
+    acts, profiles = synthetic_athlete(1, DAY0, 150, seed=37)
+    daily = all_tables(acts, profiles, DAY0 + dt.timedelta(days=150))["daily"]
+    days = daily["date"]
+    parts = [daily[days < DAY0 + dt.timedelta(days=100)], daily[days >= DAY0 + dt.timedelta(days=100)]]
+    full = chained_rolling(parts)  # the second part continues from a state rebuilt from the daily history
+    pruned = chained_rolling([part[list(fc.ROLLING_INPUT_COLUMNS)] for part in parts])
+    assert full["best_effort_10k_s"].notna().any() and full["efficiency_factor_30d"].notna().any()
+    pd.testing.assert_frame_equal(full, pruned, check_exact=True)
+
+
 def test_weekly_week_start_is_monday_for_mid_week_start() -> None:
     daily = daily_rows(1, [10.0, 0.0, 20.0], first_day=dt.date(2024, 3, 7))  # a Thursday
     weekly = fc.weekly_features(daily)

@@ -49,6 +49,9 @@ STATE_WINDOW_COLUMNS: Final = (
     "mean_vdot",
     "efficiency_factor",
 )
+#: The daily feature columns :func:`rolling_features` and :func:`state_from_previous_rows` read (the Spark asset
+#: ships only these to pandas).
+ROLLING_INPUT_COLUMNS: Final = ("athlete_id", "date", *STATE_WINDOW_COLUMNS)
 #: Window columns that are sums or counts: a missing value is 0 (NaN only pads before the athlete's day 1).
 _ZERO_WHEN_MISSING: Final = (
     "daily_load", "activity_count", "distance_km", "road_run_distance_km", "road_run_moving_min"
