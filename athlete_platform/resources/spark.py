@@ -64,8 +64,9 @@ LOCAL_IP = "127.0.0.1"
 #: in-process runs, the runners) would otherwise keep the JVM at its peak size. A periodic collection when idle
 #: (JEP 346, https://openjdk.org/jeps/346) and a lower bound on free heap after a collection let the heap shrink.
 #: Within 2-4 s of idling, not 10-20: the steps without Spark (a training, the pandas and NannyML steps) start right
-#: after Spark steps, and with 10 s they ran beside the Spark steps' whole peak heap (the 3-year backfill's trainings
-#: peaked at 4.3 GiB with a 2.1 GiB JVM, 3.3 GiB with 2 s; its time and the daily run's did not change).
+#: after Spark steps, and with 10 s they ran beside the Spark steps' whole peak heap. The scale benchmark's 3-year
+#: backfill peaked at 4.3 GiB with 10 s (a training beside a 2.1 GiB JVM) and 3.4 GiB with 2 s, its silver a few
+#: percent slower; the 10,000-athlete daily run took the same time (benchmarks/README.md, eighth round).
 HEAP_RETURN_OPTIONS = "-XX:+UseG1GC -XX:G1PeriodicGCInterval=2000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 #: The JIT's quick tier only (C1): a local session's JVM lives for one run or a few, too short for the optimizing
 #: compiler (C2) to pay back the CPU it burns on a 2-core laptop. Measured with the scale benchmark (1,000 simulated
