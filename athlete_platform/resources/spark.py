@@ -3,7 +3,8 @@
 A local session is quiet by default: no console progress bars (``spark.ui.showConsoleProgress``), bound to
 the loopback interface (``SPARK_LOCAL_IP``/``spark.driver.host`` 127.0.0.1: one machine needs no other, and
 Spark no longer warns that the hostname "resolves to a loopback address"), and a log4j2 configuration
-(:data:`LOG4J2_PROPERTIES`) that prints warnings and errors only, without the lines nobody can act on. Its driver
+(:data:`LOG4J2_PROPERTIES`) that prints warnings and errors only, without the lines nobody can act on; the JDK's
+warning about Spark's incubator module is taken out of the driver JVM's stderr (:func:`launch_driver_jvm`). Its driver
 JVM is tuned for short local runs: a 2 GiB heap that G1 hands back when idle (:data:`HEAP_RETURN_OPTIONS`) and the
 JIT's quick tier only (:data:`JIT_OPTIONS`), started from a class-data archive of Spark's classes that the first
 session writes (:class:`ClassDataArchive`); steps drop what they cached when they end (:func:`cached`).
@@ -14,8 +15,10 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -240,6 +243,36 @@ def local_conf(shuffle_partitions: int, driver_memory: str, console_progress: bo
     }
 
 
+#: The one line a local driver JVM writes that nobody can act on. Spark's launcher always adds
+#: ``--add-modules=jdk.incubator.vector`` (``org.apache.spark.launcher.JavaModuleOptions``), and the JDK warns on
+#: stderr whenever an incubator module is resolved, with no option to turn that off (JEP 11,
+#: https://openjdk.org/jeps/11).
+INCUBATOR_WARNING = b"WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+def launch_driver_jvm(conf: Mapping[str, str]) -> None:
+    """Start this process's driver JVM as ``SparkSession.builder.getOrCreate()`` would with ``conf``, but with its
+    stderr passed on to ours by a thread, line by line, without :data:`INCUBATOR_WARNING`. Its other lines (Spark's
+    warnings and errors, the Python workers' output, which they write to the JVM's stderr) still show."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(conf.items()), popen_kwargs={"stderr": subprocess.PIPE})
+    SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm  # what SparkContext._ensure_initialized sets
+    threading.Thread(target=pass_on_stderr, args=(gateway.proc.stderr,), name="spark-driver-stderr", daemon=True).start()
+
+
+def pass_on_stderr(stream, fd: int = 2) -> None:
+    """Copy ``stream``'s lines to file descriptor ``fd`` (where the JVM's stderr went before), all but
+    :data:`INCUBATOR_WARNING`; read to the end even if ``fd`` is closed, so the JVM never blocks on a full pipe."""
+    for line in iter(stream.readline, b""):
+        if line.rstrip(b"\r\n") != INCUBATOR_WARNING:
+            try:
+                os.write(fd, line)
+            except OSError:
+                pass
+
+
 class SparkServerError(RuntimeError):
     """The configured Spark Connect server cannot serve this process; the message says what to do."""
 
@@ -334,6 +367,8 @@ class SparkResource(ConfigurableResource):
             conf = local_conf(self.shuffle_partitions, self.driver_memory, self.console_progress, java_options)
             conf["spark.driver.host"] = conf["spark.driver.bindAddress"] = os.environ["SPARK_LOCAL_IP"]
             builder = builder.master(self.master).config(map=conf)
+            if SparkContext._gateway is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # else a JVM runs already
+                launch_driver_jvm({"spark.app.name": self.app_name, "spark.master": self.master, **conf})
         session = builder.getOrCreate()
         launched = getattr(SparkContext._gateway, "proc", None)  # None when the JVM was not launched from here
         if writer_pid_file is not None and launched is not None:

@@ -12,10 +12,12 @@ import pytest
 
 from athlete_platform.resources.spark import (
     HEAP_RETURN_OPTIONS,
+    INCUBATOR_WARNING,
     JIT_OPTIONS,
     ClassDataArchive,
     cached,
     classpath_directories_with_files,
+    pass_on_stderr,
 )
 
 
@@ -156,3 +158,49 @@ def test_no_archive_when_the_launcher_puts_a_directory_with_files_on_the_class_p
     (hadoop / "core-site.xml").write_text("<configuration/>")
     assert classpath_directories_with_files({"HADOOP_CONF_DIR": str(hadoop)}, tmp_path / "pip") == [hadoop]
     assert classpath_directories_with_files({}, tmp_path / "pip") == []  # pip's pyspark has no conf directory
+
+
+def test_the_driver_jvms_stderr_is_passed_on_without_the_incubator_warning_and_to_its_end():
+    jvm_out, jvm_in = os.pipe()
+    ours_out, ours_in = os.pipe()
+    os.write(jvm_in, INCUBATOR_WARNING + b"\n26/11/30 WARN TaskSetManager: a warning to act on\n" + INCUBATOR_WARNING
+             + b" and more\nno newline at the end")
+    os.close(jvm_in)
+    with os.fdopen(jvm_out, "rb") as stream:
+        pass_on_stderr(stream, ours_in)
+    os.close(ours_in)
+    with os.fdopen(ours_out, "rb") as passed:
+        assert passed.read() == (b"26/11/30 WARN TaskSetManager: a warning to act on\n" + INCUBATOR_WARNING
+                                 + b" and more\nno newline at the end")
+    nobody_reads, closed_in = os.pipe()
+    os.close(nobody_reads)  # every write to closed_in now fails (EPIPE)
+    jvm_out, jvm_in = os.pipe()
+    os.write(jvm_in, b"a line\n" * 1000)
+    os.close(jvm_in)
+    with os.fdopen(jvm_out, "rb") as stream:
+        pass_on_stderr(stream, closed_in)
+        assert stream.read() == b""  # read to its end all the same
+    os.close(closed_in)
+
+
+STDERR_ARGUMENTS = textwrap.dedent("""
+    import sys
+    from athlete_platform.resources.spark import SparkResource
+    session = SparkResource(master="local[1]", shuffle_partitions=1).get_session()
+    def shout(batches):
+        for batch in batches:
+            print("a line from a Python worker", file=sys.stderr, flush=True)
+            yield batch
+    print(session.range(3).mapInPandas(shout, schema="id long").count())
+    session._jvm.java.lang.System.err.println("a line from the JVM")
+    session.stop()
+""")
+
+
+@pytest.mark.spark
+def test_a_new_process_shows_the_jvms_and_workers_stderr_but_not_the_incubator_warning():
+    done = subprocess.run([sys.executable, "-c", STDERR_ARGUMENTS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "3"
+    assert "a line from a Python worker" in done.stderr and "a line from the JVM" in done.stderr
+    assert "incubator" not in done.stderr
