@@ -245,8 +245,9 @@ def decide(races: pd.DataFrame, log: pd.DataFrame, champion: Candidate, challeng
                                     f"demoted to it ({not_promoted})", numbers, demotion_races=unseen)
         return Decision(KEEP, f"{over}, but the best formula ({method}) did no better ({baseline_mape:.2f} %): "
                               f"kept ({not_promoted})", numbers)
-    return Decision(KEEP, f"champion v{champion.version} kept: {not_promoted}; its realized MAPE "
-                          f"{own_mape:.2f} % on {len(unseen)} unseen races", numbers)
+    realized = (f"its realized MAPE {own_mape:.2f} % on {len(unseen)} unseen races" if len(unseen)
+                else "no race after its training window yet")  # not "MAPE nan % on 0 races"
+    return Decision(KEEP, f"champion v{champion.version} kept: {not_promoted}; {realized}", numbers)
 
 
 def errors_by_version(races: pd.DataFrame, log: pd.DataFrame, max_days_before_race: int = PREDICTION_LOOKBACK_DAYS,

@@ -26,7 +26,7 @@ from athlete_platform.model.promotion import (
     paired_errors,
     paired_test,
 )
-from athlete_platform.model.promotion_asset import CHAMPION_DECISION, champion_decision, with_decision
+from athlete_platform.model.promotion_asset import champion_decision, with_decision
 from athlete_platform.monitoring.realized_error import MAPE_ERROR_PCT
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
@@ -135,6 +135,16 @@ def test_a_champion_over_the_error_threshold_is_demoted_to_the_better_formula():
     assert decide(few, log, CHAMPION, None, params).action == KEEP  # not judged on 10 races
     formula = Candidate("1", CHAMPION_END, is_baseline=True)
     assert decide(races, log, formula, None, params).action == KEEP  # nothing below a formula
+
+
+def test_a_kept_champion_says_how_it_did_on_unseen_races_or_that_there_are_none_yet():
+    races, log = scenario(12, champion_error=0.02, challenger_error=None)
+    judged = decide(races, log, CHAMPION, None, PromotionParams(min_unseen_races=20))
+    assert judged.action == KEEP
+    assert judged.reason.endswith(f"its realized MAPE {judged.numbers['champion_unseen_mape_pct']:.2f} % on 12 unseen races")
+    none_yet = decide(races.head(0), log, CHAMPION, None, PromotionParams(min_unseen_races=20))
+    assert none_yet.action == KEEP and none_yet.numbers["champion_unseen_races"] == 0
+    assert none_yet.reason.endswith("no race after its training window yet") and "nan" not in none_yet.reason
 
 
 def test_a_new_decision_replaces_the_last_one_and_keeps_the_rest_of_the_description():
