@@ -332,6 +332,19 @@ def _days_without_prediction(delta_root: Path, first: dt.date, last: dt.date, pr
     return len(missing) - inactive, inactive
 
 
+CV_COLUMNS = ["distance", "races", "model_mae_s", "riegel_mae_s", "vdot_mae_s", "model_mape_pct", "coverage80"]
+
+
+def cv_table(metrics: Any) -> str:
+    """The latest model's CV metrics per distance as printed: the distances the runner raced, whole race counts,
+    "-" where a figure is missing (no 80 % interval for a classical formula), then the distances without a race."""
+    raced = metrics["races"].fillna(0) > 0
+    shown = metrics.loc[raced, CV_COLUMNS].round(2).astype({"races": "int64"})
+    text = shown.astype(object).where(shown.notna(), "-").to_string(index=False)
+    unraced = list(metrics.loc[~raced, "distance"])
+    return text + (f"\n(no race at {', '.join(unraced)} yet)" if unraced else "")
+
+
 def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:
     import pandas as pd
 
@@ -350,8 +363,7 @@ def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:
         latest = summary.latest_model
         print(f"latest model (week {latest['training_week']}, {latest['model_kind']}, {latest['train_rows']} races, "
               f"MLflow run {latest['run_id']}): time-ordered CV on this runner's races, model vs Riegel vs VDOT (s):")
-        columns = ["distance", "races", "model_mae_s", "riegel_mae_s", "vdot_mae_s", "model_mape_pct", "coverage80"]
-        print(summary.cv_metrics.loc[:, columns].round(2).to_string(index=False))
+        print(cv_table(summary.cv_metrics))
     if summary.walk_forward is not None:
         table = summary.walk_forward
         print("walk-forward on this runner's races (each race predicted from the features of the day before by a "

@@ -82,6 +82,25 @@ def test_training_weeks_without_new_races_trains_first_and_last_only():
 
 # -- end to end --------------------------------------------------------------------------------------------
 
+def test_the_cv_table_shows_the_distances_raced_and_names_the_others():
+    """One 5K race (a real export's case): the printed table had rows of NaN for 10K, 21K and 42K, 'None' coverage."""
+    import numpy as np
+    import pandas as pd
+
+    missing = [np.nan] * 3
+    metrics = pd.DataFrame({
+        "distance": ["5k", "10k", "21k", "42k", "all"], "races": [1.0, *missing, 1.0],
+        "model_mae_s": [52.72, *missing, 52.72], "riegel_mae_s": [59.3, *missing, 59.3],
+        "vdot_mae_s": [52.72, *missing, 52.72], "model_mape_pct": [4.3, *missing, 4.3], "coverage80": [None] * 5,
+    })
+    lines = athlete.cv_table(metrics).splitlines()
+    assert lines[0].split() == athlete.CV_COLUMNS
+    assert [line.split() for line in lines[1:3]] == [["5k", "1", "52.72", "59.3", "52.72", "4.3", "-"],
+                                                     ["all", "1", "52.72", "59.3", "52.72", "4.3", "-"]]
+    assert lines[3:] == ["(no race at 10k, 21k, 42k yet)"]
+    assert "nan" not in athlete.cv_table(metrics.assign(coverage80=0.8)).lower()
+
+
 START, END = dt.date(2025, 3, 3), dt.date(2025, 6, 29)  # 119 days, Monday to Sunday
 
 
