@@ -332,6 +332,14 @@ def _days_without_prediction(delta_root: Path, first: dt.date, last: dt.date, pr
     return len(missing) - inactive, inactive
 
 
+def in_distance_order(frame: Any, column: str) -> Any:
+    """``frame``'s rows by race distance (5k, 10k, 21k, 42k, then "all"), not alphabetically (42k before 5k)."""
+    from athlete_platform.domain.running import STANDARD_DISTANCES_M
+
+    rank = {name: i for i, name in enumerate([*STANDARD_DISTANCES_M, "all"])}
+    return frame.sort_values(column, key=lambda names: names.map(rank).fillna(len(rank)), kind="stable")
+
+
 CV_COLUMNS = ["distance", "races", "model_mae_s", "riegel_mae_s", "vdot_mae_s", "model_mape_pct", "coverage80"]
 
 
@@ -372,14 +380,14 @@ def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:
         wide = table.pivot(index="distance", columns="method", values="mae_s").round(1)
         wide["races"] = table[table["method"] == "model"].set_index("distance")["n"]
         wide["coverage80"] = table[table["method"] == "model"].set_index("distance")["coverage80"].round(2)
-        print(wide.reset_index().to_string(index=False))
+        print(in_distance_order(wide.reset_index(), "distance").to_string(index=False))
     if summary.prediction_days:
         print(f"predictions: {summary.days_with_prediction} of {summary.prediction_days} days "
               f"(no model trained before the day yet: {summary.days_without_model}, runner inactive for 42 days: "
               f"{summary.days_inactive}); model versions used: {', '.join(summary.model_versions_used) or 'none'}")
     if summary.realized is not None:
         print("served predictions vs races (prediction made before each race, 80 % interval coverage):")
-        print(pd.DataFrame(summary.realized).round(2).to_string(index=False))
+        print(in_distance_order(pd.DataFrame(summary.realized), "distance_bucket").round(2).to_string(index=False))
     for run in summary.runs:
         status = "ok" if run.success else f"FAILED: {'; '.join(run.errors) or ', '.join(run.failed_steps)}"
         print(f"  run {run.name} [{run.window}] {run.seconds:.0f} s: {status}")

@@ -101,6 +101,13 @@ def test_the_cv_table_shows_the_distances_raced_and_names_the_others():
     assert "nan" not in athlete.cv_table(metrics.assign(coverage80=0.8)).lower()
 
 
+def test_summary_tables_list_distances_from_5k_to_the_marathon_then_all():
+    import pandas as pd
+
+    table = pd.DataFrame({"distance": ["42k", "5k", "all", "21k"], "mae_s": [4827.1, 56.1, 2441.6, 300.0]})
+    assert list(athlete.in_distance_order(table, "distance")["distance"]) == ["5k", "21k", "42k", "all"]
+
+
 START, END = dt.date(2025, 3, 3), dt.date(2025, 6, 29)  # 119 days, Monday to Sunday
 
 
