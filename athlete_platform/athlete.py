@@ -340,6 +340,20 @@ def in_distance_order(frame: Any, column: str) -> Any:
     return frame.sort_values(column, key=lambda names: names.map(rank).fillna(len(rank)), kind="stable")
 
 
+#: The latest training's blocking gates (``model/time_estimator``'s checks) and the columns that record them.
+MODEL_GATES = (("mae_10k_gate", "gate_mae_10k_passed"), ("beats_riegel", "gate_beats_riegel_passed"))
+
+
+def latest_model_heading(latest: Any) -> str:
+    """The line above the CV table: the latest training, and when a blocking gate failed, that it was not
+    registered (the versions before it serve), so that its CV is not read as the served model's."""
+    failed = [check for check, column in MODEL_GATES if latest.get(column) is not None and not latest[column]]
+    verdict = (f"; not registered: its blocking check{'s' if len(failed) > 1 else ''} {' and '.join(failed)} failed"
+               if failed else "")
+    return (f"latest model (week {latest['training_week']}, {latest['model_kind']}, {latest['train_rows']} races, "
+            f"MLflow run {latest['run_id']}{verdict}): time-ordered CV on this runner's races, model vs Riegel vs VDOT (s):")
+
+
 CV_COLUMNS = ["distance", "races", "model_mae_s", "riegel_mae_s", "vdot_mae_s", "model_mape_pct", "coverage80"]
 
 
@@ -368,9 +382,7 @@ def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:
     print(f"models trained for weeks: {', '.join(summary.trained_weeks) or 'none'}; "
           f"registered versions: {', '.join(summary.registered_versions) or 'none'}")
     if summary.cv_metrics is not None:
-        latest = summary.latest_model
-        print(f"latest model (week {latest['training_week']}, {latest['model_kind']}, {latest['train_rows']} races, "
-              f"MLflow run {latest['run_id']}): time-ordered CV on this runner's races, model vs Riegel vs VDOT (s):")
+        print(latest_model_heading(summary.latest_model))
         print(cv_table(summary.cv_metrics))
     if summary.walk_forward is not None:
         table = summary.walk_forward

@@ -108,6 +108,18 @@ def test_summary_tables_list_distances_from_5k_to_the_marathon_then_all():
     assert list(athlete.in_distance_order(table, "distance")["distance"]) == ["5k", "21k", "42k", "all"]
 
 
+def test_the_latest_model_heading_says_when_a_blocking_gate_kept_it_from_being_registered():
+    import numpy as np
+
+    latest = {"training_week": "2026-11-23", "model_kind": "gbm_pooled", "train_rows": 5, "run_id": "abc",
+              "gate_mae_10k_passed": np.bool_(True), "gate_beats_riegel_passed": np.bool_(False)}
+    heading = athlete.latest_model_heading(latest)
+    assert "MLflow run abc; not registered: its blocking check beats_riegel failed)" in heading
+    assert "not registered" not in athlete.latest_model_heading({**latest, "gate_beats_riegel_passed": np.bool_(True)})
+    both = athlete.latest_model_heading({**latest, "gate_mae_10k_passed": False})
+    assert "its blocking checks mae_10k_gate and beats_riegel failed" in both
+
+
 START, END = dt.date(2025, 3, 3), dt.date(2025, 6, 29)  # 119 days, Monday to Sunday
 
 
