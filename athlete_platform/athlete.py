@@ -14,7 +14,8 @@ to yesterday. The project's own jobs run in this order, each range as **one** ru
    partitioned, each week its own MLflow run and registered version);
 4. ``predictions_job`` over the history with ``point_in_time_model``: for every day D the newest version
    trained before D predicts from features of D−1; realized error and overtraining alerts for every day;
-   then, over the last 90 days, the DLE performance estimate, feature drift and the report.
+   then, over the last 90 days, the DLE performance estimate, feature drift and the report; when the last day
+   has no report (no activity in the 30 days before it), the report of the last day with an activity.
 
 A failed step does not hide the others: the runner reports every run's failures and prints what exists.
 """
@@ -58,8 +59,6 @@ SOURCES = ("strava_export", "strava_api", "simulator")
 API_SECRETS = ("STRAVA_CLIENT_ID", "STRAVA_CLIENT_SECRET", "STRAVA_REFRESH_TOKEN")
 #: run config of predictions_job: per day, the newest version trained before it (inference/lineage.py).
 POINT_IN_TIME = {"ops": {"athlete_predictions": {"config": {"point_in_time_model": True}}}}
-#: The summary's place for the walk-forward comparison (model vs Riegel vs VDOT re-fitted strictly before
-#: each race) that athlete_platform/model will provide; until then the summary shows the CV metrics.
 #: predictions_job in two runs. Over the whole history: predictions, inference log, realized error (each race
 #: against the prediction made before it) and overtraining alerts. Over the last RECENT_MONITORING_DAYS only:
 #: the DLE performance estimate, feature drift (both judge the serving model on recent inputs; per day of a
@@ -294,8 +293,8 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
             races=("abs_error_s", "size"), mae_s=("abs_error_s", "mean"), mape_pct=("abs_pct_error", "mean"),
             coverage80=("within_80_interval", "mean"),
         ).reset_index()
-    reports = table("monitoring", "athlete_reports", columns=["png_path"])
-    summary.report_pngs = [str(p) for p in reports["png_path"]]
+    reports = table("monitoring", "athlete_reports", columns=["report_date", "png_path"])
+    summary.report_pngs = [str(p) for p in reports.sort_values(["report_date", "png_path"])["png_path"]]
     return summary
 
 
@@ -435,6 +434,18 @@ def simulated_runner(start: dt.date) -> Any:
     return SimulatorSource(n_athletes=1, history_start=start.isoformat())
 
 
+def report_as_of_last_activity(defs: Any, instance: Any, delta_root: Path, end: dt.date) -> JobOutcome | None:
+    """The report of the last day with an activity, when the history's last day has none: a report charts the
+    athletes with an activity in the 30 days up to its day (``monitoring.reports.top_athletes``), so a runner
+    whose export stops a month or more before today would get no chart at all. None when ``end`` has a report."""
+    reports = read_table(delta_root, "monitoring", "athlete_reports", columns=["report_date"])
+    activities = read_table(delta_root, "silver", "activities", columns=["activity_date"])
+    if (reports is not None and end in set(reports["report_date"])) or activities is None or activities.empty:
+        return None
+    last_active = max(activities["activity_date"])
+    return run_job(defs, instance, "predictions_job", first=last_active.isoformat(), asset_selection=[ATHLETE_REPORTS])
+
+
 def run(defs: Any, settings: Any, *, start: dt.date | None = None, end: dt.date | None = None,
         max_trainings: int = MAX_TRAININGS, min_weeks_between: int = 13) -> tuple[Summary, Path]:
     """The whole graph for the configured source over its history, in one persistent instance."""
@@ -475,6 +486,9 @@ def run(defs: Any, settings: Any, *, start: dt.date | None = None, end: dt.date 
             recent = max(prediction_start, plan.end - dt.timedelta(days=RECENT_MONITORING_DAYS - 1))
             runs.append(run_job(defs, instance, "predictions_job", first=recent.isoformat(), last=plan.end.isoformat(),
                                 asset_selection=recent_assets))
+            last_report = report_as_of_last_activity(defs, instance, settings.delta_root, plan.end)
+            if last_report is not None:
+                runs.append(last_report)
         else:
             print("no model was trained (see the errors above): no predictions, monitoring or report", flush=True)
     summary = summarize(settings.delta_root, settings.mlflow_tracking_uri, plan, prediction_start, runs)

@@ -6,12 +6,13 @@ accounting against the tables and the instance, and that a prediction exists for
 """
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from athlete_platform import athlete
-from athlete_platform.asset_keys import PREDICTIONS, SILVER_ACTIVITIES
+from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, SILVER_ACTIVITIES
 from athlete_platform.resources.simulator_source import SimulatorSource
 from athlete_platform.runner import COARSE_PLANNED_EVENTS, local_instance, read_table
 
@@ -123,6 +124,11 @@ def test_the_latest_model_heading_says_when_a_blocking_gate_kept_it_from_being_r
 START, END = dt.date(2025, 3, 3), dt.date(2025, 6, 29)  # 119 days, Monday to Sunday
 
 
+def runner() -> SimulatorSource:
+    # More broken records and re-sent duplicates than the default, so four months have both to account for.
+    return SimulatorSource(n_athletes=1, history_start=START.isoformat(), broken_rate=0.08, duplicate_rate=0.06)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("athlete_home")
@@ -134,9 +140,7 @@ def finished_run(tmp_path_factory):
         from athlete_platform.settings import load_settings
 
         settings = load_settings()
-        # More broken records and re-sent duplicates than the default, so four months have both to account for.
-        runner = SimulatorSource(n_athletes=1, history_start=START.isoformat(), broken_rate=0.08, duplicate_rate=0.06)
-        run_defs = athlete.definitions_for(defs, settings, runner)
+        run_defs = athlete.definitions_for(defs, settings, runner())
         summary, dagster_home = athlete.run(run_defs, settings, end=END, max_trainings=2)
         yield summary, settings, dagster_home
 
@@ -198,3 +202,22 @@ def test_a_prediction_for_every_active_day_from_a_model_trained_before_it(finish
     history = {(summary.start + dt.timedelta(days=i)).isoformat() for i in range((END - summary.start).days + 1)}
     assert instance.get_materialized_partitions(SILVER_ACTIVITIES) == history
     assert {d.isoformat() for d in expected} <= instance.get_materialized_partitions(PREDICTIONS)
+
+
+def test_a_runner_with_no_activity_before_the_end_gets_the_report_of_the_last_day_with_one(finished_run):
+    """A report charts the athletes active in the 30 days up to its day: an export that stops earlier than
+    that got no chart at all. The runner then renders the report of the last day with an activity."""
+    from athlete_platform.definitions import defs
+
+    _, settings, dagster_home = finished_run
+    run_defs, instance = athlete.definitions_for(defs, settings, runner()), local_instance(dagster_home)
+    assert athlete.report_as_of_last_activity(run_defs, instance, settings.delta_root, END) is None  # END has one
+    last_active = max(read_table(settings.delta_root, "silver", "activities", columns=["activity_date"])["activity_date"])
+
+    outcome = athlete.report_as_of_last_activity(run_defs, instance, settings.delta_root, END + dt.timedelta(days=60))
+    assert outcome is not None and outcome.success and outcome.first == outcome.last == last_active.isoformat()
+    event = instance.get_latest_materialization_event(ATHLETE_REPORTS)
+    assert event.run_id == outcome.run_id and event.asset_materialization.partition == last_active.isoformat()
+    reports = read_table(settings.delta_root, "monitoring", "athlete_reports")
+    charted = reports[reports["report_date"] == last_active]
+    assert len(charted) == 1 and all(Path(p).is_file() for p in charted["png_path"])
