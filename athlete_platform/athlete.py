@@ -359,11 +359,15 @@ CV_COLUMNS = ["distance", "races", "model_mae_s", "riegel_mae_s", "vdot_mae_s", 
 def cv_table(metrics: Any) -> str:
     """The latest model's CV metrics per distance as printed: the distances the runner raced, whole race counts,
     "-" where a figure is missing (no 80 % interval for a classical formula), then the distances without a race."""
+    import pandas as pd
+
     raced = metrics["races"].fillna(0) > 0
-    shown = metrics.loc[raced, CV_COLUMNS].round(2).astype({"races": "int64"})
-    text = shown.astype(object).where(shown.notna(), "-").to_string(index=False)
+    shown = metrics.loc[raced, CV_COLUMNS].copy()
+    for column in CV_COLUMNS[1:]:  # None (not logged) as NaN, so that it prints as "-" and the numbers align
+        shown[column] = pd.to_numeric(shown[column], errors="coerce")
+    text = shown.round(2).astype({"races": "int64"}).to_string(index=False, na_rep="-")
     unraced = list(metrics.loc[~raced, "distance"])
-    return text + (f"\n(no race at {', '.join(unraced)} yet)" if unraced else "")
+    return text + (f"\n(no race at {', '.join(unraced)})" if unraced else "")
 
 
 def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:

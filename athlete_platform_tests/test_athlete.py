@@ -98,7 +98,7 @@ def test_the_cv_table_shows_the_distances_raced_and_names_the_others():
     assert lines[0].split() == athlete.CV_COLUMNS
     assert [line.split() for line in lines[1:3]] == [["5k", "1", "52.72", "59.3", "52.72", "4.3", "-"],
                                                      ["all", "1", "52.72", "59.3", "52.72", "4.3", "-"]]
-    assert lines[3:] == ["(no race at 10k, 21k, 42k yet)"]
+    assert lines[3:] == ["(no race at 10k, 21k, 42k)"]
     assert "nan" not in athlete.cv_table(metrics.assign(coverage80=0.8)).lower()
 
 
