@@ -331,12 +331,18 @@ def _days_without_prediction(delta_root: Path, first: dt.date, last: dt.date, pr
     return len(missing) - inactive, inactive
 
 
-def in_distance_order(frame: Any, column: str) -> Any:
-    """``frame``'s rows by race distance (5k, 10k, 21k, 42k, then "all"), not alphabetically (42k before 5k)."""
+def distance_rank(name: str) -> int:
+    """Where a distance bucket goes in the summary: 5k, 10k, 21k, 42k, then "all" and anything else (not
+    alphabetically, which puts 42k before 5k)."""
     from athlete_platform.domain.running import STANDARD_DISTANCES_M
 
-    rank = {name: i for i, name in enumerate([*STANDARD_DISTANCES_M, "all"])}
-    return frame.sort_values(column, key=lambda names: names.map(rank).fillna(len(rank)), kind="stable")
+    order = [*STANDARD_DISTANCES_M, "all"]
+    return order.index(name) if name in order else len(order)
+
+
+def in_distance_order(frame: Any, column: str) -> Any:
+    """``frame``'s rows by :func:`distance_rank` of ``column``."""
+    return frame.sort_values(column, key=lambda names: names.map(distance_rank), kind="stable")
 
 
 #: The latest training's blocking gates (``model/time_estimator``'s checks) and the columns that record them.
@@ -380,7 +386,7 @@ def print_summary(summary: Summary, settings: Any, dagster_home: Path) -> None:
     for reason, count in summary.quarantine_by_reason.items():
         print(f"  quarantined for {reason}: {count}")
     print(f"races: {summary.races}")
-    for distance, reasons in sorted(summary.races_by_distance_reason.items()):
+    for distance, reasons in sorted(summary.races_by_distance_reason.items(), key=lambda item: distance_rank(item[0])):
         print(f"  {distance}: " + ", ".join(f"{count} by {reason}" for reason, count in sorted(reasons.items())))
     print(f"models trained for weeks: {', '.join(summary.trained_weeks) or 'none'}; "
           f"registered versions: {', '.join(summary.registered_versions) or 'none'}")

@@ -6,6 +6,7 @@ accounting against the tables and the instance, and that a prediction exists for
 """
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -107,6 +108,7 @@ def test_summary_tables_list_distances_from_5k_to_the_marathon_then_all():
 
     table = pd.DataFrame({"distance": ["42k", "5k", "all", "21k"], "mae_s": [4827.1, 56.1, 2441.6, 300.0]})
     assert list(athlete.in_distance_order(table, "distance")["distance"]) == ["5k", "21k", "42k", "all"]
+    assert sorted(["all", "42k", "10k", "5k"], key=athlete.distance_rank) == ["5k", "10k", "42k", "all"]
 
 
 def test_the_latest_model_heading_says_when_a_blocking_gate_kept_it_from_being_registered():
@@ -221,3 +223,16 @@ def test_a_runner_with_no_activity_before_the_end_gets_the_report_of_the_last_da
     reports = read_table(settings.delta_root, "monitoring", "athlete_reports")
     charted = reports[reports["report_date"] == last_active]
     assert len(charted) == 1 and all(Path(p).is_file() for p in charted["png_path"])
+
+
+def test_the_printed_summary_accounts_for_records_races_models_and_the_report(finished_run, capsys):
+    summary, settings, dagster_home = finished_run
+    athlete.print_summary(summary, settings, dagster_home)
+    printed = capsys.readouterr().out
+    assert (f"records in: {summary.rows_in}  → silver: {summary.silver}, quarantined: {summary.quarantined}, "
+            f"superseded duplicates: {summary.superseded_duplicates}") in printed
+    assert f"races: {summary.races}" in printed and not re.search(r"\b(nan|NaN|None)\b", printed)
+    raced = [line.split(":")[0].strip() for line in printed.splitlines() if " by " in line and line.startswith("  ")]
+    assert raced == sorted(raced, key=athlete.distance_rank)
+    assert athlete.latest_model_heading(summary.latest_model) in printed
+    assert f"Latest report: {summary.report_pngs[-1]}" in printed
