@@ -244,6 +244,8 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
               runs: list[JobOutcome]) -> Summary:
     import pandas as pd
 
+    from athlete_platform.model.assets import GATE_COLUMNS
+
     def table(*path: str, columns: list[str] | None = None) -> pd.DataFrame:
         frame = read_table(delta_root, *path, columns=columns)
         return frame if frame is not None else pd.DataFrame(columns=columns or [])
@@ -272,7 +274,7 @@ def summarize(delta_root: Path, mlflow_uri: str, plan: Plan, prediction_start: d
     if len(estimator):
         latest = estimator.sort_values("training_week").iloc[-1]
         summary.latest_model = {k: latest[k] for k in ("training_week", "run_id", "model_kind", "train_rows",
-                                                        "gate_mae_10k_passed", "gate_beats_riegel_passed")}
+                                                        *GATE_COLUMNS.values())}
         summary.cv_metrics = mlflow_cv_metrics(mlflow_uri, latest["run_id"])
         summary.walk_forward = runner_walk_forward(table("model", "training_set"))
 
@@ -345,14 +347,12 @@ def in_distance_order(frame: Any, column: str) -> Any:
     return frame.sort_values(column, key=lambda names: names.map(distance_rank), kind="stable")
 
 
-#: The latest training's blocking gates (``model/time_estimator``'s checks) and the columns that record them.
-MODEL_GATES = (("mae_10k_gate", "gate_mae_10k_passed"), ("beats_riegel", "gate_beats_riegel_passed"))
-
-
 def latest_model_heading(latest: Any) -> str:
     """The line above the CV table: the latest training, and when a blocking gate failed, that it was not
     registered (the versions before it serve), so that its CV is not read as the served model's."""
-    failed = [check for check, column in MODEL_GATES if latest.get(column) is not None and not latest[column]]
+    from athlete_platform.model.assets import GATE_COLUMNS
+
+    failed = [check for check, column in GATE_COLUMNS.items() if latest.get(column) is not None and not latest[column]]
     verdict = (f"; not registered: its blocking check{'s' if len(failed) > 1 else ''} {' and '.join(failed)} failed"
                if failed else "")
     return (f"latest model (week {latest['training_week']}, {latest['model_kind']}, {latest['train_rows']} races, "

@@ -436,6 +436,10 @@ def _estimator_record(week_start: dt.date, logged: Any, fitted: Any, rows: pd.Da
     }
 
 
+#: The estimator's blocking gates: each check's name and the ``model/time_estimator`` column that records its outcome.
+GATE_COLUMNS: dict[str, str] = {"mae_10k_gate": "gate_mae_10k_passed", "beats_riegel": "gate_beats_riegel_passed"}
+
+
 @asset(
     key=TIME_ESTIMATOR,
     group_name="model",
@@ -598,7 +602,7 @@ def registered_time_estimator(
     if len(time_estimator) != 1:
         raise ValueError(f"expected one time_estimator row for {context.partition_key}, got {len(time_estimator)}")
     trained = time_estimator.iloc[0]
-    if not (bool(trained["gate_mae_10k_passed"]) and bool(trained["gate_beats_riegel_passed"])):
+    if not all(bool(trained[column]) for column in GATE_COLUMNS.values()):
         # The blocking checks normally stop the run before this step; refuse anyway if it is run on its own.
         raise ValueError(f"run {trained['run_id']} did not pass its gates; it is not registered")
     name = mlflow.model_name
