@@ -14,7 +14,7 @@ from athlete_platform.ingest import assets as ingest_assets
 from athlete_platform.labels import assets as labels_assets
 from athlete_platform.maintenance import assets as maintenance_assets
 from athlete_platform.model import assets as model_assets
-from athlete_platform.model import promotion_asset
+from athlete_platform.model import promotion_asset, registration_asset
 from athlete_platform.monitoring import (
     feature_drift,
     overtraining_alerts,
@@ -29,7 +29,7 @@ STAGE_MODULES = {
     "silver": (silver_assets,),
     "features": (features_assets,),
     "labels": (labels_assets,),
-    "model": (model_assets, promotion_asset),
+    "model": (model_assets, registration_asset, promotion_asset),
     "inference": (inference_assets,),
     "monitoring": (performance_estimate, realized_error, feature_drift, overtraining_alerts, reports),
     "maintenance": (maintenance_assets,),

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from athlete_platform.domain.race_baselines import vdot_race_time  # noqa: E402
 from athlete_platform.model.contract import DISTANCES_M  # noqa: E402
-from athlete_platform.model.estimator import DISTANCE_KEYS, cross_validate  # noqa: E402
+from athlete_platform.model.estimator import DISTANCE_KEYS  # noqa: E402
+from athlete_platform.model.training import cross_validate  # noqa: E402
 from athlete_platform.simulation.config import SimulatorParams  # noqa: E402
 
 START, END = dt.date(2023, 1, 1), dt.date(2026, 1, 1)
@@ -146,7 +147,8 @@ def platform_run(athletes: int, data: dict, workdir: Path) -> None:
     from athlete_platform.asset_keys import PREDICTIONS
     from athlete_platform.inference.assets import athlete_predictions
     from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA, race_results
-    from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
+    from athlete_platform.model.assets import time_estimator, training_set
+    from athlete_platform.model.registration_asset import registered_time_estimator
     from athlete_platform.resources.delta_io import DeltaTableIOManager
     from athlete_platform.resources.mlflow_resource import MlflowResource
     from athlete_platform.resources.spark import SparkResource

@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from athlete_platform.model.estimator import EstimatorParams, cross_validate, metrics_markdown  # noqa: E402
+from athlete_platform.model.estimator import EstimatorParams  # noqa: E402
+from athlete_platform.model.training import cross_validate, metrics_markdown  # noqa: E402
 from athlete_platform.model.simulated_data import build_tables  # noqa: E402
 from athlete_platform.model.training_set import point_in_time_join  # noqa: E402
 from athlete_platform.simulation.config import SimulatorParams  # noqa: E402

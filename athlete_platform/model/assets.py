@@ -1,4 +1,4 @@
-"""Training set, the gated race-time estimator, and its registration (weekly partitions, pandas).
+"""Training set and the gated race-time estimator (weekly partitions, pandas); registration is next door.
 
 Graph::
 
@@ -13,14 +13,14 @@ Graph::
   logged to MLflow (pyfunc with signature and input example, metrics, lineage tags, NannyML DLE artifact)
   — logged, **not registered**. Blocking checks ``mae_10k_gate`` (10K MAE < ``contract.MAX_10K_MAE_S``)
   and ``beats_riegel`` (model MAE ≤ Riegel MAE over all out-of-fold races).
-* ``model/registered_time_estimator``: registers that run's model, tags the version with its training
-  cut-off (``data_window_end``, exclusive) and moves ``@challenger`` to it; the first version also becomes
-  ``@champion`` (there must be one to serve). A failing gate on ``time_estimator`` skips this step (the run
-  fails), so a bad model is never registered — registration lives downstream of the checks because a
-  failing check does not undo what its own asset already did. Promotion is not decided here: comparing a
-  challenger's out-of-fold error with a champion on races that champion trained on favours the champion;
-  ``model/champion_decision`` (:mod:`.promotion`) compares them on later races neither trained on, scored
-  side by side in the shadow.
+* ``model/registered_time_estimator`` (:mod:`.registration_asset`): registers that run's model, tags the
+  version with its training cut-off (``data_window_end``, exclusive) and moves ``@challenger`` to it; the
+  first version also becomes ``@champion`` (there must be one to serve). A failing gate on
+  ``time_estimator`` skips this step (the run fails), so a bad model is never registered — registration
+  lives downstream of the checks because a failing check does not undo what its own asset already did.
+  Promotion is not decided there: comparing a challenger's out-of-fold error with a champion on races that
+  champion trained on favours the champion; ``model/champion_decision`` (:mod:`.promotion`) compares them
+  on later races neither trained on, scored side by side in the shadow.
 
 Partition mapping (measured with dagster 1.13, see the model tests): from a weekly asset to a daily one,
 ``TimeWindowPartitionMapping`` offsets count **downstream (weekly) partitions**: ``start_offset=-1,
@@ -60,7 +60,7 @@ from dagster import (
     asset,
 )
 
-from athlete_platform.asset_keys import RACE_RESULTS, REGISTERED_TIME_ESTIMATOR, ROLLING_FEATURES, TIME_ESTIMATOR, TRAINING_SET
+from athlete_platform.asset_keys import RACE_RESULTS, ROLLING_FEATURES, TIME_ESTIMATOR, TRAINING_SET
 from athlete_platform.frames import markdown_table
 from athlete_platform.labels.assets import RACE_RESULTS_SCHEMA
 from athlete_platform.model import contract
@@ -68,7 +68,6 @@ from athlete_platform.model.estimator import DISTANCE_KEYS, METHODS, EstimatorPa
 from athlete_platform.model.evaluation import MIN_GAP_DAYS
 from athlete_platform.model.training_set import TRAINING_ROW_COLUMNS
 from athlete_platform.partitions import FIRST_DAY, weekly_partitions, window_dates
-from athlete_platform.quiet import without_mlflow_prints
 from athlete_platform.resources.mlflow_resource import MlflowResource
 
 #: Every week from the first daily partition to ten years after today: the mapping clamps at the first
@@ -116,22 +115,6 @@ TIME_ESTIMATOR_SCHEMA = pa.schema(
         ("not_enough_races", pa.string()),  # why a classical baseline is served; null for a learned model
     ]
 )
-
-REGISTERED_SCHEMA = pa.schema(
-    [
-        ("training_week", pa.date32()),
-        ("model_name", pa.string()),
-        ("version", pa.string()),
-        ("run_id", pa.string()),
-        ("aliases", pa.string()),  # comma-joined aliases of this version after the step
-        ("promoted", pa.bool_()),  # became @champion here: only when there was no champion
-        ("reason", pa.string()),
-        ("challenger_latest_fold_mae_s", pa.float64()),
-        ("previous_champion_version", pa.string()),  # the champion when it was registered (None: there was none)
-        ("data_window_end", pa.date32()),  # exclusive end of its training data (version tag of the same name)
-    ]
-)
-
 
 # -- lineage helpers -----------------------------------------------------------------------------------
 
@@ -477,7 +460,7 @@ def time_estimator(
 ):
     from athlete_platform.model import tracking
     from athlete_platform.model.dle import DleParams
-    from athlete_platform.model.estimator import metrics_markdown, train_time_estimator
+    from athlete_platform.model.training import metrics_markdown, train_time_estimator
 
     threshold = config.gate_threshold()
     params = config.estimator_params()
@@ -569,101 +552,4 @@ def time_estimator(
         metadata={"result": gate_notes["beats_riegel"], "model_mae_all_s": _metadata_float(model_all),
                   "riegel_mae_all_s": _metadata_float(riegel_all),
                   "n": int(cv.metric("model", "all", "n")) if _finite(cv.metric("model", "all", "n")) else 0},
-    )
-
-
-# -- registration ---------------------------------------------------------------------------------------
-
-
-@asset(
-    key=REGISTERED_TIME_ESTIMATOR,
-    group_name="model",
-    partitions_def=weekly_partitions,
-    ins={"time_estimator": AssetIn(key=TIME_ESTIMATOR)},
-    metadata={"partition_expr": "training_week"},
-    kinds={"mlflow", "delta"},
-    code_version="2",
-    description=(
-        "Registers the week's gated model with its training cut-off and moves @challenger to it; the first version "
-        "becomes @champion. Promotion is model/champion_decision's, on races neither model trained on."
-    ),
-)
-def registered_time_estimator(
-    context: AssetExecutionContext,
-    mlflow: MlflowResource,
-    pyspark_step_launcher: ResourceParam[Optional[StepLauncher]],
-    time_estimator: pd.DataFrame,
-):
-    import mlflow as mlflow_lib
-
-    from athlete_platform.inference.lineage import DATA_WINDOW_END_TAG, TRAINING_WEEK_TAG
-    from athlete_platform.model import tracking
-
-    if len(time_estimator) != 1:
-        raise ValueError(f"expected one time_estimator row for {context.partition_key}, got {len(time_estimator)}")
-    trained = time_estimator.iloc[0]
-    if not all(bool(trained[column]) for column in GATE_COLUMNS.values()):
-        # The blocking checks normally stop the run before this step; refuse anyway if it is run on its own.
-        raise ValueError(f"run {trained['run_id']} did not pass its gates; it is not registered")
-    name = mlflow.model_name
-    client = mlflow.client()
-
-    existing = client.search_model_versions(f"name='{name}' and run_id='{trained['run_id']}'")
-    if existing:
-        version = sorted(existing, key=lambda v: int(v.version))[-1]
-        context.log.info(f"run {trained['run_id']} is already version {version.version} of {name}")
-    else:
-        with without_mlflow_prints():  # the step logs the version itself, with its aliases
-            version = mlflow_lib.register_model(trained["model_uri"], name)
-    previous_champion = client.get_registered_model(name).aliases.get(contract.CHAMPION_ALIAS)
-    baseline_reason = trained.get("not_enough_races")
-    is_baseline = isinstance(baseline_reason, str) and bool(baseline_reason)
-    window_end = pd.Timestamp(trained["data_window_end"]).date()
-    score = float(trained["latest_fold_model_mae_10k_s"])
-    if not math.isfinite(score):
-        score = float(trained["latest_fold_model_mae_all_s"])
-    if previous_champion is None:
-        promote = True
-        reason = "no champion yet: the first version serves" + (f" (a classical baseline: {baseline_reason})" if is_baseline else "")
-        client.set_registered_model_alias(name, contract.CHAMPION_ALIAS, version.version)
-    elif str(previous_champion) == str(version.version):
-        promote, reason = False, "this version is already the champion"
-    else:
-        promote = False
-        reason = (f"@challenger beside champion v{previous_champion}: promoted by model/champion_decision once it "
-                  f"beats the champion on races after {window_end} that neither trained on")
-    if str(previous_champion) != str(version.version):
-        client.set_registered_model_alias(name, contract.CHALLENGER_ALIAS, version.version)
-    for key, value in {
-        TRAINING_WEEK_TAG: str(trained["training_week"]),
-        DATA_WINDOW_END_TAG: window_end.isoformat(),  # the training cut-off promotion reads (exclusive)
-        "latest_fold_mae_s": f"{score:.3f}" if math.isfinite(score) else "none",
-        "model_kind": "baseline" if is_baseline else "learned",
-        "registration": reason,
-    }.items():
-        client.set_model_version_tag(name, version.version, key, value)
-    tracking.describe_model_version(client, name, version.version)  # the model's and this version's descriptions
-    links = mlflow.links()
-    aliases_now = sorted(a for a, v in client.get_registered_model(name).aliases.items() if str(v) == str(version.version))
-    context.log.info(f"{name} v{version.version}: aliases {aliases_now}; {reason}")
-    record = {
-        "training_week": pd.Timestamp(trained["training_week"]).date(),
-        "model_name": name,
-        "version": str(version.version),
-        "run_id": str(trained["run_id"]),
-        "aliases": ",".join(aliases_now),
-        "promoted": bool(promote),
-        "reason": reason,
-        "challenger_latest_fold_mae_s": score,
-        "previous_champion_version": None if previous_champion is None else str(previous_champion),
-        "data_window_end": window_end,
-    }
-    return Output(
-        pa.Table.from_pandas(pd.DataFrame([record]), schema=REGISTERED_SCHEMA, preserve_index=False),
-        metadata={"model_name": name, "version": str(version.version), "aliases": ",".join(aliases_now),
-                  "promoted": bool(promote), "reason": reason, "data_window_end": window_end.isoformat(),
-                  **({} if links is None else {
-                      "model_version_url": MetadataValue.url(links.model_version(name, version.version)),
-                      "mlflow_run": MetadataValue.url(links.run(str(trained["experiment_id"]), str(trained["run_id"]))),
-                  })},
     )

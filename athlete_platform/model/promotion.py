@@ -20,7 +20,7 @@ those races is over the ERROR threshold is not promoted.
 
 **Demotion.** A champion whose realized MAPE on its own unseen races (at least ``min_unseen_races``) is over
 the ERROR threshold of ``monitoring/realized_error`` (``MAPE_ERROR_PCT``) is replaced by the better classical
-formula (Riegel or VDOT, chosen on the same races by ``estimator.baseline_evaluation``, intervals from its
+formula (Riegel or VDOT, chosen on the same races by ``training.baseline_evaluation``, intervals from its
 errors there) — provided that formula did better on them; a formula champion is not demoted further.
 
 Otherwise the champion is kept, and the decision says why (too few races, no significant difference, …).
@@ -170,8 +170,9 @@ def _finite_mean(values) -> float:
 
 
 def baseline_on(rows: pd.DataFrame) -> tuple[str, Any]:
-    """The better classical formula on these races (``estimator.baseline_evaluation``): (method, evaluation)."""
-    from athlete_platform.model.estimator import EstimatorParams, baseline_evaluation
+    """The better classical formula on these races (``training.baseline_evaluation``): (method, evaluation)."""
+    from athlete_platform.model.estimator import EstimatorParams
+    from athlete_platform.model.training import baseline_evaluation
 
     return baseline_evaluation(rows, EstimatorParams())
 

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from athlete_platform.model.dle import DleParams
-    from athlete_platform.model.estimator import CrossValidation, FittedTimeModel
+    from athlete_platform.model.estimator import FittedTimeModel
+    from athlete_platform.model.training import CrossValidation
 
 CV_SECTION, LATEST_FOLD_SECTION, INTERVALS_SECTION = "cv", "latest_fold", "intervals"
 METRIC_NAMES = ("mae_s", "rmse_s", "mape_pct", "n")
@@ -347,7 +348,7 @@ def log_training_run(
     import mlflow
     from mlflow import MlflowClient
 
-    from athlete_platform.model.estimator import metrics_markdown
+    from athlete_platform.model.training import metrics_markdown
 
     mark_experiment_for_runs(MlflowClient(), experiment_id)
     dle_distances: tuple[str, ...] = ()

@@ -18,10 +18,10 @@ from athlete_platform.model.estimator import (
     METHODS,
     EstimatorParams,
     fit_time_model,
-    metrics_table,
     own_distance_prediction,
 )
 from athlete_platform.model.evaluation import ALL_DISTANCES, interval_coverage
+from athlete_platform.model.training import metrics_table
 
 #: The walk-forward of ``make athlete`` refits the model every quarter (a runner's newer races still enter the
 #: correction in between): measured on a real export, the same MAE as refitting for every race day at a
@@ -80,7 +80,7 @@ def prior_interval_halfwidths(prior: pd.DataFrame, params: EstimatorParams, *, n
                               min_train_races: int, min_train_days: int) -> dict[str, float]:
     """The population prior's own calibrated interval widths (time-ordered CV): what the platform serves a
     runner before their own races widen or narrow them."""
-    from athlete_platform.model.estimator import cross_validate
+    from athlete_platform.model.training import cross_validate
 
     return cross_validate(prior, params, n_folds=n_folds, gap_days=gap_days, min_train_races=min_train_races,
                           min_train_days=min_train_days).halfwidths

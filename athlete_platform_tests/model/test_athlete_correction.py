@@ -1,7 +1,5 @@
 """The per-athlete correction, the population prior and the classical fallback of the race-time estimator."""
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,15 +11,10 @@ from athlete_platform.model.athlete_correction import (
     athlete_group,
     estimate_prior_races,
 )
-from athlete_platform.model.estimator import (
-    DEFAULT_BASELINE_LOG_HALFWIDTH,
-    EstimatorParams,
-    fit_time_model,
-    own_distance_prediction,
-    train_time_estimator,
-)
+from athlete_platform.model.estimator import EstimatorParams, fit_time_model, own_distance_prediction
 from athlete_platform.model.evaluation import MIN_GAP_DAYS
 from athlete_platform.model.population_prior import simulated_prior_rows
+from athlete_platform.model.training import DEFAULT_BASELINE_LOG_HALFWIDTH, train_time_estimator
 from athlete_platform.model.walk_forward import walk_forward, walk_forward_metrics
 
 FAST = {"max_iter": 60}  # small models: these tests are about the correction, not the boosting
@@ -221,7 +214,8 @@ def test_gates_judge_the_evidence_there_is(prior):
 
 
 def _cv_with(mae: dict[tuple[str, str], float]):
-    from athlete_platform.model.estimator import CrossValidation, FittedTimeModel, TrainingOutcome
+    from athlete_platform.model.estimator import FittedTimeModel
+    from athlete_platform.model.training import CrossValidation, TrainingOutcome
 
     metrics = pd.DataFrame([{"method": m, "distance": d, "n": 6, "mae_s": v, "rmse_s": v, "mape_pct": 1.0}
                             for (m, d), v in mae.items()])

@@ -1,163 +1,39 @@
-"""The gated estimator end to end: real Delta tables, real MLflow sqlite store + registry, real sklearn/NannyML.
+"""``model/time_estimator`` on the weekly runs of ``weekly_training.py`` (real Delta tables, MLflow sqlite store and
+registry, sklearn/NannyML): the logged model, its lineage, metrics, signature and DLE, the served predictions; and
+the pure training and interval functions it calls."""
 
-One scenario on a small simulated population (12 athletes, ~290 races), five runs sharing one instance
-and one MLflow store:
-
-A. week 2024-09-30, ``model_kind=riegel`` (the formula as a model: passes both gates) → v1, first champion.
-B. week 2024-10-07, default gradient boosting (with the DLE artifact) → v2, the challenger: registration does
-   not promote (model/champion_decision does, on unseen races: test_champion_decision.py).
-C. week 2024-10-07, ``riegel`` again → v3 is the challenger, the champion stays v1.
-D. week 2024-10-07, ``constant`` (trivial model) → both gates fail: run FAILED, nothing registered.
-E. week 2024-10-07, good model but a 1-second 10K gate → ``mae_10k_gate`` alone fails: nothing registered.
-"""
-
-import datetime as dt
-import logging
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
 
-from athlete_platform.features.assets import athlete_rolling_features
-from athlete_platform.labels.assets import race_results
 from athlete_platform.model import contract, tracking
-from athlete_platform.model.assets import registered_time_estimator, time_estimator, training_set
-from athlete_platform.model.estimator import DISTANCE_KEYS, EstimatorParams, train_time_estimator
+from athlete_platform.model.estimator import DISTANCE_KEYS, EstimatorParams
 from athlete_platform.model.evaluation import MIN_GAP_DAYS
+from athlete_platform.model.training import train_time_estimator
 from athlete_platform.model.training_set import point_in_time_join
-from athlete_platform_tests.model.helpers import model_resources, simulated_tables, upstream_spec, write_upstream
-from athlete_platform_tests.support.runs import check_results
-
-W1, W2 = "2024-09-30", "2024-10-07"
-BASE_CONFIG = {"min_train_races": 80, "n_folds": 4, "gap_days": 43}
-UI_URL = "http://mlflow.test:5000"  # where the store's UI would be: the metadata links to it
+from athlete_platform_tests.model.weekly_training import UI_URL, W2, trained_run_id
 
 
-def run_week(root: Path, instance, partition: str, **config):
-    assets = [upstream_spec(race_results), upstream_spec(athlete_rolling_features),
-              training_set, time_estimator, registered_time_estimator]
-    return materialize(
-        assets,
-        partition_key=partition,
-        resources=model_resources(root, ui_url=UI_URL),
-        instance=instance,
-        run_config={"ops": {"model__time_estimator": {"config": {**BASE_CONFIG, **config}}}},
-        raise_on_error=False,
-    )
-
-
-def registered_row(result) -> dict:
-    events = result.asset_materializations_for_node("model__registered_time_estimator")
-    assert len(events) == 1
-    return {key: value.value for key, value in events[0].metadata.items()}
-
-
-def trained_run_id(result) -> str:
-    events = result.asset_materializations_for_node("model__time_estimator")
-    return events[0].metadata["mlflow_run_id"].value
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    root = tmp_path_factory.mktemp("time_estimator")
-    tables = simulated_tables(dt.date(2024, 10, 14))
-    write_upstream(root / "delta", tables)
-    instance = DagsterInstance.ephemeral()
-    pyfunc_logs = RecordingHandler()
-    logging.getLogger(tracking.PYFUNC_LOGGER).addHandler(pyfunc_logs)
-    try:
-        results = {
-            "A": run_week(root, instance, W1, model_kind="baseline", fit_dle=False),
-            "B": run_week(root, instance, W2),
-            "C": run_week(root, instance, W2, model_kind="baseline", fit_dle=False),
-            "D": run_week(root, instance, W2, model_kind="constant", fit_dle=False),
-            "E": run_week(root, instance, W2, max_10k_mae_s=1.0, fit_dle=False),
-        }
-    finally:
-        logging.getLogger(tracking.PYFUNC_LOGGER).removeHandler(pyfunc_logs)
-    mlflow_resource = model_resources(root)["mlflow"]
-    return {"root": root, "tables": tables, "results": results, "mlflow": mlflow_resource,
-            "client": mlflow_resource.client(), "pyfunc_logs": [r.getMessage() for r in pyfunc_logs.records]}
-
-
-class RecordingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def test_logging_the_model_prints_neither_mlflows_progress_nor_its_advice_against_python_objects(scenario):
-    messages = scenario["pyfunc_logs"]
+def test_logging_the_model_prints_neither_mlflows_progress_nor_its_advice_against_python_objects(trained_weeks):
+    messages = trained_weeks["pyfunc_logs"]
     # MLflow's INFO lines are off (quiet.quiet_mlflow: the step reports the model itself); its advice, a warning,
     # is dropped by its own filter (test_quiet.py shows MLflow's other warnings still get through).
     assert not [m for m in messages if m.startswith("Validating input example")]
     assert not [m for m in messages if m.startswith(tracking.PYFUNC_OBJECT_ADVICE)]
 
 
-def test_first_model_becomes_challenger_and_champion(scenario):
-    result = scenario["results"]["A"]
-    assert result.success
-    row = registered_row(result)
-    assert (row["version"], row["promoted"], row["aliases"]) == ("1", True, "challenger,champion")
-    assert row["reason"].startswith("no champion yet")
 
 
-def test_registration_sets_the_challenger_and_never_promotes(scenario):
-    result = scenario["results"]["B"]
-    assert result.success
-    checks = check_results(result)
-    assert checks["mae_10k_gate"].passed and checks["beats_riegel"].passed and checks["no_future_features"].passed
-    row = registered_row(result)
-    assert (row["version"], row["promoted"], row["aliases"]) == ("2", False, "challenger")
-    assert "model/champion_decision" in row["reason"]
-    client, name = scenario["client"], scenario["mlflow"].model_name
-    # The training cut-off travels with the version: promotion reads it to know which races it never saw.
-    assert client.get_model_version(name, "2").tags["data_window_end"] == W2
-    assert row["data_window_end"] == W2
-
-
-def test_a_new_challenger_replaces_the_old_one_and_the_champion_stays(scenario):
-    result = scenario["results"]["C"]
-    assert result.success
-    row = registered_row(result)
-    assert (row["version"], row["promoted"], row["aliases"]) == ("3", False, "challenger")
-    assert row["reason"].startswith("@challenger beside champion v1")
-    client, name = scenario["client"], scenario["mlflow"].model_name
-    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "1"
-    assert str(client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version) == "3"
-
-
-@pytest.mark.parametrize("run, failing", [("D", {"mae_10k_gate", "beats_riegel"}), ("E", {"mae_10k_gate"})])
-def test_bad_model_is_blocked_and_never_registered(scenario, run, failing):
-    result = scenario["results"][run]
-    assert not result.success
-    checks = check_results(result)
-    assert {name for name in ("mae_10k_gate", "beats_riegel") if not checks[name].passed} == failing
-    assert result.asset_materializations_for_node("model__registered_time_estimator") == []
-    client, name = scenario["client"], scenario["mlflow"].model_name
-    versions = client.search_model_versions(f"name='{name}'")
-    assert sorted(int(v.version) for v in versions) == [1, 2, 3]  # nothing after the good runs
-    assert trained_run_id(result) not in {v.run_id for v in versions}
-    assert str(client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version) == "3"
-    assert str(client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version) == "1"
-    # logged (for diagnosis) with its gate results, just not registered
-    run_tags = client.get_run(trained_run_id(result)).data.tags
-    assert run_tags["gate_mae_10k_passed"] == "False"
-
-
-def test_champion_predictions_have_intervals_and_are_monotone(scenario):
+def test_champion_predictions_have_intervals_and_are_monotone(trained_weeks):
     import mlflow
 
-    name = scenario["mlflow"].model_name
-    scenario["mlflow"].configure_process()
+    name = trained_weeks["mlflow"].model_name
+    trained_weeks["mlflow"].configure_process()
     champion = mlflow.pyfunc.load_model(f"models:/{name}@{contract.CHAMPION_ALIAS}")
-    rolling = scenario["tables"].rolling
+    rolling = trained_weeks["tables"].rolling
     sample = rolling[pd.to_datetime(rolling["as_of_date"]) >= pd.Timestamp("2024-09-01")]
     predictions = champion.predict(contract.model_input(sample))
     assert list(predictions.columns) == list(contract.PREDICTION_COLUMNS)
@@ -170,11 +46,11 @@ def test_champion_predictions_have_intervals_and_are_monotone(scenario):
         assert (predictions[hi] > predictions[lo]).all()
 
 
-def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario):
+def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(trained_weeks):
     import mlflow
 
-    result = scenario["results"]["B"]
-    client = scenario["client"]
+    result = trained_weeks["results"]["B"]
+    client = trained_weeks["client"]
     run = client.get_run(trained_run_id(result))
     tags, metrics = run.data.tags, run.data.metrics
     assert tags["dagster_run_id"] == result.run_id and tags["dagster_partition_key"] == W2
@@ -197,10 +73,10 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
     per_distance = {record.data["distance"]: record.data for record in estimator_row["per_distance"].value.records}
     assert per_distance["10k"]["model_mae_s"] == pytest.approx(metrics["cv/10k/model_mae_s"], abs=0.01)
     logged_table = pd.read_csv(client.download_artifacts(run.info.run_id, "metrics/per_distance.csv",
-                                                         str(scenario["root"])))
+                                                         str(trained_weeks["root"])))
     assert list(logged_table["distance"]) == list(per_distance)
 
-    name = scenario["mlflow"].model_name
+    name = trained_weeks["mlflow"].model_name
     registered = result.asset_materializations_for_node("model__registered_time_estimator")[0].metadata
     assert registered["model_version_url"].value == f"{UI_URL}/#/models/{name}/versions/2"
     assert client.get_registered_model(name).description.startswith("Race-time estimator of athlete-platform")
@@ -220,9 +96,9 @@ def test_training_run_is_tracked_with_lineage_metrics_signature_and_dle(scenario
     assert dle["y_pred_columns"]["10k"] == "pred_10k_s"
 
 
-def test_pure_training_beats_riegel_with_honest_intervals(scenario):
+def test_pure_training_beats_riegel_with_honest_intervals(trained_weeks):
     """The same training without Dagster: gates hold, coverage near 80 %, out-of-fold rows respect the gap."""
-    tables = scenario["tables"]
+    tables = trained_weeks["tables"]
     races = tables.races[pd.to_datetime(tables.races["race_date"]) < pd.Timestamp(W2)]
     rows = point_in_time_join(races, tables.rolling).rows
     outcome = train_time_estimator(rows, EstimatorParams(), n_folds=4, gap_days=MIN_GAP_DAYS, min_train_races=80)

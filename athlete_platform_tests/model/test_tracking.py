@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from athlete_platform.model import tracking
-from athlete_platform.model.estimator import CrossValidation
+from athlete_platform.model.training import CrossValidation
 from athlete_platform.resources.mlflow_resource import MlflowResource
 from athlete_platform.runner import mlflow_cv_metrics
 
