@@ -78,6 +78,9 @@ ALL_DAYS_BEFORE_WEEK = TimeWindowPartitionMapping(start_offset=-HISTORY_WEEKS, e
 MODEL_CODE_VERSION = "2"
 #: The 10K gate's tie band when judged against the formulas (see _gates).
 TIE_TOLERANCE = 0.05
+#: The estimator's blocking gates (check names) and the ``model/time_estimator`` column that records each outcome.
+MAE_10K_GATE, BEATS_RIEGEL = "mae_10k_gate", "beats_riegel"
+GATE_COLUMNS: dict[str, str] = {MAE_10K_GATE: "gate_mae_10k_passed", BEATS_RIEGEL: "gate_beats_riegel_passed"}
 #: The packages whose code decides what a model learns (domain math, features, labels, the model): every
 #: Python file in them, so a new or moved module is fingerprinted without a list to keep.
 _FINGERPRINT_PACKAGES = ("domain", "features", "labels", "model")
@@ -110,8 +113,7 @@ TIME_ESTIMATOR_SCHEMA = pa.schema(
         ("latest_fold_model_mae_10k_s", pa.float64()),
         ("latest_fold_model_mae_all_s", pa.float64()),
         ("coverage80_all", pa.float64()),
-        ("gate_mae_10k_passed", pa.bool_()),
-        ("gate_beats_riegel_passed", pa.bool_()),
+        *[(column, pa.bool_()) for column in GATE_COLUMNS.values()],
         ("not_enough_races", pa.string()),  # why a classical baseline is served; null for a learned model
     ]
 )
@@ -326,7 +328,7 @@ def _gates(outcome, threshold: float) -> tuple[bool, bool, dict[str, str]]:
     if outcome.not_enough_races:
         note = f"not judged: not enough races for a learned model ({outcome.not_enough_races}); the " \
                f"{outcome.model.params.offset} formula is served"
-        return True, True, {"mae_10k_gate": note, "beats_riegel": note}
+        return True, True, {MAE_10K_GATE: note, BEATS_RIEGEL: note}
     mae_10k, n_10k = cv.metric("model", "10k"), cv.metric("model", "10k", "n")
     formula_10k = min(cv.metric("riegel", "10k"), cv.metric("vdot", "10k"))
     if not _finite(n_10k) or n_10k == 0:
@@ -348,7 +350,7 @@ def _gates(outcome, threshold: float) -> tuple[bool, bool, dict[str, str]]:
     distances = ", ".join(d for d in DISTANCE_KEYS if _finite(cv.metric("model", d, "n")) and cv.metric("model", d, "n") > 0)
     note_riegel = (f"MAE {model_all:.1f} s {'<=' if gate_riegel else '>'} Riegel {riegel_all:.1f} s over the "
                    f"distances present ({distances})")
-    return gate_mae, gate_riegel, {"mae_10k_gate": note_mae, "beats_riegel": note_riegel}
+    return gate_mae, gate_riegel, {MAE_10K_GATE: note_mae, BEATS_RIEGEL: note_riegel}
 
 
 def _lineage_tags(context: AssetExecutionContext, rows: pd.DataFrame, week_start: dt.date, fitted: Any, outcome: Any,
@@ -413,14 +415,10 @@ def _estimator_record(week_start: dt.date, logged: Any, fitted: Any, rows: pd.Da
         "latest_fold_model_mae_all_s": cv.metric("model", "all", latest_fold=True),
         "coverage80_all": float(cv.coverage.loc[cv.coverage["distance"] == "all", "coverage"].iloc[0])
         if (cv.coverage["distance"] == "all").any() else float("nan"),
-        "gate_mae_10k_passed": bool(gate_mae),
-        "gate_beats_riegel_passed": bool(gate_riegel),
+        GATE_COLUMNS[MAE_10K_GATE]: bool(gate_mae),
+        GATE_COLUMNS[BEATS_RIEGEL]: bool(gate_riegel),
         "not_enough_races": outcome.not_enough_races,
     }
-
-
-#: The estimator's blocking gates: each check's name and the ``model/time_estimator`` column that records its outcome.
-GATE_COLUMNS: dict[str, str] = {"mae_10k_gate": "gate_mae_10k_passed", "beats_riegel": "gate_beats_riegel_passed"}
 
 
 @asset(
@@ -431,13 +429,13 @@ GATE_COLUMNS: dict[str, str] = {"mae_10k_gate": "gate_mae_10k_passed", "beats_ri
     metadata={"partition_expr": "training_week"},
     check_specs=[
         AssetCheckSpec(
-            "mae_10k_gate",
+            MAE_10K_GATE,
             asset=TIME_ESTIMATOR,
             blocking=True,
             description=f"Out-of-fold 10K MAE below the gate (contract.MAX_10K_MAE_S = {contract.MAX_10K_MAE_S:.0f} s).",
         ),
         AssetCheckSpec(
-            "beats_riegel",
+            BEATS_RIEGEL,
             asset=TIME_ESTIMATOR,
             blocking=True,
             description="Out-of-fold MAE over all races no worse than Riegel's on the same folds.",
@@ -510,7 +508,7 @@ def time_estimator(
         fitted=fitted,
         rows=rows,
         description=tracking.run_description(gate_notes, table_md),
-        gate_tags={"gate_mae_10k_passed": str(gate_mae), "gate_beats_riegel_passed": str(gate_riegel)},
+        gate_tags={GATE_COLUMNS[MAE_10K_GATE]: str(gate_mae), GATE_COLUMNS[BEATS_RIEGEL]: str(gate_riegel)},
         dle=DleParams(chunk_size=config.dle_chunk_size, min_reference_rows=config.dle_min_reference_rows)
         if config.fit_dle else None,
     )
@@ -539,17 +537,17 @@ def time_estimator(
         },
     )
     yield AssetCheckResult(
-        check_name="mae_10k_gate",
+        check_name=MAE_10K_GATE,
         asset_key=TIME_ESTIMATOR,
         passed=bool(gate_mae),
-        metadata={"result": gate_notes["mae_10k_gate"], "model_mae_10k_s": _metadata_float(mae_10k),
+        metadata={"result": gate_notes[MAE_10K_GATE], "model_mae_10k_s": _metadata_float(mae_10k),
                   "threshold_s": threshold, "n_10k": int(n_10k) if _finite(n_10k) else 0},
     )
     yield AssetCheckResult(
-        check_name="beats_riegel",
+        check_name=BEATS_RIEGEL,
         asset_key=TIME_ESTIMATOR,
         passed=bool(gate_riegel),
-        metadata={"result": gate_notes["beats_riegel"], "model_mae_all_s": _metadata_float(model_all),
+        metadata={"result": gate_notes[BEATS_RIEGEL], "model_mae_all_s": _metadata_float(model_all),
                   "riegel_mae_all_s": _metadata_float(riegel_all),
                   "n": int(cv.metric("model", "all", "n")) if _finite(cv.metric("model", "all", "n")) else 0},
     )
