@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
+from athlete_platform_tests.support.paths import REALDATA
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-REALDATA = REPO_ROOT.parent / "shared" / "realdata"
+os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 
 
 @pytest.fixture(scope="session")

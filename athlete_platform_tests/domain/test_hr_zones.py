@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from athlete_platform.domain import hr_zones as hz
+from athlete_platform_tests.support.paths import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import pytest
 
 from athlete_platform.labels.race_detection import REASON_EFFORT, DetectionParams
-from athlete_platform_tests.conftest import REALDATA
+from athlete_platform_tests.support.paths import REALDATA
 from benchmarks.race_labels_report import evaluate
 
 # file -> (precision floor, recall floor); None where the reference has no race (then: no false positive)

@@ -20,7 +20,7 @@ from athlete_platform.asset_keys import RAW_ACTIVITIES
 from athlete_platform.ingest.assets import raw_activities
 from athlete_platform.maintenance.assets import delta_tables
 from athlete_platform.resources.spark import SparkResource
-from athlete_platform_tests.conftest import REPO_ROOT
+from athlete_platform_tests.support.paths import REPO_ROOT
 from athlete_platform_tests.support.runs import local_test_resources, materialize_window
 from athlete_platform_tests.support.static_source import StaticSource, run_activity
 

@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from dagster import EnvVar, asset, materialize
@@ -20,8 +19,8 @@ from athlete_platform_tests.support.strava_server import (
     load_real_payloads,
     make_summary,
 )
+from athlete_platform_tests.support.paths import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 needs_realdata = pytest.mark.skipif(
     not REALDATA.is_dir(), reason=f"real Strava data not available at {REALDATA} (../shared/realdata)"
 )

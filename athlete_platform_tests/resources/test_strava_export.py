@@ -22,8 +22,8 @@ from athlete_platform.resources.strava_export.source import (
     StravaExportSource,
     derived_athlete_id,
 )
+from athlete_platform_tests.support.paths import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 needs_realdata = pytest.mark.skipif(
     not REALDATA.is_dir(), reason=f"real Strava data not available at {REALDATA} (../shared/realdata)"
 )

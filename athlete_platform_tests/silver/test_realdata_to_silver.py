@@ -12,7 +12,6 @@ import json
 import re
 import zipfile
 
-import pandas as pd
 import pytest
 from deltalake import DeltaTable
 

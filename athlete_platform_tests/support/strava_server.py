@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REALDATA_DIR = REPO_ROOT.parent / "shared" / "realdata"
+from athlete_platform_tests.support.paths import REALDATA
+
 
 
 @dataclass(frozen=True)
@@ -408,7 +408,7 @@ class RealPayloads:
     streams: dict[int, dict[str, Any]]
 
 
-def load_real_payloads(realdata: Path = REALDATA_DIR) -> RealPayloads:
+def load_real_payloads(realdata: Path = REALDATA) -> RealPayloads:
     """The real API payloads in ``../shared/realdata`` (read in place, never copied).
 
     The endani trail run is not in the deroffal list (another athlete), so its detail also serves as
