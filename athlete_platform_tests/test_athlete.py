@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from athlete_platform import athlete
+from athlete_platform import athlete, athlete_summary
 from athlete_platform.asset_keys import ATHLETE_REPORTS, PREDICTIONS, SILVER_ACTIVITIES
 from athlete_platform.resources.simulator_source import SimulatorSource
 from athlete_platform.runner import COARSE_PLANNED_EVENTS, local_instance, read_table
@@ -83,45 +83,6 @@ def test_training_weeks_without_new_races_trains_first_and_last_only():
 
 
 # -- end to end --------------------------------------------------------------------------------------------
-
-def test_the_cv_table_shows_the_distances_raced_and_names_the_others():
-    """One 5K race (a real export's case): the printed table had rows of NaN for 10K, 21K and 42K, 'None' coverage."""
-    import numpy as np
-    import pandas as pd
-
-    missing = [np.nan] * 3
-    metrics = pd.DataFrame({
-        "distance": ["5k", "10k", "21k", "42k", "all"], "races": [1.0, *missing, 1.0],
-        "model_mae_s": [52.72, *missing, 52.72], "riegel_mae_s": [59.3, *missing, 59.3],
-        "vdot_mae_s": [52.72, *missing, 52.72], "model_mape_pct": [4.3, *missing, 4.3], "coverage80": [None] * 5,
-    })
-    lines = athlete.cv_table(metrics).splitlines()
-    assert lines[0].split() == athlete.CV_COLUMNS
-    assert [line.split() for line in lines[1:3]] == [["5k", "1", "52.72", "59.3", "52.72", "4.3", "-"],
-                                                     ["all", "1", "52.72", "59.3", "52.72", "4.3", "-"]]
-    assert lines[3:] == ["(no race at 10k, 21k, 42k)"]
-    assert "nan" not in athlete.cv_table(metrics.assign(coverage80=0.8)).lower()
-
-
-def test_summary_tables_list_distances_from_5k_to_the_marathon_then_all():
-    import pandas as pd
-
-    table = pd.DataFrame({"distance": ["42k", "5k", "all", "21k"], "mae_s": [4827.1, 56.1, 2441.6, 300.0]})
-    assert list(athlete.in_distance_order(table, "distance")["distance"]) == ["5k", "21k", "42k", "all"]
-    assert sorted(["all", "42k", "10k", "5k"], key=athlete.distance_rank) == ["5k", "10k", "42k", "all"]
-
-
-def test_the_latest_model_heading_says_when_a_blocking_gate_kept_it_from_being_registered():
-    import numpy as np
-
-    latest = {"training_week": "2026-11-23", "model_kind": "gbm_pooled", "train_rows": 5, "run_id": "abc",
-              "gate_mae_10k_passed": np.bool_(True), "gate_beats_riegel_passed": np.bool_(False)}
-    heading = athlete.latest_model_heading(latest)
-    assert "MLflow run abc; not registered: its blocking check beats_riegel failed)" in heading
-    assert "not registered" not in athlete.latest_model_heading({**latest, "gate_beats_riegel_passed": np.bool_(True)})
-    both = athlete.latest_model_heading({**latest, "gate_mae_10k_passed": False})
-    assert "its blocking checks mae_10k_gate and beats_riegel failed" in both
-
 
 START, END = dt.date(2025, 3, 3), dt.date(2025, 6, 29)  # 119 days, Monday to Sunday
 
@@ -227,12 +188,12 @@ def test_a_runner_with_no_activity_before_the_end_gets_the_report_of_the_last_da
 
 def test_the_printed_summary_accounts_for_records_races_models_and_the_report(finished_run, capsys):
     summary, settings, dagster_home = finished_run
-    athlete.print_summary(summary, settings, dagster_home)
+    athlete_summary.print_summary(summary, settings, dagster_home)
     printed = capsys.readouterr().out
     assert (f"records in: {summary.rows_in}  → silver: {summary.silver}, quarantined: {summary.quarantined}, "
             f"superseded duplicates: {summary.superseded_duplicates}") in printed
     assert f"races: {summary.races}" in printed and not re.search(r"\b(nan|NaN|None)\b", printed)
     raced = [line.split(":")[0].strip() for line in printed.splitlines() if " by " in line and line.startswith("  ")]
-    assert raced == sorted(raced, key=athlete.distance_rank)
-    assert athlete.latest_model_heading(summary.latest_model) in printed
+    assert raced == sorted(raced, key=athlete_summary.distance_rank)
+    assert athlete_summary.latest_model_heading(summary.latest_model) in printed
     assert f"Latest report: {summary.report_pngs[-1]}" in printed

@@ -58,7 +58,7 @@ def main() -> int:
 
     from dagster import DagsterInstance
 
-    from athlete_platform import athlete
+    from athlete_platform import athlete, athlete_summary
     from athlete_platform.runner import quiet_environment
 
     if not args.stock_instance:
@@ -114,7 +114,7 @@ def main() -> int:
     run_defs = athlete.definitions_for(defs, settings, athlete.simulated_runner(start))
     summary, dagster_home = athlete.run(run_defs, settings, start=start, end=yesterday,
                                         max_trainings=args.max_trainings or athlete.MAX_TRAININGS)
-    athlete.print_summary(summary, settings, dagster_home)
+    athlete_summary.print_summary(summary, settings, dagster_home)
     wall = time.perf_counter() - wall_started
 
     totals = {key: sum(r[key] for r in per_run) for key in ("total_s", "planning_s", "events_s", "compute_s", "events")}
