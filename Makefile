@@ -32,9 +32,10 @@ athlete: check-java install
 test: check-java install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Validation needs no instance: without DAGSTER_HOME dagster uses a temporary one (the exported home may not exist yet).
 validate: install
-	ATHLETE_PLATFORM_ENV=local $(VENV)/bin/dagster definitions validate -w workspace.yaml
-	ATHLETE_PLATFORM_ENV=databricks $(VENV)/bin/dagster definitions validate -w workspace.yaml
+	env -u DAGSTER_HOME ATHLETE_PLATFORM_ENV=local $(VENV)/bin/dagster definitions validate -w workspace.yaml
+	env -u DAGSTER_HOME ATHLETE_PLATFORM_ENV=databricks $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 benchmark: check-java install
 	$(PY) benchmarks/features_benchmark.py $(BENCH_ARGS)
