@@ -12,7 +12,7 @@ from athlete_platform.asset_keys import RAW_ACTIVITIES
 from athlete_platform.ingest.assets import days_beyond_source, raw_activities
 from athlete_platform.resources.sources import FetchResult
 from athlete_platform.resources.strava_export import StravaExportSource
-from athlete_platform_tests.resources.test_strava_export import csv_bytes, csv_row
+from athlete_platform_tests.resources.strava_export.builders import csv_bytes, csv_row
 from athlete_platform_tests.support.runs import local_test_resources, materialize_window
 
 

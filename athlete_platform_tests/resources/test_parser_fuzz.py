@@ -21,15 +21,15 @@ from athlete_platform.resources.strava_export import StravaExportSource
 from athlete_platform.resources.strava_export.activity_files import parse_activity_file
 from athlete_platform.resources.strava_export.errors import ActivityFileError, StravaExportError
 from athlete_platform.silver.parsing import Rejection, parse_record
-from athlete_platform_tests.resources.test_strava_export import (
+from athlete_platform_tests.resources.strava_export.builders import (
     HEADER,
-    REALDATA,
     csv_bytes,
     csv_row,
     fit_bytes,
     gpx_bytes,
     tcx_bytes,
 )
+from athlete_platform_tests.support.paths import REALDATA
 
 CASES_PER_FORMAT = 2000
 SEED = 20261129

@@ -9,7 +9,7 @@ from deltalake import DeltaTable
 from athlete_platform.ingest.assets import raw_activities
 from athlete_platform.resources.strava_export import StravaExportSource
 from athlete_platform.silver.assets import silver_activities
-from athlete_platform_tests.resources.test_strava_export import (
+from athlete_platform_tests.resources.strava_export.builders import (
     AVERAGE_HR,
     AVERAGE_SPEED,
     MOVING_TIME,
