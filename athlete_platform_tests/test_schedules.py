@@ -1,29 +1,18 @@
 """Schedules: resolved from a Definitions like definitions.py builds, evaluated at given instants."""
 
 import datetime as dt
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import AssetCheckKey, DagsterInstance, Definitions, build_schedule_context
+from dagster import AssetCheckKey, DagsterInstance, build_schedule_context
 
 from athlete_platform.asset_keys import FEATURE_DRIFT, PREDICTIONS
-from athlete_platform.jobs import DAILY_KEYS, JOBS, WEEKLY_TRAINING_KEYS
-from athlete_platform.schedules import SCHEDULES, build_schedules
+from athlete_platform.jobs import DAILY_KEYS, WEEKLY_TRAINING_KEYS
+from athlete_platform.schedules import build_schedules
 from athlete_platform.settings import PlatformSettings
-from athlete_platform.stages import platform_assets
+from athlete_platform_tests.support.definitions import platform_definitions
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-
-
-def platform_definitions(home: Path, *, sensors: list | None = None, source: str = "strava_export") -> Definitions:
-    from athlete_platform.resources.environments import resources_for
-
-    settings = PlatformSettings(environment="local", home=home, source=source)
-    return Definitions(
-        assets=platform_assets(), jobs=JOBS, schedules=SCHEDULES, sensors=sensors or [],
-        resources=resources_for(settings),
-    )
 
 
 @pytest.fixture(scope="module")

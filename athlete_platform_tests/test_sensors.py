@@ -27,7 +27,7 @@ from athlete_platform.sensors import (
     redact,
 )
 from athlete_platform.settings import PlatformSettings
-from athlete_platform_tests.test_schedules import platform_definitions
+from athlete_platform_tests.support.definitions import platform_definitions
 
 HEADER = "Activity ID,Activity Date,Activity Name,Activity Type,Elapsed Time,Distance,Moving Time\n"
 

@@ -18,7 +18,7 @@ from athlete_platform.resources.spark import (
     code_version,
     port_open,
 )
-from athlete_platform_tests.features.test_feature_assets import DAILY_GRAPH, FIRST, two_athletes
+from athlete_platform_tests.support.daily_graph import DAILY_GRAPH, FIRST, two_athletes
 from athlete_platform_tests.support.runs import local_test_resources, materialize_window
 from athlete_platform_tests.support.static_source import StaticSource
 

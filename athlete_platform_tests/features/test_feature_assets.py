@@ -2,46 +2,17 @@
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
 from athlete_platform.features import compute
-from athlete_platform.features.assets import (
-    activity_features,
-    athlete_daily_features,
-    athlete_rolling_features,
-    athlete_weekly_features,
-)
-from athlete_platform.ingest.assets import raw_activities
-from athlete_platform.silver.assets import silver_activities
+from athlete_platform.features.assets import athlete_rolling_features, athlete_weekly_features
+from athlete_platform_tests.support.daily_graph import DAILY_GRAPH, FIRST, LAST, two_athletes
 from athlete_platform_tests.support.runs import check_results, local_test_resources, materialize_window
-from athlete_platform_tests.support.static_source import StaticSource, run_activity
+from athlete_platform_tests.support.static_source import StaticSource
 
 pytestmark = pytest.mark.spark
-
-DAILY_GRAPH = [raw_activities, silver_activities, activity_features, athlete_daily_features, athlete_rolling_features]
-FIRST, LAST = dt.date(2025, 1, 1), dt.date(2025, 2, 19)
-
-
-def two_athletes() -> list[dict]:
-    """Athlete 1 runs most days with gaps; athlete 2 starts later, runs rarely, has no HR."""
-    rng = np.random.default_rng(7)
-    records, next_id = [], 1000
-    day = FIRST
-    while day <= LAST:
-        if rng.random() < 0.6:
-            km = float(rng.uniform(5, 16))
-            records.append(run_activity(next_id, day.isoformat(), athlete_id=1, distance=km * 1000,
-                                        moving_time=int(km * rng.uniform(270, 330))))
-            next_id += 1
-        if day >= dt.date(2025, 1, 20) and rng.random() < 0.25:
-            records.append(run_activity(next_id, day.isoformat(), athlete_id=2, distance=8000.0,
-                                        moving_time=2700, average_heartrate=None))
-            next_id += 1
-        day += dt.timedelta(days=1)
-    return records
 
 
 def table(root, name) -> pd.DataFrame:

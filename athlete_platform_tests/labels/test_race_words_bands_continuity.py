@@ -15,7 +15,7 @@ from athlete_platform.labels.race_detection import (
     title_names_other_distance,
     title_says_race,
 )
-from athlete_platform_tests.labels.test_race_results import frame, run, training_weeks
+from athlete_platform_tests.labels.builders import frame, run, training_weeks
 
 
 @pytest.mark.parametrize(

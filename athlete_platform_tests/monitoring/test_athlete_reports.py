@@ -14,7 +14,7 @@ from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource
 from athlete_platform_tests.inference import model_fixture as mf
-from athlete_platform_tests.monitoring.test_realized_error import prediction, race
+from athlete_platform_tests.monitoring.builders import prediction, race
 
 DAY = dt.date(2025, 8, 31)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,34 +8,18 @@ from deltalake import DeltaTable
 
 from athlete_platform.asset_keys import PREDICTIONS, RACE_RESULTS, REALIZED_ERROR
 from athlete_platform.inference.assets import PREDICTIONS_SCHEMA
-from athlete_platform.model import contract
 from athlete_platform.monitoring.realized_error import realized_error, realized_errors
 from athlete_platform.partitions import daily_partitions
 from athlete_platform.resources.delta_io import DeltaTableIOManager
 from athlete_platform.resources.spark import SparkResource
 from athlete_platform_tests.inference import model_fixture as mf
+from athlete_platform_tests.monitoring.builders import RACE_DAY, prediction, race
 from athlete_platform_tests.support.runs import check_results
 
-RACE_DAY = dt.date(2025, 4, 6)
 SPECS = [
     AssetSpec(RACE_RESULTS, partitions_def=daily_partitions, metadata={"partition_expr": "race_date"}),
     AssetSpec(PREDICTIONS, partitions_def=daily_partitions, metadata={"partition_expr": "prediction_date"}),
 ]
-
-
-def prediction(athlete_id: int, day: dt.date, ten_k_s: float, version: str = "1") -> dict:
-    row = {"athlete_id": athlete_id, "prediction_date": day, "feature_as_of_date": day - dt.timedelta(days=1),
-           "model_name": mf.MODEL_NAME, "model_version": version, "model_alias": "champion", "mlflow_run_id": f"run{version}"}
-    for distance, metres in contract.DISTANCES_M.items():
-        point, low, high = contract.prediction_columns(distance)
-        row[point] = ten_k_s * (metres / 10_000) ** 1.06
-        row[low], row[high] = row[point] * 0.95, row[point] * 1.05
-    return row
-
-
-def race(athlete_id: int, activity_id: int, bucket: str, seconds: float, day: dt.date = RACE_DAY) -> dict:
-    return {"athlete_id": athlete_id, "activity_id": activity_id, "race_date": day, "distance_bucket": bucket,
-            "distance_m": contract.DISTANCES_M[bucket], "official_time_s": seconds, "detection_reason": "workout_type"}
 
 
 def write(root, races: list[dict], predictions: list[dict]) -> None:

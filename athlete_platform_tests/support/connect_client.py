@@ -1,4 +1,4 @@
-"""Materialize the daily graph of ``test_feature_assets.two_athletes`` from its first day to ``last`` through a Spark
+"""Materialize the daily graph of ``support.daily_graph.two_athletes`` from its first day to ``last`` through a Spark
 Connect server, into a Delta root: ``python -m athlete_platform_tests.support.connect_client <sc://url> <root> <last>``.
 
 A process holds either a classic Spark session or a Connect one, never both: pytest's process holds the classic
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from athlete_platform.resources.spark import SparkResource
-from athlete_platform_tests.features.test_feature_assets import DAILY_GRAPH, FIRST, two_athletes
+from athlete_platform_tests.support.daily_graph import DAILY_GRAPH, FIRST, two_athletes
 from athlete_platform_tests.support.runs import local_test_resources, materialize_window
 from athlete_platform_tests.support.static_source import StaticSource
 
