@@ -28,8 +28,7 @@ import numpy as np
 from athlete_platform.domain.simulator import SimulatorConfig
 from athlete_platform.model import contract
 from athlete_platform.model.baselines import baseline_for_rows
-from athlete_platform.model.estimator import EstimatorParams, own_distance_prediction
-from athlete_platform.model.training import train_time_estimator
+from athlete_platform.model.estimator import EstimatorParams, own_distance_prediction, train_time_estimator
 from athlete_platform.model.simulated_data import build_tables
 from athlete_platform.model.training_set import point_in_time_join
 
