@@ -21,8 +21,6 @@ from athlete_platform_tests.features.compute.builders import (
 from athlete_platform_tests.support.paths import REALDATA
 
 
-
-
 def test_tables_have_stable_arrow_types_and_the_rolling_state_survives_an_arrow_round_trip() -> None:
     pa = pytest.importorskip("pyarrow")
     acts, profiles = synthetic_athlete(1, DAY0, 80, seed=3)
